@@ -1,0 +1,163 @@
+//! Settings: defaults, then an optional `KEY=value` file, then the environment, then flags.
+//! Every variable is documented here (clap prints it in `--help`) and in README.md.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::db::DbLocation;
+
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/fieldvisit.db";
+
+/// A value that must never reach a log line or a `Debug` print.
+#[derive(Clone, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address and port to listen on.
+    #[arg(long, env = "FIELDVISIT_BIND", default_value = DEFAULT_BIND)]
+    pub bind: String,
+
+    /// `sqlite://PATH` (embedded, the default) or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+
+    /// Folder for the generated JWT key and other local state; defaults to the SQLite file's folder, else ./data.
+    #[arg(long, env = "FIELDVISIT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Key that signs access tokens (HS256). Unset: generated once and kept in the data folder (mode 0600).
+    #[arg(long, env = "FIELDVISIT_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+
+    /// Password of `admin`, created on the first start. Unset: a random one is printed once.
+    #[arg(long, env = "FIELDVISIT_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<Secret>,
+
+    /// Name of the root area created on the first start.
+    #[arg(long, env = "FIELDVISIT_ROOT_AREA_NAME", default_value = "County")]
+    pub root_area_name: String,
+
+    /// Kind of the root area created on the first start.
+    #[arg(long, env = "FIELDVISIT_ROOT_AREA_KIND", default_value = "county")]
+    pub root_area_kind: String,
+
+    /// Largest number of pooled database connections.
+    #[arg(long, env = "FIELDVISIT_DB_POOL_SIZE", default_value_t = 8)]
+    pub db_pool_size: u32,
+
+    /// Lifetime of an access token, in seconds.
+    #[arg(long, env = "FIELDVISIT_ACCESS_TOKEN_TTL_S", default_value_t = 900)]
+    pub access_token_ttl_s: i64,
+
+    /// Lifetime of a refresh token, in days (phones stay offline for days).
+    #[arg(long, env = "FIELDVISIT_REFRESH_TOKEN_TTL_DAYS", default_value_t = 30)]
+    pub refresh_token_ttl_days: i64,
+
+    /// Failed logins allowed per username and per client address per minute before 429.
+    #[arg(long, env = "FIELDVISIT_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 10)]
+    pub login_attempts_per_minute: u32,
+
+    /// If set, `/metrics` requires `Authorization: Bearer <this token>`.
+    #[arg(long, env = "FIELDVISIT_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<Secret>,
+}
+
+#[derive(clap::Parser)]
+struct OnlySettings {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+impl Settings {
+    /// Defaults only, ignoring the environment: the base for tests and tools.
+    pub fn defaults() -> Self {
+        let cmd = <OnlySettings as clap::CommandFactory>::command().mut_args(|a| a.env(None::<&str>));
+        Self::from_matches(cmd.get_matches_from(["fieldvisit"]))
+    }
+
+    /// Defaults overlaid with the environment, as `fieldvisit` with no command uses them.
+    pub fn from_env() -> Self {
+        Self::from_matches(<OnlySettings as clap::CommandFactory>::command().get_matches_from(["fieldvisit"]))
+    }
+
+    fn from_matches(matches: clap::ArgMatches) -> Self {
+        match <OnlySettings as clap::FromArgMatches>::from_arg_matches(&matches) {
+            Ok(o) => o.settings,
+            Err(e) => e.exit(),
+        }
+    }
+
+    pub fn location(&self) -> Result<DbLocation, String> {
+        DbLocation::parse(&self.database_url)
+    }
+
+    /// Where local state lives: the explicit data dir, else the SQLite file's folder, else `./data`.
+    pub fn data_dir(&self) -> PathBuf {
+        if let Some(d) = &self.data_dir {
+            return d.clone();
+        }
+        match self.location().ok().as_ref().and_then(|l| l.sqlite_dir()) {
+            Some(d) => d.to_path_buf(),
+            None => PathBuf::from("./data"),
+        }
+    }
+}
+
+/// Loads `KEY=value` lines from `--config FILE` / `FIELDVISIT_CONFIG` (or `./fieldvisit.env` if present)
+/// into the environment without overriding variables already set.
+pub fn load_config_file(args: &[String]) -> anyhow::Result<Option<PathBuf>> {
+    let flag = args.windows(2).find(|w| w[0] == "--config").map(|w| PathBuf::from(&w[1]));
+    let explicit = flag.or_else(|| std::env::var_os("FIELDVISIT_CONFIG").map(PathBuf::from));
+    let path = match explicit {
+        Some(p) => p,
+        None if std::path::Path::new("fieldvisit.env").is_file() => PathBuf::from("fieldvisit.env"),
+        None => return Ok(None),
+    };
+    dotenvy::from_path(&path).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+    Ok(Some(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_ignore_environment_and_match_constants() {
+        let s = Settings::defaults();
+        assert_eq!(s.bind, DEFAULT_BIND);
+        assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(s.data_dir(), PathBuf::from("./data"));
+        assert!(s.jwt_secret.is_none());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+    }
+}

@@ -1,0 +1,42 @@
+//! Database access: one connection type over SQLite or PostgreSQL, picked by URL scheme at run time.
+//!
+//! Queries that both backends accept run on [`DbConn`] directly (it is a diesel `MultiConnection`);
+//! where a backend-specific feature is needed, [`with_conn!`](crate::with_conn) compiles the same
+//! body once per backend.
+
+pub mod location;
+pub mod migrate;
+pub mod pool;
+pub mod schema;
+
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+
+pub use location::{Backend, DbLocation};
+pub use pool::{run, DbPool};
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl DbConn {
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConn::Pg(_) => Backend::Postgres,
+            DbConn::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection, compiled once per backend.
+#[macro_export]
+macro_rules! with_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Pg($c) => $body,
+            $crate::db::DbConn::Sqlite($c) => $body,
+        }
+    };
+}

@@ -1,0 +1,103 @@
+//! The r2d2 pool and the one helper through which every query leaves the async threads.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+
+use super::{Backend, DbConn, DbLocation};
+use crate::error::ApiError;
+
+pub type DbPool = r2d2::Pool<Manager>;
+
+/// Opens connections for one [`DbLocation`]; SQLite pragmas are set on every new connection.
+#[derive(Debug)]
+pub struct Manager {
+    location: DbLocation,
+}
+
+/// WAL lets readers run beside the writer; synchronous=FULL makes a commit survive a power cut;
+/// busy_timeout makes a writer wait for the lock instead of failing at once.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+
+impl Manager {
+    pub fn new(location: DbLocation) -> Self {
+        Self { location }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.location.backend()
+    }
+
+    fn open(&self) -> Result<DbConn, diesel::ConnectionError> {
+        match &self.location {
+            DbLocation::Postgres(url) => PgConnection::establish(url).map(DbConn::Pg),
+            DbLocation::Sqlite(path) => {
+                let url = path.to_string_lossy();
+                let mut conn = SqliteConnection::establish(&url)?;
+                conn.batch_execute(SQLITE_PRAGMAS).map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, Self::Error> {
+        self.open().map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1").map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        match conn {
+            DbConn::Pg(c) => diesel::r2d2::R2D2Connection::is_broken(c),
+            DbConn::Sqlite(c) => diesel::r2d2::R2D2Connection::is_broken(c),
+        }
+    }
+}
+
+/// Opens one connection first so a bad URL fails with the database's own words, then builds the pool.
+pub fn connect(location: &DbLocation, max_size: u32) -> anyhow::Result<DbPool> {
+    if let Some(dir) = location.sqlite_dir() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create database folder {}: {e}", dir.display()))?;
+    }
+    let manager = Manager::new(location.clone());
+    manager
+        .open()
+        .map_err(|e| anyhow::anyhow!("cannot open database {}: {}", location.redacted(), one_line(&e.to_string())))?;
+    r2d2::Pool::builder()
+        .max_size(max_size)
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(5))
+        .build(manager)
+        .map_err(|e| anyhow::anyhow!("cannot open database {}: {}", location.redacted(), one_line(&e.to_string())))
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Runs `f` with a pooled connection on the blocking thread pool. Never call diesel elsewhere.
+pub async fn run<F, T>(pool: &DbPool, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get().map_err(ApiError::database_unavailable)?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|e| ApiError::internal(anyhow::anyhow!("database task failed: {e}")))?
+}

@@ -1,0 +1,12 @@
+//! The fieldvisit server as a library: the binary (`main.rs`) and the end-to-end suite both build
+//! the app through [`startup::Application`].
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,125 @@
+//! Building and running the application: pool, migrations, first-start bootstrap, HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{web, App, HttpServer, ResponseError};
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::config::Settings;
+use crate::db::{self, DbPool};
+use crate::error::{ApiError, Kind};
+use crate::state::AppState;
+use crate::{metrics, routes};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects, migrates and binds; `bind` with port 0 picks a free port (tests).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let location = settings.location().map_err(anyhow::Error::msg)?;
+        let backend = location.backend();
+        let pool_size = settings.db_pool_size.max(2);
+        let pool = tokio::task::spawn_blocking(move || -> anyhow::Result<DbPool> {
+            let pool = db::pool::connect(&location, pool_size)?;
+            let mut conn = pool.get()?;
+            let applied = db::migrate::run_pending(&mut conn)?;
+            if applied > 0 {
+                tracing::info!(migrations = applied, "database migrated");
+            }
+            Ok(pool)
+        })
+        .await??;
+
+        let state = AppState { pool, backend, settings: Arc::new(settings) };
+        let listener = TcpListener::bind(&state.settings.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let server = run(listener, state.clone())?;
+        tracing::info!(port, database = backend.name(), "fieldvisit listening");
+        Ok(Self { port, server, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Runs until SIGINT/SIGTERM; in-flight requests are given time to finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    let prometheus = metrics::build(state.pool.clone())?;
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(ErrorHandlers::new().default_handler(json_error_fallback))
+            .wrap(prometheus.clone())
+            .wrap_fn(|req, srv| {
+                use actix_web::dev::Service as _;
+                use actix_web::HttpMessage as _;
+                let id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+                let fut = srv.call(req);
+                async move {
+                    let mut res = fut.await?;
+                    if let Some(v) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+                        res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), v);
+                    }
+                    Ok(res)
+                }
+            })
+            .wrap(TracingLogger::default())
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(64 * 1024))
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| ApiError::bad_request("invalid_query", e.to_string()).into()),
+            )
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|e, _| ApiError::new(Kind::NotFound, "not_found", e.to_string()).into()),
+            )
+            .configure(routes::configure)
+    })
+    .listen(listener)?
+    .shutdown_timeout(30)
+    .run();
+    Ok(server)
+}
+
+/// Every error answers in the contract's JSON shape, including the framework's own 404/405/413.
+fn json_error_fallback<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .response()
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let kind = Kind::from_status(status);
+    let (code, message) = match kind {
+        Kind::NotFound => ("not_found", "no such resource".to_owned()),
+        Kind::MethodNotAllowed => ("method_not_allowed", "method not allowed on this resource".to_owned()),
+        Kind::PayloadTooLarge => ("body_too_large", "the request body is larger than allowed".to_owned()),
+        Kind::Internal | Kind::Unavailable => ("internal_error", "internal server error".to_owned()),
+        _ => ("bad_request", res.response().error().map(|e| e.to_string()).unwrap_or_default()),
+    };
+    let (req, _) = res.into_parts();
+    let body = ApiError::new(kind, code, message).error_response();
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, body).map_into_right_body()))
+}

@@ -1,0 +1,47 @@
+//! The binary's behaviour on a broken DATABASE_URL: one clear line, non-zero exit, no panic.
+
+use std::process::Command;
+
+fn run_serve(database_url: &str) -> (bool, String) {
+    let data = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_fieldvisit"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", database_url)
+        .env("FIELDVISIT_DATA_DIR", data.path())
+        .env("FIELDVISIT_CONFIG", "/dev/null")
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("binary runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn assert_one_clear_line(stderr: &str, needle: &str) {
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(lines[0].contains(needle), "expected {needle:?} in {stderr}");
+}
+
+#[test]
+fn bad_scheme_names_the_scheme() {
+    let (ok, err) = run_serve("mysql://root@localhost/fieldvisit");
+    assert!(!ok);
+    assert_one_clear_line(&err, "unsupported scheme \"mysql\"");
+}
+
+#[test]
+fn unreachable_host_names_the_database() {
+    // Port 1 on loopback refuses at once.
+    let (ok, err) = run_serve("postgres://fv:secretpw@127.0.0.1:1/fieldvisit");
+    assert!(!ok);
+    assert_one_clear_line(&err, "cannot open database postgres://fv:***@127.0.0.1:1/fieldvisit");
+    assert!(!err.contains("secretpw"), "password leaked: {err}");
+}
+
+#[test]
+fn unwritable_path_names_the_folder() {
+    let (ok, err) = run_serve("sqlite:///proc/fieldvisit/x.db");
+    assert!(!ok);
+    assert_one_clear_line(&err, "/proc/fieldvisit");
+}
