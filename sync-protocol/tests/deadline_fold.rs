@@ -501,3 +501,44 @@ fn first_classified_completes_classify() {
          c1 on_site not_started; c1 close not_started",
     );
 }
+
+#[test]
+fn events_fold_in_time_order_not_id_order() {
+    check(
+        "dispatched:5#1@30 classified#2@10",
+        40,
+        "c1 classify met done=10;
+         c1 dispatch met start=10 done=30; c1 on_site pending start=30; c1 close not_started",
+    );
+}
+
+#[test]
+fn same_instant_ties_break_by_id() {
+    // The reopen sorts first, while the cycle is still open, so it is ignored.
+    check(
+        "on_site@10 resolved@20 reopened#8@30 feedback#9@30",
+        40,
+        "c1 classify met; c1 dispatch met; c1 on_site met; c1 close met done=30; closed; cycle=1",
+    );
+    check(
+        "on_site@10 resolved@20 reopened#9@30 feedback#8@30",
+        40,
+        "c1 classify met; c1 dispatch met; c1 on_site met; c1 close met done=30;
+         c2 dispatch pending start=30; c2 on_site not_started; c2 close not_started; cycle=2",
+    );
+}
+
+#[test]
+fn conflicting_copies_of_one_id_resolve_the_same_in_any_order() {
+    let a = common::events("classified#1@10 on_site#1@20");
+    let b = common::events("on_site#1@20 classified#1@10");
+    let now = common::at(30);
+    let pa = fieldvisit_sync_protocol::deadline::project(&Policy::default(), &ticket(), &a, now);
+    let pb = fieldvisit_sync_protocol::deadline::project(&Policy::default(), &ticket(), &b, now);
+    assert_eq!(pa, pb);
+    assert_eq!(
+        pa.current_stage,
+        Some(Stage::Dispatch),
+        "one copy is kept: {pa:#?}"
+    );
+}

@@ -4,6 +4,32 @@
 //! * [`policy`]: the policy document (`GET /api/v1/policy`), its validation and window lookup.
 //! * [`fold`]: [`project`], events + policy + `now` → per-stage start, due, completion and state.
 //! * [`alerts`]: which alerts a projection schedules, and which fired `overdue` alerts to retract.
+//!
+//! ```
+//! use fieldvisit_sync_protocol::deadline::*;
+//!
+//! let policy = Policy::default();
+//! let ticket = TicketFacts {
+//!     reported_at: 0,
+//!     severity: Severity::Normal,
+//!     category: "heating".into(),
+//!     resolved_on_the_spot: false,
+//! };
+//! let classified = FoldEvent {
+//!     id: uuid::Uuid::from_u128(1),
+//!     event_type: EventType::Classified,
+//!     occurred_at: 600_000, // 10 min after the report
+//!     category: None,
+//!     team_id: None,
+//! };
+//! let p = project(&policy, &ticket, &[classified], 5_400_000); // looked at after 90 min
+//! assert_eq!(p.stage_label(), "dispatch");
+//! assert_eq!(p.stages[1].due_at, Some(4_200_000)); // 10 min + 1 h
+//! assert_eq!(p.stages[1].state, StageState::Overdue);
+//! // The server fired the due_soon and overdue alerts already (their `at` has passed).
+//! let next = next_deadline_at(&schedule(&policy, &ticket, &p), |a| a.at <= 5_400_000);
+//! assert_eq!(next, Some(4_200_000 + 3_600_000)); // first escalation, one hour past due
+//! ```
 
 pub mod alerts;
 pub mod fold;
