@@ -80,10 +80,10 @@ impl Projection {
 ///
 /// Total and order-free: events are de-duplicated by id (if copies differ, the smallest by
 /// `FoldEvent`'s ordering is kept), sorted by `(occurred_at, id)`, and times before
-/// `reported_at` are clamped to it. A stage's window is fixed when it starts, using the ticket's
+/// `reported_at` are clamped to it. A stage's window is fixed when it starts, from the ticket's
 /// severity and the category in effect at that instant: a `classified` event naming a category
-/// takes effect before the stages it completes start the next one, so dispatch uses it, while
-/// classify keeps the report-time category.
+/// takes effect at its time, so the dispatch stage it starts uses it, while classify (already
+/// running) keeps the report-time window. A running stage is never re-timed.
 pub fn project(
     policy: &Policy,
     ticket: &TicketFacts,
