@@ -1,0 +1,100 @@
+//! Which alerts a projection calls for, and when. Pure, so the server only has to remember which
+//! ones it already fired (unique by ticket, stage, cycle, kind, level).
+
+use serde::{Deserialize, Serialize};
+
+use super::{Policy, Projection, Stage, StageState, TicketFacts};
+use crate::time::Millis;
+
+/// The alert types of the contract's alert stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    DueSoon,
+    Overdue,
+    Escalated,
+    /// Follows an `overdue` that late-synced data proved wrong; see [`retractions`].
+    Retracted,
+}
+
+/// An alert a stage will call for at `at`, unless it completes first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledAlert {
+    pub kind: AlertKind,
+    /// 0 for `due_soon` and `overdue`; `i` for the escalation `policy.escalation[i - 1]`.
+    pub level: u32,
+    pub stage: Stage,
+    pub cycle: u32,
+    pub due_at: Millis,
+    pub at: Millis,
+}
+
+/// The alerts of every started, incomplete stage: `due_soon`, `overdue`, then one `escalated`
+/// per escalation level, sorted by `at` (ties by cycle, stage, kind, level).
+///
+/// Independent of `now`: the caller fires those with `at <= now`. The window is read from the
+/// view (`due_at - started_at`, fixed when the stage started), so `ticket` is not needed today;
+/// it is taken so rules that depend on the ticket can be added without changing callers.
+pub fn schedule(
+    policy: &Policy,
+    ticket: &TicketFacts,
+    projection: &Projection,
+) -> Vec<ScheduledAlert> {
+    let _ = ticket;
+    let mut out = Vec::new();
+    for v in &projection.stages {
+        let (Some(started_at), Some(due_at), None) = (v.started_at, v.due_at, v.completed_at)
+        else {
+            continue;
+        };
+        let alert = |kind, level, at| ScheduledAlert {
+            kind,
+            level,
+            stage: v.name,
+            cycle: v.cycle,
+            due_at,
+            at,
+        };
+        out.push(alert(
+            AlertKind::DueSoon,
+            0,
+            policy.due_soon_at(started_at, due_at),
+        ));
+        out.push(alert(AlertKind::Overdue, 0, due_at));
+        for (level, e) in (1u32..).zip(&policy.escalation) {
+            let at = due_at.saturating_add(e.after_overdue_s.saturating_mul(1000));
+            out.push(alert(AlertKind::Escalated, level, at));
+        }
+    }
+    out.sort_by_key(|a| (a.at, a.cycle, a.stage, a.kind, a.level));
+    out
+}
+
+/// Of the `(stage, cycle)` pairs whose `overdue` alert was fired, those the projection now shows
+/// as met (completed at or before due): the alert was an artefact of sync delay. In input order,
+/// without duplicates.
+pub fn retractions(projection: &Projection, fired_overdue: &[(Stage, u32)]) -> Vec<(Stage, u32)> {
+    let mut out: Vec<(Stage, u32)> = Vec::new();
+    for &(stage, cycle) in fired_overdue {
+        let met = projection
+            .stages
+            .iter()
+            .any(|v| v.name == stage && v.cycle == cycle && v.state == StageState::Met);
+        if met && !out.contains(&(stage, cycle)) {
+            out.push((stage, cycle));
+        }
+    }
+    out
+}
+
+/// The earliest alert not yet fired: what the server stores as the ticket's `next_deadline_at`.
+pub fn next_deadline_at(
+    schedule: &[ScheduledAlert],
+    already_fired: impl Fn(&ScheduledAlert) -> bool,
+) -> Option<Millis> {
+    schedule
+        .iter()
+        .filter(|a| !already_fired(a))
+        .map(|a| a.at)
+        .min()
+}

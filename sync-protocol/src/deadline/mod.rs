@@ -1,0 +1,118 @@
+//! The 1-1-2-4 deadline rule as pure functions: a ticket's stage times are a fold of its events under
+//! a versioned [`Policy`], so the server and an offline phone derive the same due times.
+//!
+//! * [`policy`]: the policy document (`GET /api/v1/policy`), its validation and window lookup.
+//! * [`fold`]: [`project`], events + policy + `now` → per-stage start, due, completion and state.
+//! * [`alerts`]: which alerts a projection schedules, and which fired `overdue` alerts to retract.
+//!
+//! ```
+//! use fieldvisit_sync_protocol::deadline::*;
+//!
+//! let policy = Policy::default();
+//! let ticket = TicketFacts {
+//!     reported_at: 0,
+//!     severity: Severity::Normal,
+//!     category: "heating".into(),
+//!     resolved_on_the_spot: false,
+//! };
+//! let classified = FoldEvent {
+//!     id: uuid::Uuid::from_u128(1),
+//!     event_type: EventType::Classified,
+//!     occurred_at: 600_000, // 10 min after the report
+//!     category: None,
+//!     team_id: None,
+//! };
+//! let p = project(&policy, &ticket, &[classified], 5_400_000); // looked at after 90 min
+//! assert_eq!(p.stage_label(), "dispatch");
+//! assert_eq!(p.stages[1].due_at, Some(4_200_000)); // 10 min + 1 h
+//! assert_eq!(p.stages[1].state, StageState::Overdue);
+//! // The server fired the due_soon and overdue alerts already (their `at` has passed).
+//! let next = next_deadline_at(&schedule(&policy, &ticket, &p), |a| a.at <= 5_400_000);
+//! assert_eq!(next, Some(4_200_000 + 3_600_000)); // first escalation, one hour past due
+//! ```
+
+pub mod alerts;
+pub mod fold;
+pub mod policy;
+
+pub use alerts::{next_deadline_at, retractions, schedule, AlertKind, ScheduledAlert};
+pub use fold::{project, FoldEvent, Projection, StageView, TicketFacts};
+pub use policy::{Escalation, Notify, Override, Policy, PolicyError, StageWindow};
+
+use serde::{Deserialize, Serialize};
+
+/// A stage of a ticket's handling. The declaration order is the order the stages run in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Classify,
+    Dispatch,
+    OnSite,
+    Close,
+}
+
+impl Stage {
+    /// All stages, in the order they run.
+    pub const ALL: [Stage; 4] = [
+        Stage::Classify,
+        Stage::Dispatch,
+        Stage::OnSite,
+        Stage::Close,
+    ];
+
+    /// The wire name (`on_site`, ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Stage::Classify => "classify",
+            Stage::Dispatch => "dispatch",
+            Stage::OnSite => "on_site",
+            Stage::Close => "close",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a ticket event records. Only these drive the fold; `comment` never changes timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    Classified,
+    Dispatched,
+    OnSite,
+    Resolved,
+    Feedback,
+    Reopened,
+    Comment,
+}
+
+/// How bad a reported problem is; overrides may give severe tickets shorter windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Normal,
+    Urgent,
+    Critical,
+}
+
+/// A stage's state as of some instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageState {
+    /// The previous stage is not complete yet; all times are null.
+    NotStarted,
+    /// Started, incomplete, before the due-soon share of its window.
+    Pending,
+    /// Started, incomplete, past the due-soon share but before the due time.
+    DueSoon,
+    /// Started, incomplete, at or past the due time.
+    Overdue,
+    /// Completed at or before the due time.
+    Met,
+    /// Completed after the due time.
+    Late,
+}

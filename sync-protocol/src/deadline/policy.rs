@@ -1,0 +1,235 @@
+//! The deadline policy: data, not code, so an admin can change windows without a release, and a
+//! ticket keeps the version it was reported under.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Severity, Stage};
+use crate::time::Millis;
+
+/// Longest window a stage may have: longer ones would hide neglect rather than measure it.
+pub const MAX_WINDOW_S: i64 = 7 * 24 * 3600;
+/// Largest phone clock error the server tolerates, in seconds.
+pub const MAX_CLOCK_TOLERANCE_S: i64 = 3600;
+/// The only anchor the fold implements: a stage starts when the previous one completes.
+pub const ANCHOR_PREVIOUS_STAGE: &str = "previous_stage";
+
+/// The body of `GET /api/v1/policy`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    pub version: i32,
+    pub stages: Vec<StageWindow>,
+    pub anchor: String,
+    pub due_soon_ratio: f64,
+    pub overrides: Vec<Override>,
+    pub escalation: Vec<Escalation>,
+    pub clock_tolerance_s: i64,
+    pub timezone: String,
+}
+
+/// The default window of one stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageWindow {
+    pub name: Stage,
+    pub window_s: i64,
+}
+
+/// Windows that replace the defaults for tickets of a severity and/or category.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Override {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Window in seconds per stage; stages not named keep the lower-precedence window.
+    pub stages: BTreeMap<Stage, i64>,
+}
+
+/// Who is told once a stage has been overdue for `after_overdue_s`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalation {
+    pub after_overdue_s: i64,
+    pub notify: Notify,
+}
+
+/// The audience of an escalation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notify {
+    Area,
+    ParentArea,
+}
+
+/// Why a policy was refused; `field` is the JSON path of the offending value (`stages[2].window_s`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyError {
+    pub field: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+/// The 1-1-2-4 rule: 1 h classify, 1 h dispatch, 2 h on site, 4 h close.
+const fn builtin_window_s(stage: Stage) -> i64 {
+    match stage {
+        Stage::Classify | Stage::Dispatch => 3600,
+        Stage::OnSite => 7200,
+        Stage::Close => 14400,
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            version: 1,
+            stages: Stage::ALL
+                .iter()
+                .map(|&name| StageWindow {
+                    name,
+                    window_s: builtin_window_s(name),
+                })
+                .collect(),
+            anchor: ANCHOR_PREVIOUS_STAGE.to_owned(),
+            due_soon_ratio: 0.75,
+            overrides: Vec::new(),
+            escalation: vec![
+                Escalation {
+                    after_overdue_s: 3600,
+                    notify: Notify::Area,
+                },
+                Escalation {
+                    after_overdue_s: 14400,
+                    notify: Notify::ParentArea,
+                },
+            ],
+            clock_tolerance_s: 120,
+            timezone: "Asia/Shanghai".to_owned(),
+        }
+    }
+}
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> PolicyError {
+    PolicyError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+fn check_window(field: impl Into<String>, window_s: i64) -> Result<(), PolicyError> {
+    if (1..=MAX_WINDOW_S).contains(&window_s) {
+        Ok(())
+    } else {
+        Err(err(
+            field,
+            format!("must be between 1 and {MAX_WINDOW_S} seconds (7 days)"),
+        ))
+    }
+}
+
+impl Policy {
+    /// Checks what the fold relies on; the first problem found is returned. `version` is not
+    /// checked: the server assigns it.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let mut seen: Vec<Stage> = Vec::new();
+        for (i, w) in self.stages.iter().enumerate() {
+            if seen.contains(&w.name) {
+                return Err(err(
+                    format!("stages[{i}].name"),
+                    format!("duplicate stage {}", w.name),
+                ));
+            }
+            seen.push(w.name);
+            check_window(format!("stages[{i}].window_s"), w.window_s)?;
+        }
+        if let Some(missing) = Stage::ALL.iter().find(|s| !seen.contains(s)) {
+            return Err(err("stages", format!("missing stage {missing}")));
+        }
+        if self.anchor != ANCHOR_PREVIOUS_STAGE {
+            return Err(err(
+                "anchor",
+                format!("only \"{ANCHOR_PREVIOUS_STAGE}\" is supported"),
+            ));
+        }
+        // Negated so NaN is refused too.
+        if !(self.due_soon_ratio > 0.0 && self.due_soon_ratio < 1.0) {
+            return Err(err(
+                "due_soon_ratio",
+                "must be greater than 0 and less than 1",
+            ));
+        }
+        for (i, o) in self.overrides.iter().enumerate() {
+            for (stage, &window_s) in &o.stages {
+                check_window(format!("overrides[{i}].stages.{stage}"), window_s)?;
+            }
+        }
+        let mut previous = 0;
+        for (i, e) in self.escalation.iter().enumerate() {
+            if e.after_overdue_s <= previous {
+                let message = if i == 0 {
+                    "must be greater than 0".to_owned()
+                } else {
+                    format!("must be greater than escalation[{}].after_overdue_s", i - 1)
+                };
+                return Err(err(format!("escalation[{i}].after_overdue_s"), message));
+            }
+            previous = e.after_overdue_s;
+        }
+        if !(0..=MAX_CLOCK_TOLERANCE_S).contains(&self.clock_tolerance_s) {
+            return Err(err(
+                "clock_tolerance_s",
+                format!("must be between 0 and {MAX_CLOCK_TOLERANCE_S}"),
+            ));
+        }
+        if self.timezone.trim().is_empty() {
+            return Err(err("timezone", "must not be empty"));
+        }
+        Ok(())
+    }
+
+    /// The window in seconds of `stage` for a ticket of this severity and (effective) category.
+    ///
+    /// Precedence, decided per stage so overrides compose: start from the default window of
+    /// `stages`; an override *applies* if it names this stage and every key it sets (`severity`,
+    /// `category`; categories compare exactly) equals the ticket's. Among applicable overrides the
+    /// one setting more keys wins (severity+category beats either alone, which beats neither);
+    /// on a tie the later one in the list wins, so an admin appends to refine.
+    pub fn window_s(&self, stage: Stage, severity: Severity, category: &str) -> i64 {
+        let default = self
+            .stages
+            .iter()
+            .find(|w| w.name == stage)
+            .map_or(builtin_window_s(stage), |w| w.window_s);
+        let mut best: Option<(usize, i64)> = None;
+        for o in &self.overrides {
+            let Some(&window_s) = o.stages.get(&stage) else {
+                continue;
+            };
+            if o.severity.is_some_and(|s| s != severity)
+                || o.category.as_deref().is_some_and(|c| c != category)
+            {
+                continue;
+            }
+            let keys = usize::from(o.severity.is_some()) + usize::from(o.category.is_some());
+            if best.is_none_or(|(best_keys, _)| keys >= best_keys) {
+                best = Some((keys, window_s));
+            }
+        }
+        best.map_or(default, |(_, window_s)| window_s)
+    }
+
+    /// When a stage started at `started_at` and due at `due_at` becomes due soon: the ratio of
+    /// its window, rounded down to the millisecond. Shared by the fold and the alert schedule.
+    pub fn due_soon_at(&self, started_at: Millis, due_at: Millis) -> Millis {
+        let window = due_at.saturating_sub(started_at).max(0);
+        let offset = (self.due_soon_ratio * window as f64).floor();
+        // `as` saturates and maps NaN to 0; the clamp keeps an unvalidated ratio inside the window.
+        started_at.saturating_add((offset as i64).clamp(0, window))
+    }
+}

@@ -1,0 +1,217 @@
+//! Properties of the fold and the schedule over random event histories.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{team, T0};
+use fieldvisit_sync_protocol::deadline::{
+    project, retractions, schedule, EventType, FoldEvent, Override, Policy, Severity, Stage,
+    StageState, TicketFacts,
+};
+use fieldvisit_sync_protocol::time::Millis;
+use proptest::collection::vec;
+use proptest::prelude::*;
+use proptest::sample::{select, Index};
+use uuid::Uuid;
+
+const HOUR: Millis = 3_600_000;
+const CATEGORIES: [&str; 3] = ["heating", "gas", "water"];
+
+/// Default windows plus overrides, so severity and reclassification change due times.
+fn policy() -> Policy {
+    Policy {
+        overrides: vec![
+            Override {
+                severity: Some(Severity::Critical),
+                category: None,
+                stages: BTreeMap::from([(Stage::Classify, 600), (Stage::OnSite, 1800)]),
+            },
+            Override {
+                severity: None,
+                category: Some("gas".to_owned()),
+                stages: BTreeMap::from([(Stage::Dispatch, 900), (Stage::Close, 3600)]),
+            },
+        ],
+        ..Policy::default()
+    }
+}
+
+fn ticket() -> impl Strategy<Value = TicketFacts> {
+    let severity = select(vec![Severity::Normal, Severity::Urgent, Severity::Critical]);
+    (
+        severity,
+        select(CATEGORIES.to_vec()),
+        prop::bool::weighted(0.1),
+    )
+        .prop_map(|(severity, category, resolved_on_the_spot)| TicketFacts {
+            reported_at: T0,
+            severity,
+            category: category.to_owned(),
+            resolved_on_the_spot,
+        })
+}
+
+fn event_type() -> impl Strategy<Value = EventType> {
+    select(vec![
+        EventType::Classified,
+        EventType::Dispatched,
+        EventType::OnSite,
+        EventType::Resolved,
+        EventType::Feedback,
+        EventType::Reopened,
+        EventType::Comment,
+    ])
+}
+
+/// Events with distinct ids, some before the report time, some at the same instant.
+fn events() -> impl Strategy<Value = Vec<FoldEvent>> {
+    let event = (
+        event_type(),
+        prop_oneof![-HOUR..12 * HOUR, (-2i64..24).prop_map(|h| h * HOUR / 2)],
+        prop::option::of(select(CATEGORIES.to_vec())),
+        prop::option::of(1u128..4),
+    );
+    vec(event, 0..14).prop_map(|raw| {
+        (1u128..)
+            .zip(raw)
+            .map(|(id, (event_type, offset, category, team_no))| FoldEvent {
+                id: Uuid::from_u128(id),
+                event_type,
+                occurred_at: T0 + offset,
+                category: category.map(str::to_owned),
+                team_id: team_no.map(team),
+            })
+            .collect()
+    })
+}
+
+/// A history, the same history duplicated and shuffled, and an instant to look at it.
+fn scenario() -> impl Strategy<Value = (TicketFacts, Vec<FoldEvent>, Vec<FoldEvent>, Millis)> {
+    (ticket(), events(), vec(any::<Index>(), 0..8), 0..16 * HOUR).prop_flat_map(
+        |(ticket, events, dups, now)| {
+            let mut mixed = events.clone();
+            if !events.is_empty() {
+                mixed.extend(dups.iter().map(|d| events[d.index(events.len())].clone()));
+            }
+            (
+                Just(ticket),
+                Just(events),
+                Just(mixed).prop_shuffle(),
+                Just(T0 + now),
+            )
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn arrival_order_and_duplicates_do_not_matter((t, events, mixed, now) in scenario()) {
+        let policy = policy();
+        let a = project(&policy, &t, &events, now);
+        let b = project(&policy, &t, &mixed, now);
+        prop_assert_eq!(&a, &b);
+        prop_assert_eq!(schedule(&policy, &t, &a), schedule(&policy, &t, &b));
+    }
+
+    #[test]
+    fn stage_times_do_not_depend_on_now((t, events, _mixed, now) in scenario()) {
+        let policy = policy();
+        let times = |now| {
+            project(&policy, &t, &events, now)
+                .stages
+                .iter()
+                .map(|v| (v.cycle, v.name, v.started_at, v.due_at, v.completed_at))
+                .collect::<Vec<_>>()
+        };
+        prop_assert_eq!(times(now), times(now + 48 * HOUR));
+    }
+
+    #[test]
+    fn stages_run_in_order((t, events, _mixed, now) in scenario()) {
+        let p = project(&policy(), &t, &events, now);
+        let mut previous: Option<(u32, Option<Millis>)> = None;
+        for v in &p.stages {
+            if let Some(started) = v.started_at {
+                prop_assert!(started >= t.reported_at);
+            }
+            if let (Some(done), Some(started)) = (v.completed_at, v.started_at) {
+                prop_assert!(done >= started);
+            }
+            if let Some((cycle, prev_done)) = previous {
+                if cycle == v.cycle {
+                    // A stage starts exactly when the previous one completes.
+                    prop_assert_eq!(v.started_at, prev_done);
+                    if let Some(done) = v.completed_at {
+                        prop_assert!(prev_done.is_some_and(|p| p <= done));
+                    }
+                } else {
+                    // A new cycle opens only after the last one closed.
+                    prop_assert_eq!(v.cycle, cycle + 1);
+                    prop_assert!(prev_done.is_some_and(|p| v.started_at.is_some_and(|s| s >= p)));
+                }
+            }
+            previous = Some((v.cycle, v.completed_at));
+        }
+    }
+
+    #[test]
+    fn states_agree_with_times((t, events, _mixed, now) in scenario()) {
+        let p = project(&policy(), &t, &events, now);
+        for v in &p.stages {
+            match (v.started_at, v.due_at, v.completed_at) {
+                (Some(_), Some(due), Some(done)) => {
+                    let want = if done <= due { StageState::Met } else { StageState::Late };
+                    prop_assert_eq!(v.state, want);
+                }
+                (Some(_), Some(due), None) => {
+                    prop_assert!(matches!(v.state, StageState::Pending | StageState::DueSoon | StageState::Overdue));
+                    prop_assert_eq!(v.state == StageState::Overdue, now >= due);
+                }
+                (None, None, None) => prop_assert_eq!(v.state, StageState::NotStarted),
+                other => prop_assert!(false, "inconsistent times {:?}", other),
+            }
+        }
+        prop_assert_eq!(p.closed, p.current_stage.is_none());
+        prop_assert_eq!(p.overdue_by_ms.is_some(), p.current().is_some_and(|v| v.state == StageState::Overdue));
+        let cycles = p.stages.iter().map(|v| v.cycle).max();
+        prop_assert_eq!(Some(p.cycle), cycles);
+        let cycle1: Vec<Stage> = p.stages.iter().filter(|v| v.cycle == 1).map(|v| v.name).collect();
+        prop_assert_eq!(cycle1, Stage::ALL.to_vec());
+        for c in 2..=p.cycle {
+            let names: Vec<Stage> = p.stages.iter().filter(|v| v.cycle == c).map(|v| v.name).collect();
+            prop_assert_eq!(names, Stage::ALL[1..].to_vec());
+        }
+    }
+
+    #[test]
+    fn schedule_is_sorted_and_only_for_open_stages((t, events, _mixed, now) in scenario()) {
+        let policy = policy();
+        let p = project(&policy, &t, &events, now);
+        let alerts = schedule(&policy, &t, &p);
+        prop_assert!(alerts.windows(2).all(|w| w[0].at <= w[1].at));
+        prop_assert_eq!(alerts.len(), if p.closed { 0 } else { 2 + policy.escalation.len() });
+        for a in &alerts {
+            let view = p.stages.iter().find(|v| v.name == a.stage && v.cycle == a.cycle);
+            prop_assert!(view.is_some_and(|v| v.completed_at.is_none() && v.due_at == Some(a.due_at)));
+            prop_assert!(view.and_then(|v| v.started_at).is_some_and(|s| s <= a.at));
+        }
+    }
+
+    #[test]
+    fn retractions_only_for_met_stages((t, events, _mixed, now) in scenario()) {
+        let p = project(&policy(), &t, &events, now);
+        let fired: Vec<(Stage, u32)> = (1..=p.cycle + 1)
+            .flat_map(|c| Stage::ALL.iter().map(move |&s| (s, c)))
+            .collect();
+        let retracted = retractions(&p, &fired);
+        for (stage, cycle) in &retracted {
+            let view = p.stages.iter().find(|v| v.name == *stage && v.cycle == *cycle);
+            prop_assert!(view.is_some_and(|v| v.state == StageState::Met));
+        }
+        let met = p.stages.iter().filter(|v| v.state == StageState::Met).count();
+        prop_assert_eq!(retracted.len(), met);
+    }
+}
