@@ -7,9 +7,7 @@ pub type Millis = i64;
 
 /// Parses an RFC 3339 timestamp that carries an offset (`2026-11-27T10:00:00+08:00`).
 pub fn parse_rfc3339(s: &str) -> Option<Millis> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.timestamp_millis())
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp_millis())
 }
 
 /// Formats an instant the way the server answers: UTC, milliseconds, `Z`.

@@ -4,8 +4,7 @@ mod common;
 
 use common::{at, events, ticket, MIN};
 use fieldvisit_sync_protocol::deadline::{
-    next_deadline_at, project, retractions, schedule, AlertKind, Policy, Projection,
-    ScheduledAlert, Stage,
+    next_deadline_at, project, retractions, schedule, AlertKind, Policy, Projection, ScheduledAlert, Stage,
 };
 
 fn projection(spec: &str, now: i64) -> Projection {
@@ -19,13 +18,7 @@ fn summary(alerts: &[ScheduledAlert]) -> Vec<String> {
         .map(|a| {
             let kind = serde_json::to_value(a.kind).expect("kind");
             let minute = (a.at - at(0)) / MIN;
-            format!(
-                "{}/{} {} c{} @{minute}",
-                kind.as_str().unwrap_or("?"),
-                a.level,
-                a.stage,
-                a.cycle
-            )
+            format!("{}/{} {} c{} @{minute}", kind.as_str().unwrap_or("?"), a.level, a.stage, a.cycle)
         })
         .collect()
 }
@@ -47,16 +40,8 @@ fn fresh_ticket_schedules_classify_alerts() {
 
 #[test]
 fn schedule_does_not_depend_on_now() {
-    let early = schedule(
-        &Policy::default(),
-        &ticket(),
-        &projection("classified@10", 11),
-    );
-    let late = schedule(
-        &Policy::default(),
-        &ticket(),
-        &projection("classified@10", 900),
-    );
+    let early = schedule(&Policy::default(), &ticket(), &projection("classified@10", 11));
+    let late = schedule(&Policy::default(), &ticket(), &projection("classified@10", 900));
     assert_eq!(early, late);
     assert_eq!(summary(&late)[0], "due_soon/0 dispatch c1 @55");
 }
@@ -71,18 +56,12 @@ fn closed_ticket_schedules_nothing() {
 fn reopened_ticket_schedules_for_the_new_cycle() {
     let p = projection("on_site@10 resolved@20 feedback@30 reopened@100", 110);
     let alerts = schedule(&Policy::default(), &ticket(), &p);
-    assert_eq!(
-        summary(&alerts)[..2],
-        ["due_soon/0 dispatch c2 @145", "overdue/0 dispatch c2 @160"]
-    );
+    assert_eq!(summary(&alerts)[..2], ["due_soon/0 dispatch c2 @145", "overdue/0 dispatch c2 @160"]);
 }
 
 #[test]
 fn no_escalation_levels_means_two_alerts() {
-    let policy = Policy {
-        escalation: Vec::new(),
-        ..Policy::default()
-    };
+    let policy = Policy { escalation: Vec::new(), ..Policy::default() };
     let p = project(&policy, &ticket(), &[], at(0));
     assert_eq!(summary(&schedule(&policy, &ticket(), &p)).len(), 2);
 }
@@ -107,10 +86,7 @@ fn late_synced_completion_before_due_retracts_the_overdue() {
     // Then the phone synced a classification made at minute 50.
     let after = projection("classified@50", 80);
     assert_eq!(retractions(&after, &fired), fired);
-    assert_eq!(
-        retractions(&after, &[(Stage::Classify, 1), (Stage::Classify, 1)]),
-        fired
-    );
+    assert_eq!(retractions(&after, &[(Stage::Classify, 1), (Stage::Classify, 1)]), fired);
 }
 
 #[test]
@@ -123,11 +99,6 @@ fn late_completion_after_due_is_not_retracted() {
 fn retraction_is_per_cycle() {
     let p = projection("on_site@70 resolved@80 feedback@90 reopened@100", 200);
     // c1 classify late (70 > 60); c1 dispatch met at 70; c2 dispatch overdue at 200.
-    let fired = [
-        (Stage::Classify, 1),
-        (Stage::Dispatch, 1),
-        (Stage::Dispatch, 2),
-        (Stage::Close, 3),
-    ];
+    let fired = [(Stage::Classify, 1), (Stage::Dispatch, 1), (Stage::Dispatch, 2), (Stage::Close, 3)];
     assert_eq!(retractions(&p, &fired), [(Stage::Dispatch, 1)]);
 }

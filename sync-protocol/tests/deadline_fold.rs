@@ -12,11 +12,7 @@ const UNTOUCHED: &str = "c1 dispatch not_started; c1 on_site not_started; c1 clo
 
 #[test]
 fn fresh_ticket_is_pending_in_classify() {
-    check(
-        "",
-        10,
-        &format!("c1 classify pending start=0 due=60; {UNTOUCHED}; open; stage=classify; cycle=1"),
-    );
+    check("", 10, &format!("c1 classify pending start=0 due=60; {UNTOUCHED}; open; stage=classify; cycle=1"));
 }
 
 #[test]
@@ -28,17 +24,9 @@ fn due_soon_starts_at_75_percent_of_the_window() {
 
 #[test]
 fn overdue_from_the_due_time_on() {
-    let p = check(
-        "",
-        60,
-        &format!("c1 classify overdue; {UNTOUCHED}; overdue_by=0"),
-    );
+    let p = check("", 60, &format!("c1 classify overdue; {UNTOUCHED}; overdue_by=0"));
     assert_eq!(p.current_stage, Some(Stage::Classify));
-    check(
-        "",
-        75,
-        &format!("c1 classify overdue; {UNTOUCHED}; overdue_by=15"),
-    );
+    check("", 75, &format!("c1 classify overdue; {UNTOUCHED}; overdue_by=15"));
 }
 
 #[test]
@@ -120,16 +108,8 @@ fn dispatch_overdue_with_later_stages_not_started() {
 #[test]
 fn on_site_due_soon_and_pending() {
     let events = "classified@10 dispatched@30";
-    check(
-        events,
-        119,
-        "c1 classify met; c1 dispatch met; c1 on_site pending due=150; c1 close not_started",
-    );
-    check(
-        events,
-        120,
-        "c1 classify met; c1 dispatch met; c1 on_site due_soon; c1 close not_started",
-    );
+    check(events, 119, "c1 classify met; c1 dispatch met; c1 on_site pending due=150; c1 close not_started");
+    check(events, 120, "c1 classify met; c1 dispatch met; c1 on_site due_soon; c1 close not_started");
 }
 
 #[test]
@@ -185,8 +165,7 @@ fn feedback_without_resolved_keeps_close_open() {
 
 #[test]
 fn close_completes_at_the_later_of_resolved_and_feedback() {
-    let done_at_60 =
-        "c1 classify met; c1 dispatch met; c1 on_site met; c1 close met done=60; closed";
+    let done_at_60 = "c1 classify met; c1 dispatch met; c1 on_site met; c1 close met done=60; closed";
     check("on_site@10 resolved@20 feedback@60", 70, done_at_60);
     check("on_site@10 feedback@20 resolved@60", 70, done_at_60);
 }
@@ -203,10 +182,7 @@ fn resolved_and_feedback_alone_close_everything() {
 
 #[test]
 fn resolved_on_the_spot_meets_every_stage_at_report_time() {
-    let t = TicketFacts {
-        resolved_on_the_spot: true,
-        ..ticket()
-    };
+    let t = TicketFacts { resolved_on_the_spot: true, ..ticket() };
     check_with(
         &Policy::default(),
         &t,
@@ -220,10 +196,7 @@ fn resolved_on_the_spot_meets_every_stage_at_report_time() {
 
 #[test]
 fn reopen_after_on_the_spot_starts_cycle_two_at_dispatch() {
-    let t = TicketFacts {
-        resolved_on_the_spot: true,
-        ..ticket()
-    };
+    let t = TicketFacts { resolved_on_the_spot: true, ..ticket() };
     check_with(
         &Policy::default(),
         &t,
@@ -249,9 +222,12 @@ fn full_second_cycle() {
 
 #[test]
 fn a_new_cycle_needs_resolved_and_feedback_again() {
-    check("on_site@10 resolved@20 feedback@30 reopened@100 resolved@110", 120,
+    check(
+        "on_site@10 resolved@20 feedback@30 reopened@100 resolved@110",
+        120,
         "c1 classify met; c1 dispatch met; c1 on_site met; c1 close met;
-         c2 dispatch met done=110; c2 on_site met done=110; c2 close pending start=110; open; cycle=2");
+         c2 dispatch met done=110; c2 on_site met done=110; c2 close pending start=110; open; cycle=2",
+    );
 }
 
 #[test]
@@ -297,10 +273,7 @@ fn events_after_close_change_no_timing() {
 }
 
 fn with_overrides(overrides: Vec<Override>) -> Policy {
-    Policy {
-        overrides,
-        ..Policy::default()
-    }
+    Policy { overrides, ..Policy::default() }
 }
 
 fn windows(pairs: &[(Stage, i64)]) -> BTreeMap<Stage, i64> {
@@ -314,10 +287,7 @@ fn severity_override_shortens_windows_for_that_severity_only() {
         stages: windows(&[(Stage::Classify, 900), (Stage::OnSite, 1800)]),
         ..Override::default()
     }]);
-    let urgent = TicketFacts {
-        severity: Severity::Urgent,
-        ..ticket()
-    };
+    let urgent = TicketFacts { severity: Severity::Urgent, ..ticket() };
     check_with(
         &policy,
         &urgent,
@@ -362,17 +332,18 @@ fn reclassification_does_not_move_a_started_stage() {
         stages: windows(&[(Stage::Dispatch, 600), (Stage::OnSite, 600)]),
         ..Override::default()
     }]);
-    check_with(&policy, &ticket(), "classified@10 classified:gas@20 dispatched@30", 35,
+    check_with(
+        &policy,
+        &ticket(),
+        "classified@10 classified:gas@20 dispatched@30",
+        35,
         "c1 classify met done=10; c1 dispatch met due=70 done=30; c1 on_site pending start=30 due=40;
-         c1 close not_started; category=gas");
+         c1 close not_started; category=gas",
+    );
 }
 
 fn on_site(severity: Option<Severity>, category: Option<&str>, window_s: i64) -> Override {
-    Override {
-        severity,
-        category: category.map(str::to_owned),
-        stages: windows(&[(Stage::OnSite, window_s)]),
-    }
+    Override { severity, category: category.map(str::to_owned), stages: windows(&[(Stage::OnSite, window_s)]) }
 }
 
 const ON_SITE_FROM_0: &str = "classified:gas@0 dispatched@0";
@@ -384,15 +355,8 @@ fn override_with_more_keys_wins_wherever_it_is_listed() {
         on_site(Some(Severity::Urgent), None, 3600),
         on_site(None, Some("gas"), 1800),
     ]);
-    let urgent = TicketFacts {
-        severity: Severity::Urgent,
-        ..ticket()
-    };
-    let due = |m| {
-        format!(
-            "c1 classify met; c1 dispatch met; c1 on_site pending due={m}; c1 close not_started"
-        )
-    };
+    let urgent = TicketFacts { severity: Severity::Urgent, ..ticket() };
+    let due = |m| format!("c1 classify met; c1 dispatch met; c1 on_site pending due={m}; c1 close not_started");
     check_with(&policy, &urgent, ON_SITE_FROM_0, 1, &due(10));
     check_with(&policy, &urgent, "dispatched@0", 1, &due(60));
     check_with(&policy, &ticket(), ON_SITE_FROM_0, 1, &due(30));
@@ -403,15 +367,8 @@ fn override_with_more_keys_wins_wherever_it_is_listed() {
 fn override_tie_goes_to_the_later_one() {
     let severity = on_site(Some(Severity::Urgent), None, 3600);
     let category = on_site(None, Some("gas"), 1800);
-    let urgent = TicketFacts {
-        severity: Severity::Urgent,
-        ..ticket()
-    };
-    let due = |m| {
-        format!(
-            "c1 classify met; c1 dispatch met; c1 on_site pending due={m}; c1 close not_started"
-        )
-    };
+    let urgent = TicketFacts { severity: Severity::Urgent, ..ticket() };
+    let due = |m| format!("c1 classify met; c1 dispatch met; c1 on_site pending due={m}; c1 close not_started");
     let policy = with_overrides(vec![severity.clone(), category.clone()]);
     check_with(&policy, &urgent, ON_SITE_FROM_0, 1, &due(30));
     let policy = with_overrides(vec![category, severity]);
@@ -428,10 +385,7 @@ fn override_not_naming_a_stage_leaves_it_to_others() {
             stages: windows(&[(Stage::Close, 600)]),
         },
     ]);
-    let urgent = TicketFacts {
-        severity: Severity::Urgent,
-        ..ticket()
-    };
+    let urgent = TicketFacts { severity: Severity::Urgent, ..ticket() };
     check_with(
         &policy,
         &urgent,
@@ -473,11 +427,7 @@ fn event_before_report_is_clamped_to_report_time() {
 
 #[test]
 fn comment_changes_nothing() {
-    check(
-        "comment@10 comment@70",
-        80,
-        &format!("c1 classify overdue due=60; {UNTOUCHED}; overdue_by=20"),
-    );
+    check("comment@10 comment@70", 80, &format!("c1 classify overdue due=60; {UNTOUCHED}; overdue_by=20"));
 }
 
 #[test]
@@ -485,11 +435,7 @@ fn duplicates_and_order_do_not_matter() {
     let expected = "c1 classify met done=10; c1 dispatch met done=30; c1 on_site pending start=30;
          c1 close not_started; team=5";
     check("classified#1@10 dispatched:5#2@30", 40, expected);
-    check(
-        "dispatched:5#2@30 classified#1@10 classified#1@10 dispatched:5#2@30",
-        40,
-        expected,
-    );
+    check("dispatched:5#2@30 classified#1@10 classified#1@10 dispatched:5#2@30", 40, expected);
 }
 
 #[test]
@@ -536,9 +482,5 @@ fn conflicting_copies_of_one_id_resolve_the_same_in_any_order() {
     let pa = fieldvisit_sync_protocol::deadline::project(&Policy::default(), &ticket(), &a, now);
     let pb = fieldvisit_sync_protocol::deadline::project(&Policy::default(), &ticket(), &b, now);
     assert_eq!(pa, pb);
-    assert_eq!(
-        pa.current_stage,
-        Some(Stage::Dispatch),
-        "one copy is kept: {pa:#?}"
-    );
+    assert_eq!(pa.current_stage, Some(Stage::Dispatch), "one copy is kept: {pa:#?}");
 }

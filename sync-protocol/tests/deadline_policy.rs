@@ -56,10 +56,7 @@ fn override_keys_are_optional_on_the_wire() {
 #[test]
 fn enums_use_snake_case_wire_names() {
     let names = |v: serde_json::Value| v.to_string();
-    assert_eq!(
-        names(json!(Stage::ALL)),
-        r#"["classify","dispatch","on_site","close"]"#
-    );
+    assert_eq!(names(json!(Stage::ALL)), r#"["classify","dispatch","on_site","close"]"#);
     let events = [
         EventType::Classified,
         EventType::Dispatched,
@@ -81,22 +78,12 @@ fn enums_use_snake_case_wire_names() {
         StageState::Met,
         StageState::Late,
     ];
+    assert_eq!(names(json!(states)), r#"["not_started","pending","due_soon","overdue","met","late"]"#);
     assert_eq!(
-        names(json!(states)),
-        r#"["not_started","pending","due_soon","overdue","met","late"]"#
-    );
-    assert_eq!(
-        names(json!([
-            Severity::Normal,
-            Severity::Urgent,
-            Severity::Critical
-        ])),
+        names(json!([Severity::Normal, Severity::Urgent, Severity::Critical])),
         r#"["normal","urgent","critical"]"#
     );
-    assert_eq!(
-        names(json!([Notify::Area, Notify::ParentArea])),
-        r#"["area","parent_area"]"#
-    );
+    assert_eq!(names(json!([Notify::Area, Notify::ParentArea])), r#"["area","parent_area"]"#);
 }
 
 /// Applies `edit` to the default policy and returns the field validation blames, if any.
@@ -122,35 +109,17 @@ fn validate_requires_every_stage_exactly_once() {
         field("stages")
     );
     assert_eq!(refused(|p| p.stages.clear()), field("stages"));
-    assert_eq!(
-        refused(|p| p.stages[1].name = Stage::Classify),
-        field("stages[1].name")
-    );
-    assert_eq!(
-        refused(|p| p.stages.push(StageWindow {
-            name: Stage::Close,
-            window_s: 60
-        })),
-        field("stages[4].name")
-    );
+    assert_eq!(refused(|p| p.stages[1].name = Stage::Classify), field("stages[1].name"));
+    assert_eq!(refused(|p| p.stages.push(StageWindow { name: Stage::Close, window_s: 60 })), field("stages[4].name"));
     // Order is free: windows are looked up by name.
     assert_eq!(refused(|p| p.stages.reverse()), None);
 }
 
 #[test]
 fn validate_bounds_windows_to_one_second_through_seven_days() {
-    assert_eq!(
-        refused(|p| p.stages[2].window_s = 0),
-        field("stages[2].window_s")
-    );
-    assert_eq!(
-        refused(|p| p.stages[0].window_s = -5),
-        field("stages[0].window_s")
-    );
-    assert_eq!(
-        refused(|p| p.stages[3].window_s = 7 * 86400 + 1),
-        field("stages[3].window_s")
-    );
+    assert_eq!(refused(|p| p.stages[2].window_s = 0), field("stages[2].window_s"));
+    assert_eq!(refused(|p| p.stages[0].window_s = -5), field("stages[0].window_s"));
+    assert_eq!(refused(|p| p.stages[3].window_s = 7 * 86400 + 1), field("stages[3].window_s"));
     assert_eq!(refused(|p| p.stages[3].window_s = 7 * 86400), None);
     assert_eq!(refused(|p| p.stages[3].window_s = 1), None);
 }
@@ -158,11 +127,7 @@ fn validate_bounds_windows_to_one_second_through_seven_days() {
 #[test]
 fn validate_ratio_strictly_between_zero_and_one() {
     for bad in [0.0, 1.0, -0.1, 1.5, f64::NAN, f64::INFINITY] {
-        assert_eq!(
-            refused(|p| p.due_soon_ratio = bad),
-            field("due_soon_ratio"),
-            "{bad}"
-        );
+        assert_eq!(refused(|p| p.due_soon_ratio = bad), field("due_soon_ratio"), "{bad}");
     }
     assert_eq!(refused(|p| p.due_soon_ratio = 0.01), None);
     assert_eq!(refused(|p| p.due_soon_ratio = 0.99), None);
@@ -180,52 +145,28 @@ fn validate_override_windows() {
             });
         }
     }
-    assert_eq!(
-        refused(with(&[(Stage::OnSite, 0)])),
-        field("overrides[1].stages.on_site")
-    );
-    assert_eq!(
-        refused(with(&[(Stage::Classify, 60), (Stage::Close, 8 * 86400)])),
-        field("overrides[1].stages.close")
-    );
+    assert_eq!(refused(with(&[(Stage::OnSite, 0)])), field("overrides[1].stages.on_site"));
+    assert_eq!(refused(with(&[(Stage::Classify, 60), (Stage::Close, 8 * 86400)])), field("overrides[1].stages.close"));
     assert_eq!(refused(with(&[(Stage::OnSite, 1800)])), None);
 }
 
 #[test]
 fn validate_escalation_positive_and_strictly_increasing() {
-    assert_eq!(
-        refused(|p| p.escalation[0].after_overdue_s = 0),
-        field("escalation[0].after_overdue_s")
-    );
-    assert_eq!(
-        refused(|p| p.escalation[1].after_overdue_s = 3600),
-        field("escalation[1].after_overdue_s")
-    );
-    assert_eq!(
-        refused(|p| p.escalation[1].after_overdue_s = 60),
-        field("escalation[1].after_overdue_s")
-    );
+    assert_eq!(refused(|p| p.escalation[0].after_overdue_s = 0), field("escalation[0].after_overdue_s"));
+    assert_eq!(refused(|p| p.escalation[1].after_overdue_s = 3600), field("escalation[1].after_overdue_s"));
+    assert_eq!(refused(|p| p.escalation[1].after_overdue_s = 60), field("escalation[1].after_overdue_s"));
     assert_eq!(refused(|p| p.escalation.clear()), None);
 }
 
 #[test]
 fn validate_clock_tolerance_timezone_and_anchor() {
-    assert_eq!(
-        refused(|p| p.clock_tolerance_s = -1),
-        field("clock_tolerance_s")
-    );
-    assert_eq!(
-        refused(|p| p.clock_tolerance_s = 3601),
-        field("clock_tolerance_s")
-    );
+    assert_eq!(refused(|p| p.clock_tolerance_s = -1), field("clock_tolerance_s"));
+    assert_eq!(refused(|p| p.clock_tolerance_s = 3601), field("clock_tolerance_s"));
     assert_eq!(refused(|p| p.clock_tolerance_s = 0), None);
     assert_eq!(refused(|p| p.clock_tolerance_s = 3600), None);
     assert_eq!(refused(|p| p.timezone = String::new()), field("timezone"));
     assert_eq!(refused(|p| p.timezone = "  ".to_owned()), field("timezone"));
-    assert_eq!(
-        refused(|p| p.anchor = "ticket_reported".to_owned()),
-        field("anchor")
-    );
+    assert_eq!(refused(|p| p.anchor = "ticket_reported".to_owned()), field("anchor"));
 }
 
 #[test]
@@ -237,11 +178,7 @@ fn policy_error_displays_field_and_message() {
 }
 
 fn only(stage: Stage, severity: Option<Severity>, category: Option<&str>, s: i64) -> Override {
-    Override {
-        severity,
-        category: category.map(str::to_owned),
-        stages: BTreeMap::from([(stage, s)]),
-    }
+    Override { severity, category: category.map(str::to_owned), stages: BTreeMap::from([(stage, s)]) }
 }
 
 #[test]
@@ -264,39 +201,26 @@ fn window_lookup_precedence() {
         (Stage::OnSite, Normal, "gas", 300),
         (Stage::OnSite, Critical, "water", 500), // tie: the later one
         (Stage::OnSite, Normal, "heating", 7200),
-        (Stage::OnSite, Urgent, "Gas", 200), // categories compare exactly
+        (Stage::OnSite, Urgent, "Gas", 200),    // categories compare exactly
         (Stage::Close, Normal, "heating", 600), // an override with no keys matches every ticket
         (Stage::Classify, Urgent, "gas", 3600), // no override names classify
     ];
     for (stage, severity, category, want) in cases {
-        assert_eq!(
-            p.window_s(stage, severity, category),
-            want,
-            "{stage} {severity:?} {category}"
-        );
+        assert_eq!(p.window_s(stage, severity, category), want, "{stage} {severity:?} {category}");
     }
 }
 
 #[test]
 fn window_lookup_falls_back_to_builtin_for_a_missing_stage() {
-    let p = Policy {
-        stages: Vec::new(),
-        ..Policy::default()
-    };
+    let p = Policy { stages: Vec::new(), ..Policy::default() };
     assert_eq!(p.window_s(Stage::OnSite, Severity::Normal, "x"), 7200);
 }
 
 #[test]
 fn due_soon_rounds_down_to_the_millisecond() {
-    let p = Policy {
-        due_soon_ratio: 0.3333,
-        ..Policy::default()
-    };
+    let p = Policy { due_soon_ratio: 0.3333, ..Policy::default() };
     assert_eq!(p.due_soon_at(10_000, 11_000), 10_333);
-    let p = Policy {
-        due_soon_ratio: 0.9999,
-        ..Policy::default()
-    };
+    let p = Policy { due_soon_ratio: 0.9999, ..Policy::default() };
     assert_eq!(p.due_soon_at(0, 1_000), 999);
     assert_eq!(Policy::default().due_soon_at(0, 3_600_000), 2_700_000);
 }

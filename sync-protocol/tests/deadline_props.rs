@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 
 use common::{team, T0};
 use fieldvisit_sync_protocol::deadline::{
-    project, retractions, schedule, EventType, FoldEvent, Override, Policy, Severity, Stage,
-    StageState, TicketFacts,
+    project, retractions, schedule, EventType, FoldEvent, Override, Policy, Severity, Stage, StageState, TicketFacts,
 };
 use fieldvisit_sync_protocol::time::Millis;
 use proptest::collection::vec;
@@ -39,17 +38,14 @@ fn policy() -> Policy {
 
 fn ticket() -> impl Strategy<Value = TicketFacts> {
     let severity = select(vec![Severity::Normal, Severity::Urgent, Severity::Critical]);
-    (
-        severity,
-        select(CATEGORIES.to_vec()),
-        prop::bool::weighted(0.1),
-    )
-        .prop_map(|(severity, category, resolved_on_the_spot)| TicketFacts {
+    (severity, select(CATEGORIES.to_vec()), prop::bool::weighted(0.1)).prop_map(
+        |(severity, category, resolved_on_the_spot)| TicketFacts {
             reported_at: T0,
             severity,
             category: category.to_owned(),
             resolved_on_the_spot,
-        })
+        },
+    )
 }
 
 fn event_type() -> impl Strategy<Value = EventType> {
@@ -88,20 +84,13 @@ fn events() -> impl Strategy<Value = Vec<FoldEvent>> {
 
 /// A history, the same history duplicated and shuffled, and an instant to look at it.
 fn scenario() -> impl Strategy<Value = (TicketFacts, Vec<FoldEvent>, Vec<FoldEvent>, Millis)> {
-    (ticket(), events(), vec(any::<Index>(), 0..8), 0..16 * HOUR).prop_flat_map(
-        |(ticket, events, dups, now)| {
-            let mut mixed = events.clone();
-            if !events.is_empty() {
-                mixed.extend(dups.iter().map(|d| events[d.index(events.len())].clone()));
-            }
-            (
-                Just(ticket),
-                Just(events),
-                Just(mixed).prop_shuffle(),
-                Just(T0 + now),
-            )
-        },
-    )
+    (ticket(), events(), vec(any::<Index>(), 0..8), 0..16 * HOUR).prop_flat_map(|(ticket, events, dups, now)| {
+        let mut mixed = events.clone();
+        if !events.is_empty() {
+            mixed.extend(dups.iter().map(|d| events[d.index(events.len())].clone()));
+        }
+        (Just(ticket), Just(events), Just(mixed).prop_shuffle(), Just(T0 + now))
+    })
 }
 
 proptest! {

@@ -35,31 +35,15 @@ pub struct ScheduledAlert {
 /// Independent of `now`: the caller fires those with `at <= now`. The window is read from the
 /// view (`due_at - started_at`, fixed when the stage started), so `ticket` is not needed today;
 /// it is taken so rules that depend on the ticket can be added without changing callers.
-pub fn schedule(
-    policy: &Policy,
-    ticket: &TicketFacts,
-    projection: &Projection,
-) -> Vec<ScheduledAlert> {
+pub fn schedule(policy: &Policy, ticket: &TicketFacts, projection: &Projection) -> Vec<ScheduledAlert> {
     let _ = ticket;
     let mut out = Vec::new();
     for v in &projection.stages {
-        let (Some(started_at), Some(due_at), None) = (v.started_at, v.due_at, v.completed_at)
-        else {
+        let (Some(started_at), Some(due_at), None) = (v.started_at, v.due_at, v.completed_at) else {
             continue;
         };
-        let alert = |kind, level, at| ScheduledAlert {
-            kind,
-            level,
-            stage: v.name,
-            cycle: v.cycle,
-            due_at,
-            at,
-        };
-        out.push(alert(
-            AlertKind::DueSoon,
-            0,
-            policy.due_soon_at(started_at, due_at),
-        ));
+        let alert = |kind, level, at| ScheduledAlert { kind, level, stage: v.name, cycle: v.cycle, due_at, at };
+        out.push(alert(AlertKind::DueSoon, 0, policy.due_soon_at(started_at, due_at)));
         out.push(alert(AlertKind::Overdue, 0, due_at));
         for (level, e) in (1u32..).zip(&policy.escalation) {
             let at = due_at.saturating_add(e.after_overdue_s.saturating_mul(1000));
@@ -76,10 +60,7 @@ pub fn schedule(
 pub fn retractions(projection: &Projection, fired_overdue: &[(Stage, u32)]) -> Vec<(Stage, u32)> {
     let mut out: Vec<(Stage, u32)> = Vec::new();
     for &(stage, cycle) in fired_overdue {
-        let met = projection
-            .stages
-            .iter()
-            .any(|v| v.name == stage && v.cycle == cycle && v.state == StageState::Met);
+        let met = projection.stages.iter().any(|v| v.name == stage && v.cycle == cycle && v.state == StageState::Met);
         if met && !out.contains(&(stage, cycle)) {
             out.push((stage, cycle));
         }
@@ -92,9 +73,5 @@ pub fn next_deadline_at(
     schedule: &[ScheduledAlert],
     already_fired: impl Fn(&ScheduledAlert) -> bool,
 ) -> Option<Millis> {
-    schedule
-        .iter()
-        .filter(|a| !already_fired(a))
-        .map(|a| a.at)
-        .min()
+    schedule.iter().filter(|a| !already_fired(a)).map(|a| a.at).min()
 }

@@ -69,9 +69,7 @@ impl Projection {
     /// The view of the current stage, if any.
     pub fn current(&self) -> Option<&StageView> {
         let stage = self.current_stage?;
-        self.stages
-            .iter()
-            .find(|v| v.cycle == self.cycle && v.name == stage)
+        self.stages.iter().find(|v| v.cycle == self.cycle && v.name == stage)
     }
 }
 
@@ -84,12 +82,7 @@ impl Projection {
 /// severity and the category in effect at that instant: a `classified` event naming a category
 /// takes effect at its time, so the dispatch stage it starts uses it, while classify (already
 /// running) keeps the report-time window. A running stage is never re-timed.
-pub fn project(
-    policy: &Policy,
-    ticket: &TicketFacts,
-    events: &[FoldEvent],
-    now: Millis,
-) -> Projection {
+pub fn project(policy: &Policy, ticket: &TicketFacts, events: &[FoldEvent], now: Millis) -> Projection {
     let mut fold = Fold {
         policy,
         severity: ticket.severity,
@@ -109,13 +102,8 @@ pub fn project(
 
 /// De-duplicates, clamps and orders the events so arrival order and retries cannot matter.
 fn normalize(events: &[FoldEvent], reported_at: Millis) -> Vec<FoldEvent> {
-    let mut events: Vec<FoldEvent> = events
-        .iter()
-        .map(|e| FoldEvent {
-            occurred_at: e.occurred_at.max(reported_at),
-            ..e.clone()
-        })
-        .collect();
+    let mut events: Vec<FoldEvent> =
+        events.iter().map(|e| FoldEvent { occurred_at: e.occurred_at.max(reported_at), ..e.clone() }).collect();
     events.sort();
     events.dedup_by_key(|e| e.id);
     events.sort_by_key(|e| (e.occurred_at, e.id));
@@ -152,20 +140,9 @@ struct Fold<'a> {
 
 impl Fold<'_> {
     fn open_cycle(&mut self, stages: &[Stage], at: Millis) {
-        let slots = stages
-            .iter()
-            .map(|&name| Slot {
-                name,
-                started_at: None,
-                due_at: None,
-                completed_at: None,
-            })
-            .collect();
-        self.cycles.push(Cycle {
-            slots,
-            resolved: false,
-            feedback: false,
-        });
+        let slots =
+            stages.iter().map(|&name| Slot { name, started_at: None, due_at: None, completed_at: None }).collect();
+        self.cycles.push(Cycle { slots, resolved: false, feedback: false });
         self.start_next(at);
     }
 
@@ -176,9 +153,7 @@ impl Fold<'_> {
             return;
         };
         if let Some(slot) = cycle.slots.iter_mut().find(|s| s.started_at.is_none()) {
-            let window_ms = policy
-                .window_s(slot.name, severity, category)
-                .saturating_mul(1000);
+            let window_ms = policy.window_s(slot.name, severity, category).saturating_mul(1000);
             slot.started_at = Some(at);
             slot.due_at = Some(at.saturating_add(window_ms));
         }
@@ -256,10 +231,7 @@ impl Fold<'_> {
         let last = self.cycles.last();
         let closed = last.is_some_and(Cycle::closed);
         let current = last.and_then(|c| c.slots.iter().find(|s| s.completed_at.is_none()));
-        let overdue_by_ms = current
-            .and_then(|s| s.due_at)
-            .filter(|&due| now >= due)
-            .map(|due| now.saturating_sub(due));
+        let overdue_by_ms = current.and_then(|s| s.due_at).filter(|&due| now >= due).map(|due| now.saturating_sub(due));
         let stages = (1u32..)
             .zip(&self.cycles)
             .flat_map(|(n, c)| c.slots.iter().map(move |s| view(self.policy, n, s, now)))
@@ -281,9 +253,7 @@ fn view(policy: &Policy, cycle: u32, slot: &Slot, now: Millis) -> StageView {
         (_, Some(due), Some(done)) if done <= due => StageState::Met,
         (_, _, Some(_)) => StageState::Late,
         (Some(_), Some(due), None) if now >= due => StageState::Overdue,
-        (Some(start), Some(due), None) if now >= policy.due_soon_at(start, due) => {
-            StageState::DueSoon
-        }
+        (Some(start), Some(due), None) if now >= policy.due_soon_at(start, due) => StageState::DueSoon,
         (Some(_), _, None) => StageState::Pending,
         (None, _, None) => StageState::NotStarted,
     };

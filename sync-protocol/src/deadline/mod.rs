@@ -53,12 +53,7 @@ pub enum Stage {
 
 impl Stage {
     /// All stages, in the order they run.
-    pub const ALL: [Stage; 4] = [
-        Stage::Classify,
-        Stage::Dispatch,
-        Stage::OnSite,
-        Stage::Close,
-    ];
+    pub const ALL: [Stage; 4] = [Stage::Classify, Stage::Dispatch, Stage::OnSite, Stage::Close];
 
     /// The wire name (`on_site`, ...).
     pub const fn as_str(self) -> &'static str {

@@ -89,25 +89,13 @@ impl Default for Policy {
     fn default() -> Self {
         Policy {
             version: 1,
-            stages: Stage::ALL
-                .iter()
-                .map(|&name| StageWindow {
-                    name,
-                    window_s: builtin_window_s(name),
-                })
-                .collect(),
+            stages: Stage::ALL.iter().map(|&name| StageWindow { name, window_s: builtin_window_s(name) }).collect(),
             anchor: ANCHOR_PREVIOUS_STAGE.to_owned(),
             due_soon_ratio: 0.75,
             overrides: Vec::new(),
             escalation: vec![
-                Escalation {
-                    after_overdue_s: 3600,
-                    notify: Notify::Area,
-                },
-                Escalation {
-                    after_overdue_s: 14400,
-                    notify: Notify::ParentArea,
-                },
+                Escalation { after_overdue_s: 3600, notify: Notify::Area },
+                Escalation { after_overdue_s: 14400, notify: Notify::ParentArea },
             ],
             clock_tolerance_s: 120,
             timezone: "Asia/Shanghai".to_owned(),
@@ -116,20 +104,14 @@ impl Default for Policy {
 }
 
 fn err(field: impl Into<String>, message: impl Into<String>) -> PolicyError {
-    PolicyError {
-        field: field.into(),
-        message: message.into(),
-    }
+    PolicyError { field: field.into(), message: message.into() }
 }
 
 fn check_window(field: impl Into<String>, window_s: i64) -> Result<(), PolicyError> {
     if (1..=MAX_WINDOW_S).contains(&window_s) {
         Ok(())
     } else {
-        Err(err(
-            field,
-            format!("must be between 1 and {MAX_WINDOW_S} seconds (7 days)"),
-        ))
+        Err(err(field, format!("must be between 1 and {MAX_WINDOW_S} seconds (7 days)")))
     }
 }
 
@@ -140,10 +122,7 @@ impl Policy {
         let mut seen: Vec<Stage> = Vec::new();
         for (i, w) in self.stages.iter().enumerate() {
             if seen.contains(&w.name) {
-                return Err(err(
-                    format!("stages[{i}].name"),
-                    format!("duplicate stage {}", w.name),
-                ));
+                return Err(err(format!("stages[{i}].name"), format!("duplicate stage {}", w.name)));
             }
             seen.push(w.name);
             check_window(format!("stages[{i}].window_s"), w.window_s)?;
@@ -152,17 +131,11 @@ impl Policy {
             return Err(err("stages", format!("missing stage {missing}")));
         }
         if self.anchor != ANCHOR_PREVIOUS_STAGE {
-            return Err(err(
-                "anchor",
-                format!("only \"{ANCHOR_PREVIOUS_STAGE}\" is supported"),
-            ));
+            return Err(err("anchor", format!("only \"{ANCHOR_PREVIOUS_STAGE}\" is supported")));
         }
         // Negated so NaN is refused too.
         if !(self.due_soon_ratio > 0.0 && self.due_soon_ratio < 1.0) {
-            return Err(err(
-                "due_soon_ratio",
-                "must be greater than 0 and less than 1",
-            ));
+            return Err(err("due_soon_ratio", "must be greater than 0 and less than 1"));
         }
         for (i, o) in self.overrides.iter().enumerate() {
             for (stage, &window_s) in &o.stages {
@@ -182,10 +155,7 @@ impl Policy {
             previous = e.after_overdue_s;
         }
         if !(0..=MAX_CLOCK_TOLERANCE_S).contains(&self.clock_tolerance_s) {
-            return Err(err(
-                "clock_tolerance_s",
-                format!("must be between 0 and {MAX_CLOCK_TOLERANCE_S}"),
-            ));
+            return Err(err("clock_tolerance_s", format!("must be between 0 and {MAX_CLOCK_TOLERANCE_S}")));
         }
         if self.timezone.trim().is_empty() {
             return Err(err("timezone", "must not be empty"));
@@ -201,19 +171,13 @@ impl Policy {
     /// one setting more keys wins (severity+category beats either alone, which beats neither);
     /// on a tie the later one in the list wins, so an admin appends to refine.
     pub fn window_s(&self, stage: Stage, severity: Severity, category: &str) -> i64 {
-        let default = self
-            .stages
-            .iter()
-            .find(|w| w.name == stage)
-            .map_or(builtin_window_s(stage), |w| w.window_s);
+        let default = self.stages.iter().find(|w| w.name == stage).map_or(builtin_window_s(stage), |w| w.window_s);
         let mut best: Option<(usize, i64)> = None;
         for o in &self.overrides {
             let Some(&window_s) = o.stages.get(&stage) else {
                 continue;
             };
-            if o.severity.is_some_and(|s| s != severity)
-                || o.category.as_deref().is_some_and(|c| c != category)
-            {
+            if o.severity.is_some_and(|s| s != severity) || o.category.as_deref().is_some_and(|c| c != category) {
                 continue;
             }
             let keys = usize::from(o.severity.is_some()) + usize::from(o.category.is_some());

@@ -73,13 +73,7 @@ pub fn events(spec: &str) -> Vec<FoldEvent> {
                 (EventType::Dispatched, Some(t)) => (None, Some(team(t.parse().expect("team")))),
                 (other, Some(_)) => panic!("{other:?} takes no argument"),
             };
-            FoldEvent {
-                id: Uuid::from_u128(id),
-                event_type,
-                occurred_at: at(minute),
-                category,
-                team_id,
-            }
+            FoldEvent { id: Uuid::from_u128(id), event_type, occurred_at: at(minute), category, team_id }
         })
         .collect()
 }
@@ -88,13 +82,7 @@ pub fn check(events_spec: &str, now: i64, expected: &str) -> Projection {
     check_with(&Policy::default(), &ticket(), events_spec, now, expected)
 }
 
-pub fn check_with(
-    policy: &Policy,
-    ticket: &TicketFacts,
-    events_spec: &str,
-    now: i64,
-    expected: &str,
-) -> Projection {
+pub fn check_with(policy: &Policy, ticket: &TicketFacts, events_spec: &str, now: i64, expected: &str) -> Projection {
     let p = project(policy, ticket, &events(events_spec), at(now));
     let ctx = format!("events {events_spec:?} now {now}\n{p:#?}");
     let mut stage_items = 0;
@@ -102,18 +90,11 @@ pub fn check_with(
         let mut words = item.split_whitespace();
         let first = words.next().expect("item");
         if let Some(cycle) = first.strip_prefix('c').and_then(|c| c.parse::<u32>().ok()) {
-            let view = p
-                .stages
-                .get(stage_items)
-                .unwrap_or_else(|| panic!("no stage for {item:?}: {ctx}"));
+            let view = p.stages.get(stage_items).unwrap_or_else(|| panic!("no stage for {item:?}: {ctx}"));
             stage_items += 1;
             let name = stage(words.next().expect("stage name"));
             let want = state(words.next().expect("state"));
-            assert_eq!(
-                (view.cycle, view.name, view.state),
-                (cycle, name, want),
-                "{item:?}: {ctx}"
-            );
+            assert_eq!((view.cycle, view.name, view.state), (cycle, name, want), "{item:?}: {ctx}");
             if want == StageState::NotStarted {
                 let times = (view.started_at, view.due_at, view.completed_at);
                 assert_eq!(times, (None, None, None), "{item:?}: {ctx}");
@@ -147,10 +128,6 @@ pub fn check_with(
             _ => panic!("unknown expectation {item:?}"),
         }
     }
-    assert_eq!(
-        stage_items,
-        p.stages.len(),
-        "every stage must be listed: {ctx}"
-    );
+    assert_eq!(stage_items, p.stages.len(), "every stage must be listed: {ctx}");
     p
 }
