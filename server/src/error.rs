@@ -118,6 +118,11 @@ impl ApiError {
         Self::new(Kind::Forbidden, "forbidden", message)
     }
 
+    /// 403 for a target outside the caller's area; `field` names where the target was given.
+    pub fn out_of_scope(field: &str) -> Self {
+        Self::new(Kind::Forbidden, "out_of_scope", format!("{field} is outside your area")).with_field(field)
+    }
+
     pub fn not_found(what: &str) -> Self {
         Self::new(Kind::NotFound, "not_found", format!("{what} not found"))
     }
@@ -136,6 +141,14 @@ impl ApiError {
         let mut e = Self::new(Kind::Internal, "internal_error", "internal server error");
         e.cause = Some(cause);
         e
+    }
+
+    /// One line for a terminal: `field: message` or just the message.
+    pub fn detail_line(&self) -> String {
+        match &self.field {
+            Some(f) => format!("{f}: {}", self.message),
+            None => self.message.clone(),
+        }
     }
 
     pub fn detail(&self) -> ErrorDetail {

@@ -1,6 +1,9 @@
 //! The fieldvisit server as a library: the binary (`main.rs`) and the end-to-end suite both build
 //! the app through [`startup::Application`].
 
+pub mod accounts;
+pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;

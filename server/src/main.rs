@@ -3,9 +3,12 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use fieldvisit_server::accounts::{self, NewUser};
 use fieldvisit_server::config::{self, Settings};
+use fieldvisit_server::db::users::UserRow;
 use fieldvisit_server::startup::Application;
 use fieldvisit_server::{db, telemetry};
+use fieldvisit_sync_protocol::org::Role;
 
 #[derive(Parser)]
 #[command(name = "fieldvisit", version, about = "Offline sync and 1-1-2-4 deadline tracking for door-to-door visits")]
@@ -24,6 +27,30 @@ enum Command {
     Serve(Settings),
     /// Apply pending database migrations and exit.
     Migrate(Settings),
+    /// Manage users from the command line.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user (the password is read from FIELDVISIT_NEW_PASSWORD or stdin, never from a flag).
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// volunteer, handler, dispatcher, supervisor or admin.
+        #[arg(long)]
+        role: String,
+        /// Area id; defaults to the root area.
+        #[arg(long)]
+        area_id: Option<String>,
+        #[arg(long)]
+        team_id: Option<String>,
+        #[command(flatten)]
+        settings: Settings,
+    },
 }
 
 fn main() -> ExitCode {
@@ -51,6 +78,42 @@ async fn dispatch(command: Option<Command>) -> anyhow::Result<()> {
     match command.unwrap_or_else(|| Command::Serve(Settings::from_env())) {
         Command::Serve(settings) => serve(settings).await,
         Command::Migrate(settings) => migrate(settings).await,
+        Command::User(UserCommand::Add { username, display_name, role, area_id, team_id, settings }) => {
+            let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("--role: unknown role {role:?}"))?;
+            let password = match std::env::var("FIELDVISIT_NEW_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let location = settings.location().map_err(anyhow::Error::msg)?;
+            let user = tokio::task::spawn_blocking(move || -> anyhow::Result<UserRow> {
+                let pool = db::pool::connect(&location, 1)?;
+                let mut conn = pool.get()?;
+                db::migrate::run_pending(&mut conn)?;
+                let now = chrono::Utc::now().timestamp_millis();
+                accounts::bootstrap(&mut conn, &settings, now)?;
+                let area_id = match area_id {
+                    Some(a) => a,
+                    None => db::areas::root(&mut conn)?.map(|a| a.id).ok_or_else(|| anyhow::anyhow!("no root area"))?,
+                };
+                let new = NewUser {
+                    id: None,
+                    display_name: display_name.unwrap_or_else(|| username.clone()),
+                    username,
+                    password,
+                    role,
+                    area_id,
+                    team_id,
+                };
+                accounts::create_user(&mut conn, new, None, now).map_err(|e| anyhow::anyhow!("{}", e.detail_line()))
+            })
+            .await??;
+            println!("created user {} ({}) with id {}", user.username, user.role, user.id);
+            Ok(())
+        }
     }
 }
 

@@ -9,6 +9,11 @@ use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, App, HttpServer, ResponseError};
 use tracing_actix_web::{RequestId, TracingLogger};
 
+use crate::accounts;
+use crate::auth::keys;
+use crate::auth::ratelimit::LoginLimits;
+use crate::auth::tokens::Keys;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::error::{ApiError, Kind};
@@ -27,6 +32,10 @@ impl Application {
         let location = settings.location().map_err(anyhow::Error::msg)?;
         let backend = location.backend();
         let pool_size = settings.db_pool_size.max(2);
+        let keys = Keys::new(&keys::load_or_create(settings.jwt_secret.as_ref(), &settings.data_dir())?);
+        let clock = Clock::default();
+        let boot_settings = settings.clone();
+        let now = clock.now();
         let pool = tokio::task::spawn_blocking(move || -> anyhow::Result<DbPool> {
             let pool = db::pool::connect(&location, pool_size)?;
             let mut conn = pool.get()?;
@@ -34,11 +43,30 @@ impl Application {
             if applied > 0 {
                 tracing::info!(migrations = applied, "database migrated");
             }
+            if let Some(password) = accounts::bootstrap(&mut conn, &boot_settings, now)? {
+                // Printed once, on the console only: it is never stored in clear or logged again.
+                eprintln!("first start: created user `admin` with password {password} (change it)");
+            }
             Ok(pool)
         })
         .await??;
 
-        let state = AppState { pool, backend, settings: Arc::new(settings) };
+        let login_limits = Arc::new(LoginLimits::new(settings.login_attempts_per_minute));
+        let state = AppState {
+            pool,
+            backend,
+            keys: Arc::new(keys),
+            clock,
+            login_limits: login_limits.clone(),
+            settings: Arc::new(settings),
+        };
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                login_limits.shrink();
+            }
+        });
         let listener = TcpListener::bind(&state.settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.bind))?;
         let port = listener.local_addr()?.port();

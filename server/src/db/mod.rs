@@ -4,16 +4,21 @@
 //! where a backend-specific feature is needed, [`with_conn!`](crate::with_conn) compiles the same
 //! body once per backend.
 
+pub mod areas;
+pub mod audit;
+pub mod devices;
 pub mod location;
 pub mod migrate;
 pub mod pool;
 pub mod schema;
+pub mod scope;
+pub mod users;
 
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 
 pub use location::{Backend, DbLocation};
-pub use pool::{run, DbPool};
+pub use pool::{run, transaction, DbPool};
 
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {

@@ -101,3 +101,8 @@ where
     .await
     .map_err(|e| ApiError::internal(anyhow::anyhow!("database task failed: {e}")))?
 }
+
+/// Runs `f` in one transaction on either backend; any error rolls it back.
+pub fn transaction<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, ApiError>) -> Result<T, ApiError> {
+    conn.transaction(f)
+}

@@ -1,10 +1,30 @@
-//! HTTP routes, one module per resource. Authorization goes through `auth::Principal`, never ad hoc.
+//! HTTP routes, one module per resource. Authorization goes through `auth::Principal` and the
+//! action table in `auth::authz`; no route decides by itself.
 
+pub mod audit;
+pub mod auth;
+pub mod devices;
 pub mod health;
 pub mod openapi;
+pub mod org;
 
 use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(health::healthz).service(health::readyz).service(openapi::openapi_json);
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(openapi::openapi_json)
+        .service(auth::login)
+        .service(auth::refresh)
+        .service(auth::logout)
+        .service(auth::me)
+        .service(org::create_area)
+        .service(org::list_areas)
+        .service(org::create_team)
+        .service(org::list_teams)
+        .service(org::create_user)
+        .service(org::list_users)
+        .service(devices::list_devices)
+        .service(devices::revoke_device)
+        .service(audit::list_audit);
 }

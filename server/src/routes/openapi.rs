@@ -1,17 +1,37 @@
 //! The machine-readable contract, generated from the handlers and types themselves.
 
 use actix_web::{get, HttpResponse};
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
-use super::health;
+use super::{audit, auth, devices, health, org};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "fieldvisit", description = "Offline sync and 1-1-2-4 deadline tracking for door-to-door visits"),
-    paths(health::healthz, health::readyz),
-    components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail))
+    paths(
+        health::healthz, health::readyz,
+        auth::login, auth::refresh, auth::logout, auth::me,
+        org::create_area, org::list_areas, org::create_team, org::list_teams, org::create_user, org::list_users,
+        devices::list_devices, devices::revoke_device,
+        audit::list_audit,
+    ),
+    components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
 
 #[get("/openapi.json")]
 pub async fn openapi_json() -> HttpResponse {

@@ -160,3 +160,116 @@ macro_rules! backend_tests {
         }
     };
 }
+
+impl TestApp {
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        json_of(req.send().await.expect("request sent")).await
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post_as(&self, token: &str, path: &str, body: &Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn login(&self, username: &str, password: &str, device_id: &str) -> (u16, Value) {
+        let body = serde_json::json!({"username": username, "password": password, "device_id": device_id});
+        self.send(reqwest::Method::POST, "/api/v1/auth/login", None, Some(&body)).await
+    }
+
+    /// Logs in and returns the access token, failing the test otherwise.
+    pub async fn token(&self, username: &str, password: &str, device_id: &str) -> String {
+        let (status, body) = self.login(username, password, device_id).await;
+        assert_eq!(status, 200, "login of {username} failed: {body}");
+        body["access_token"].as_str().expect("access_token").to_owned()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.token("admin", ADMIN_PASSWORD, "admin-laptop").await
+    }
+
+    /// Creates a record through the API as `token`; returns its id.
+    pub async fn create(&self, token: &str, path: &str, body: Value) -> String {
+        let (status, res) = self.post_as(token, path, &body).await;
+        assert_eq!(status, 201, "POST {path} {body} → {res}");
+        res["id"].as_str().expect("id").to_owned()
+    }
+}
+
+pub const PASSWORD: &str = "volunteer-pass-1";
+
+/// A county with two towns, a grid in each, a team, and one user of every role in town A.
+pub struct Org {
+    pub admin: String,
+    pub root: String,
+    pub town_a: String,
+    pub town_b: String,
+    pub grid_a: String,
+    pub grid_b: String,
+    pub team_a: String,
+    /// (role, username, user id) in town A, plus `admin_b` and `volunteer_b` in town B.
+    pub users: Vec<(String, String, String)>,
+}
+
+impl Org {
+    pub fn user(&self, username: &str) -> &str {
+        &self.users.iter().find(|u| u.1 == username).expect("user in org").2
+    }
+}
+
+impl TestApp {
+    pub async fn org(&self) -> Org {
+        let admin = self.admin_token().await;
+        let (_, areas) = self.get_as(&admin, "/api/v1/areas").await;
+        let root = areas["areas"][0]["id"].as_str().expect("root area").to_owned();
+        let mk_area = |parent: String, kind: &'static str, name: &'static str| serde_json::json!({"parent_id": parent, "kind": kind, "name": name});
+        let town_a = self.create(&admin, "/api/v1/areas", mk_area(root.clone(), "town", "城关镇")).await;
+        let town_b = self.create(&admin, "/api/v1/areas", mk_area(root.clone(), "town", "红城镇")).await;
+        let comm_a = self.create(&admin, "/api/v1/areas", mk_area(town_a.clone(), "community", "西城社区")).await;
+        let grid_a = self.create(&admin, "/api/v1/areas", mk_area(comm_a, "grid", "网格一")).await;
+        let grid_b = self.create(&admin, "/api/v1/areas", mk_area(town_b.clone(), "grid", "网格二")).await;
+        let team_a = self
+            .create(
+                &admin,
+                "/api/v1/teams",
+                serde_json::json!({"name": "西城供热站", "area_id": town_a, "categories": ["heating", "pipes"]}),
+            )
+            .await;
+        let mut users = Vec::new();
+        for (role, username, area, team) in [
+            ("volunteer", "volunteer_a", &town_a, None),
+            ("handler", "handler_a", &town_a, Some(&team_a)),
+            ("dispatcher", "dispatcher_a", &town_a, None),
+            ("supervisor", "supervisor_a", &town_a, None),
+            ("admin", "admin_a", &town_a, None),
+            ("admin", "admin_b", &town_b, None),
+            ("volunteer", "volunteer_b", &town_b, None),
+        ] {
+            let id = self
+                .create(
+                    &admin,
+                    "/api/v1/users",
+                    serde_json::json!({"username": username, "password": PASSWORD, "display_name": username,
+                        "role": role, "area_id": area, "team_id": team}),
+                )
+                .await;
+            users.push((role.to_owned(), username.to_owned(), id));
+        }
+        Org { admin, root, town_a, town_b, grid_a, grid_b, team_a, users }
+    }
+}

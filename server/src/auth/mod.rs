@@ -1,0 +1,11 @@
+//! Authentication (passwords, tokens, sessions) and authorization (roles and area scope).
+
+pub mod authz;
+pub mod keys;
+pub mod password;
+pub mod principal;
+pub mod ratelimit;
+pub mod tokens;
+
+pub use authz::Action;
+pub use principal::Principal;

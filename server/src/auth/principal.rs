@@ -1,0 +1,94 @@
+//! The authenticated caller, extracted once per request from the bearer token and checked against
+//! the database (session ended? device revoked?) so a revocation takes effect at once.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use fieldvisit_sync_protocol::org::Role;
+use futures_util::future::LocalBoxFuture;
+
+use crate::db::{self, scope};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: String,
+    pub username: String,
+    pub role: Role,
+    pub area_id: String,
+    /// Materialized path of the user's area: the scope of everything they see.
+    pub area_path: String,
+    pub team_id: Option<String>,
+    pub device_id: String,
+    pub session_id: String,
+    pub client_addr: Option<String>,
+}
+
+impl Principal {
+    /// Whether `path` is at or below the caller's area.
+    pub fn sees(&self, path: &str) -> bool {
+        scope::is_within(path, &self.area_path)
+    }
+
+    /// 403 unless `path` is within scope. Use for writes; reads of a single record answer 404 instead.
+    pub fn require_scope(&self, path: &str) -> Result<(), ApiError> {
+        if self.sees(path) {
+            Ok(())
+        } else {
+            Err(ApiError::out_of_scope("area"))
+        }
+    }
+}
+
+pub fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("missing_token", "send Authorization: Bearer <access_token>"))?;
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::unauthorized("invalid_token", "the Authorization header is not a bearer token"))
+}
+
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(req).map(str::to_owned);
+        let client_addr = req.peer_addr().map(|a| a.ip().to_string());
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("app state missing")))?;
+            let claims = state.keys.verify(&token?)?;
+            let sid = claims.sid.clone();
+            let check = db::run(&state.pool, move |conn| Ok(db::devices::check_session(conn, &sid)?)).await?;
+            let check = check.ok_or_else(|| ApiError::unauthorized("session_revoked", "this session has ended"))?;
+            if check.device_revoked_at.is_some() {
+                return Err(ApiError::unauthorized("device_revoked", "this device has been revoked"));
+            }
+            if check.session_revoked_at.is_some() {
+                return Err(ApiError::unauthorized("session_revoked", "this session has ended; log in again"));
+            }
+            let user = check.user;
+            let role = Role::parse(&user.role)
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("user {} has unknown role", user.id)))?;
+            Ok(Principal {
+                user_id: user.id,
+                username: user.username,
+                role,
+                area_id: user.area_id,
+                area_path: user.area_path,
+                team_id: user.team_id,
+                device_id: check.device_id,
+                session_id: claims.sid,
+                client_addr,
+            })
+        })
+    }
+}

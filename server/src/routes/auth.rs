@@ -1,0 +1,192 @@
+//! Login, refresh, logout and `me`.
+
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use fieldvisit_sync_protocol::org::User;
+use serde::Deserialize;
+
+use crate::accounts::{self, TokenPair};
+use crate::auth::{password, tokens, Principal};
+use crate::db::audit::NewAudit;
+use crate::db::devices::DeviceRow;
+use crate::db::{self, audit, devices, users};
+use crate::error::{ApiError, Kind};
+use crate::extract::Json;
+use crate::state::AppState;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct LoginRequest {
+    username: String,
+    password: String,
+    device_id: Option<String>,
+    device_name: Option<String>,
+    app_version: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+fn short(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
+    match v {
+        Some(s) if s.chars().count() > max => Err(ApiError::invalid(field, format!("at most {max} characters"))),
+        other => Ok(other),
+    }
+}
+
+/// Log in on a device; the session is bound to `device_id`.
+#[utoipa::path(tag = "auth", request_body = LoginRequest, responses(
+    (status = 200, body = TokenPair), (status = 400, body = crate::error::ErrorBody),
+    (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+    (status = 429, body = crate::error::ErrorBody)))]
+#[post("/api/v1/auth/login")]
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<LoginRequest>,
+) -> Result<web::Json<TokenPair>, ApiError> {
+    let body = body.0;
+    let device_id = body
+        .device_id
+        .filter(|d| !d.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request("missing_field", "device_id is required").with_field("device_id"))?;
+    if device_id.chars().count() > 100 {
+        return Err(ApiError::invalid("device_id", "at most 100 characters"));
+    }
+    let device_name = short("device_name", body.device_name, 100)?;
+    let app_version = short("app_version", body.app_version, 50)?;
+    let addr = req.peer_addr().map(|a| a.ip().to_string());
+    state.login_limits.check(&body.username, addr.as_deref())?;
+
+    let st = state.clone();
+    db::run(&state.pool, move |conn| {
+        let now = st.clock.now();
+        let user = users::find_by_username(conn, &body.username)?;
+        let hash = user.as_ref().map_or(password::decoy_hash(), |u| u.password_hash.as_str());
+        let ok = password::verify(&body.password, hash);
+        let user = match (user, ok) {
+            (Some(u), true) => u,
+            (user, _) => {
+                st.login_limits.failed(&body.username, addr.as_deref());
+                let area_path = match &user {
+                    Some(u) => u.area_path.clone(),
+                    None => db::areas::root(conn)?.map_or_else(|| "/".into(), |r| r.path),
+                };
+                audit::insert(
+                    conn,
+                    &NewAudit {
+                        at: now,
+                        action: "login_failed".into(),
+                        actor_user_id: user.as_ref().map(|u| u.id.clone()),
+                        actor_username: user.as_ref().map(|u| u.username.clone()),
+                        device_id: Some(device_id.clone()),
+                        client_addr: addr.clone(),
+                        area_path,
+                        detail: "{}".into(),
+                        ..Default::default()
+                    },
+                )?;
+                return Err(ApiError::unauthorized("invalid_credentials", "wrong username or password"));
+            }
+        };
+        if devices::find(conn, &device_id)?.is_some_and(|d| d.revoked_at.is_some()) {
+            return Err(ApiError::new(Kind::Forbidden, "device_revoked", "this device has been revoked"));
+        }
+        db::transaction(conn, |conn| {
+            devices::upsert_on_login(
+                conn,
+                &DeviceRow {
+                    id: device_id.clone(),
+                    user_id: user.id.clone(),
+                    area_path: user.area_path.clone(),
+                    name: device_name.clone(),
+                    app_version: app_version.clone(),
+                    first_seen_at: now,
+                    last_seen_at: now,
+                    revoked_at: None,
+                },
+            )?;
+            audit::insert(
+                conn,
+                &NewAudit {
+                    at: now,
+                    action: "login".into(),
+                    actor_user_id: Some(user.id.clone()),
+                    actor_username: Some(user.username.clone()),
+                    device_id: Some(device_id.clone()),
+                    client_addr: addr.clone(),
+                    area_path: user.area_path.clone(),
+                    detail: "{}".into(),
+                    ..Default::default()
+                },
+            )?;
+            accounts::open_session(conn, &st.keys, &st.settings, user.clone(), &device_id, now)
+        })
+    })
+    .await
+    .map(web::Json)
+}
+
+/// Swap a refresh token for a new pair. A spent token presented again ends the device's sessions.
+#[utoipa::path(tag = "auth", request_body = RefreshRequest, responses(
+    (status = 200, body = TokenPair), (status = 401, body = crate::error::ErrorBody)))]
+#[post("/api/v1/auth/refresh")]
+pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<web::Json<TokenPair>, ApiError> {
+    let hash = tokens::hash_token(&body.0.refresh_token);
+    let st = state.clone();
+    db::run(&state.pool, move |conn| {
+        let now = st.clock.now();
+        let invalid = || ApiError::unauthorized("invalid_token", "unknown refresh token; log in again");
+        let token = devices::find_refresh(conn, &hash)?.ok_or_else(invalid)?;
+        let session = devices::find_session(conn, &token.session_id)?.ok_or_else(invalid)?;
+        let device = devices::find(conn, &session.device_id)?.ok_or_else(invalid)?;
+        if device.revoked_at.is_some() {
+            return Err(ApiError::unauthorized("device_revoked", "this device has been revoked"));
+        }
+        if token.used_at.is_some() || !devices::spend_refresh(conn, &hash, now)? {
+            // Theft detection: whoever holds the older copy and whoever holds the newer one both lose.
+            devices::end_device_sessions(conn, &device.id, now, "refresh_token_reused")?;
+            audit::insert(
+                conn,
+                &NewAudit {
+                    at: now,
+                    action: "refresh_token_reused".into(),
+                    actor_user_id: Some(session.user_id.clone()),
+                    device_id: Some(device.id.clone()),
+                    area_path: device.area_path.clone(),
+                    detail: "{}".into(),
+                    ..Default::default()
+                },
+            )?;
+            return Err(ApiError::unauthorized("refresh_token_reused", "refresh token already used; log in again"));
+        }
+        if session.revoked_at.is_some() {
+            return Err(ApiError::unauthorized("session_revoked", "this session has ended; log in again"));
+        }
+        if token.expires_at <= now {
+            return Err(ApiError::unauthorized("token_expired", "the refresh token has expired; log in again"));
+        }
+        let user = users::find(conn, &session.user_id)?.ok_or_else(invalid)?;
+        devices::touch(conn, &device.id, now)?;
+        accounts::issue(conn, &st.keys, &st.settings, user, &session.id, &device.id, now)
+    })
+    .await
+    .map(web::Json)
+}
+
+/// End this session.
+#[utoipa::path(tag = "auth", security(("bearer" = [])), responses((status = 204), (status = 401, body = crate::error::ErrorBody)))]
+#[post("/api/v1/auth/logout")]
+pub async fn logout(state: web::Data<AppState>, who: Principal) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    db::run(&state.pool, move |conn| Ok(devices::end_session(conn, &who.session_id, now, "logout")?)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The signed-in user.
+#[utoipa::path(tag = "auth", security(("bearer" = [])), responses((status = 200, body = Object), (status = 401, body = crate::error::ErrorBody)))]
+#[get("/api/v1/me")]
+pub async fn me(state: web::Data<AppState>, who: Principal) -> Result<web::Json<User>, ApiError> {
+    let user = db::run(&state.pool, move |conn| Ok(users::find(conn, &who.user_id)?)).await?;
+    user.map(|u| web::Json(u.into())).ok_or_else(|| ApiError::not_found("user"))
+}
