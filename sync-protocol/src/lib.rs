@@ -4,4 +4,5 @@
 //! runtimes, so a phone app built on it computes the same due times as the server, offline.
 
 pub mod deadline;
+pub mod sync;
 pub mod time;
