@@ -598,7 +598,7 @@ impl<'a> Obj<'a> {
         let key_rule = Rule { min: 1, max: MAX_CHECKLIST_KEY_LEN, multiline: false };
         for (key, value) in map {
             text(&Value::String(key.clone()), &self.path("checklist"), key_rule)
-                .map_err(|e| FieldError { message: format!("a key {}", e.message), ..e })?;
+                .map_err(|e| FieldError { message: format!("checklist keys: {}", e.message), ..e })?;
             let field = format!("{}.checklist.{key}", self.path);
             match value {
                 Value::Bool(_) | Value::Number(_) => {}
