@@ -5,4 +5,5 @@
 
 pub mod deadline;
 pub mod org;
+pub mod sync;
 pub mod time;

@@ -1,0 +1,240 @@
+//! What the server sends: `GET /api/v1/sync/pull` and the ticket and household endpoints.
+//!
+//! Field names are the contract's. Times are strings in UTC with milliseconds
+//! ([`format_utc`]); absent optional values are sent as `null`, so every object of a type has
+//! the same keys. Corrected times carry the contract's names (`visited_at`, ...), raw phone
+//! times the `device_` prefix.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::records::{Heating, HouseholdFields, Location, Satisfaction};
+use crate::deadline::{EventType, Projection, Severity, Stage, StageState};
+use crate::time::{format_utc, Millis};
+
+/// A household as the server stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HouseholdOut {
+    pub id: Uuid,
+    pub area_id: Uuid,
+    pub address: String,
+    pub head_name: String,
+    pub phone: Option<String>,
+    pub heating: Heating,
+    pub tags: Vec<String>,
+    pub version: i64,
+    pub updated_at: String,
+}
+
+impl HouseholdOut {
+    pub fn new(id: Uuid, area_id: Uuid, fields: HouseholdFields, version: i64, updated_at: Millis) -> Self {
+        let HouseholdFields { address, head_name, phone, heating, tags } = fields;
+        HouseholdOut {
+            id,
+            area_id,
+            address,
+            head_name,
+            phone,
+            heating,
+            tags,
+            version,
+            updated_at: format_utc(updated_at),
+        }
+    }
+
+    /// The mergeable part, for [`merge_household`](super::merge::merge_household).
+    pub fn fields(&self) -> HouseholdFields {
+        HouseholdFields {
+            address: self.address.clone(),
+            head_name: self.head_name.clone(),
+            phone: self.phone.clone(),
+            heating: self.heating,
+            tags: self.tags.clone(),
+        }
+    }
+}
+
+/// A stored visit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VisitOut {
+    pub id: Uuid,
+    pub household_id: Uuid,
+    pub area_id: Uuid,
+    /// Corrected time.
+    pub visited_at: String,
+    /// The phone's raw clock reading.
+    pub device_visited_at: String,
+    pub received_at: String,
+    pub clock_verified: bool,
+    pub indoor_temp_c: Option<f64>,
+    pub checklist: Map<String, Value>,
+    pub service_card_given: Option<bool>,
+    pub notes: Option<String>,
+    pub location: Option<Location>,
+    pub photos: Vec<String>,
+    pub volunteer_id: String,
+    pub device_id: String,
+}
+
+/// A stored ticket event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketEventOut {
+    pub id: Uuid,
+    pub ticket_id: Uuid,
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    /// Corrected time.
+    pub occurred_at: String,
+    pub device_occurred_at: String,
+    pub received_at: String,
+    pub clock_verified: bool,
+    pub category: Option<String>,
+    pub team_id: Option<Uuid>,
+    pub note: Option<String>,
+    pub satisfaction: Option<Satisfaction>,
+    pub user_id: String,
+    pub device_id: String,
+}
+
+/// One stage of one cycle of a ticket; a stage not yet started has null times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageOut {
+    pub name: Stage,
+    pub cycle: u32,
+    pub started_at: Option<String>,
+    pub due_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub state: StageState,
+}
+
+/// `open` until the last cycle's close stage completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketStatus {
+    Open,
+    Closed,
+}
+
+/// A ticket with its derived deadline state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketOut {
+    pub id: Uuid,
+    pub household_id: Uuid,
+    pub visit_id: Option<Uuid>,
+    pub area_id: Uuid,
+    pub category: String,
+    pub severity: Severity,
+    pub description: String,
+    /// Corrected time.
+    pub reported_at: String,
+    pub device_reported_at: String,
+    pub received_at: String,
+    pub status: TicketStatus,
+    pub team_id: Option<Uuid>,
+    /// `classify|dispatch|on_site|close|done`.
+    pub stage: String,
+    pub policy_version: i32,
+    pub stages: Vec<StageOut>,
+    pub overdue: bool,
+    /// How long past due the current stage is; 0 when not overdue.
+    pub overdue_by_s: i64,
+    /// Receipt time − corrected report time, in seconds (0 if received "before" it).
+    pub sync_delay_s: i64,
+    pub version: i64,
+    pub photos: Vec<String>,
+    pub resolved_on_the_spot: bool,
+}
+
+impl TicketOut {
+    /// Sets the fields derived from the deadline fold: `status`, `stage`, `stages`, `overdue`,
+    /// `overdue_by_s`. (`team_id` and `category` stay the caller's: the projection's are the
+    /// latest dispatched team and classified category, which the server may store as well.)
+    pub fn apply_projection(&mut self, projection: &Projection) {
+        self.status = if projection.closed { TicketStatus::Closed } else { TicketStatus::Open };
+        self.stage = projection.stage_label().to_owned();
+        self.stages = ticket_out_stages(projection);
+        self.overdue = projection.overdue_by_ms.is_some();
+        self.overdue_by_s = projection.overdue_by_ms.map_or(0, |ms| ms.max(0) / 1000);
+    }
+}
+
+/// The contract's `stages` list from a fold's projection: every stage of every cycle, in order.
+pub fn ticket_out_stages(projection: &Projection) -> Vec<StageOut> {
+    projection
+        .stages
+        .iter()
+        .map(|s| StageOut {
+            name: s.name,
+            cycle: s.cycle,
+            started_at: s.started_at.map(format_utc),
+            due_at: s.due_at.map(format_utc),
+            completed_at: s.completed_at.map(format_utc),
+            state: s.state,
+        })
+        .collect()
+}
+
+/// The ticket's `sync_delay_s`: how long after it happened (corrected time) the server heard of
+/// it, in whole seconds, never negative.
+pub fn sync_delay_s(happened_at: Millis, received_at: Millis) -> i64 {
+    received_at.saturating_sub(happened_at).max(0) / 1000
+}
+
+/// An area of the hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AreaOut {
+    pub id: Uuid,
+    pub parent_id: Option<Uuid>,
+    /// `province|city|county|town|community|grid`.
+    pub kind: String,
+    pub name: String,
+}
+
+/// A handling team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamOut {
+    pub id: Uuid,
+    pub name: String,
+    pub area_id: Uuid,
+    pub categories: Vec<String>,
+}
+
+/// The kinds of record a pull may list under `removed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemovedType {
+    Household,
+    Visit,
+    Ticket,
+    TicketEvent,
+    Area,
+    Team,
+}
+
+/// A record that left the user's scope since the cursor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removed {
+    #[serde(rename = "type")]
+    pub record_type: RemovedType,
+    pub id: Uuid,
+}
+
+/// The pull answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullResponse {
+    /// Opaque; pass it back to get what changed since.
+    pub cursor: String,
+    pub has_more: bool,
+    pub server_time: String,
+    pub households: Vec<HouseholdOut>,
+    pub visits: Vec<VisitOut>,
+    pub tickets: Vec<TicketOut>,
+    pub ticket_events: Vec<TicketEventOut>,
+    pub areas: Vec<AreaOut>,
+    pub teams: Vec<TeamOut>,
+    /// The deadline policy in force (`GET /api/v1/policy`'s body); `null` when unchanged since
+    /// the cursor.
+    pub policy: Option<Value>,
+    pub removed: Vec<Removed>,
+}

@@ -1,0 +1,318 @@
+//! `POST /api/v1/sync/push`: the batch envelope and the per-record answer.
+//!
+//! The envelope is deserialized strictly (a wrong shape at the top level is a 400 for the whole
+//! batch), but the records stay raw [`Value`]s: each is parsed on its own by
+//! [`records`](super::records), so one bad record is `rejected` alone and never blocks the rest.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::limits::PROTOCOL_VERSIONS;
+use super::records::FieldError;
+use crate::time::{format_utc, parse_rfc3339, Millis};
+
+/// The push body. Unknown top-level fields are ignored; every record array is optional, and an
+/// explicit `null` array reads as empty.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushRequest {
+    pub protocol_version: u32,
+    /// Idempotency key of the whole batch: the same id again gets the stored answer.
+    pub batch_id: Uuid,
+    /// The phone's wall clock when it sent the batch (RFC 3339 with offset).
+    pub device_time: String,
+    /// Optional tamper-evident pair: the phone's boot session and the time since boot at send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_boot_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_elapsed_ms: Option<i64>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub households: Vec<Value>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub visits: Vec<Value>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub tickets: Vec<Value>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub ticket_events: Vec<Value>,
+}
+
+fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Error> {
+    Ok(Option::<Vec<Value>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Why a whole batch is refused before any record is looked at.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EnvelopeError {
+    /// 426 `unsupported_protocol_version`.
+    UnsupportedVersion(u32),
+    /// 413 `batch_too_large`.
+    TooManyRecords { count: usize, max: usize },
+    /// 400: `device_time` is not RFC 3339 with an offset.
+    DeviceTime(FieldError),
+}
+
+impl EnvelopeError {
+    /// The contract's error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EnvelopeError::UnsupportedVersion(_) => "unsupported_protocol_version",
+            EnvelopeError::TooManyRecords { .. } => "batch_too_large",
+            EnvelopeError::DeviceTime(e) => e.code,
+        }
+    }
+
+    /// The field at fault, if one is.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            EnvelopeError::DeviceTime(e) => Some(&e.field),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for EnvelopeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EnvelopeError::UnsupportedVersion(v) => {
+                write!(f, "protocol_version {v} is not supported; supported: {PROTOCOL_VERSIONS:?}")
+            }
+            EnvelopeError::TooManyRecords { count, max } => {
+                write!(f, "the batch has {count} records; at most {max} are accepted")
+            }
+            EnvelopeError::DeviceTime(e) => e.message.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for EnvelopeError {}
+
+impl PushRequest {
+    /// Records in all four arrays together.
+    pub fn record_count(&self) -> usize {
+        self.households.len() + self.visits.len() + self.tickets.len() + self.ticket_events.len()
+    }
+
+    /// Checks what applies to the batch as a whole, in the order the contract's status codes
+    /// rank them (version, size, clock), and returns the device time in epoch ms.
+    pub fn check_envelope(&self, max_batch_records: usize) -> Result<Millis, EnvelopeError> {
+        if !PROTOCOL_VERSIONS.contains(&self.protocol_version) {
+            return Err(EnvelopeError::UnsupportedVersion(self.protocol_version));
+        }
+        let count = self.record_count();
+        if count > max_batch_records {
+            return Err(EnvelopeError::TooManyRecords { count, max: max_batch_records });
+        }
+        parse_rfc3339(&self.device_time).ok_or_else(|| {
+            EnvelopeError::DeviceTime(FieldError::new(
+                "invalid_time",
+                "device_time must be RFC 3339 with an offset, like 2026-11-27T10:00:00+08:00",
+                "device_time".to_owned(),
+            ))
+        })
+    }
+
+    /// The batch's boot session and elapsed time, when the phone sent both (and the elapsed time
+    /// is not negative): the input of [`ClockCheck::measure`](super::clock::ClockCheck::measure).
+    pub fn batch_boot(&self) -> Option<(&str, i64)> {
+        match (&self.device_boot_id, self.device_elapsed_ms) {
+            (Some(boot), Some(elapsed)) if elapsed >= 0 => Some((boot.as_str(), elapsed)),
+            _ => None,
+        }
+    }
+
+    /// Every record with its type and index, in the order the server applies them: households,
+    /// visits, tickets, ticket events (so records may refer to others in the same batch).
+    pub fn records(&self) -> impl Iterator<Item = (RecordType, usize, &Value)> + '_ {
+        let arrays = [
+            (RecordType::Household, &self.households),
+            (RecordType::Visit, &self.visits),
+            (RecordType::Ticket, &self.tickets),
+            (RecordType::TicketEvent, &self.ticket_events),
+        ];
+        arrays.into_iter().flat_map(|(t, records)| records.iter().enumerate().map(move |(i, v)| (t, i, v)))
+    }
+}
+
+/// The kind of a pushed record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordType {
+    Household,
+    Visit,
+    Ticket,
+    TicketEvent,
+}
+
+impl RecordType {
+    /// The wire name (`ticket_event`, ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RecordType::Household => "household",
+            RecordType::Visit => "visit",
+            RecordType::Ticket => "ticket",
+            RecordType::TicketEvent => "ticket_event",
+        }
+    }
+
+    /// The push array that carries this type (`ticket_events`, ...).
+    pub const fn array(self) -> &'static str {
+        match self {
+            RecordType::Household => "households",
+            RecordType::Visit => "visits",
+            RecordType::Ticket => "tickets",
+            RecordType::TicketEvent => "ticket_events",
+        }
+    }
+
+    /// The path of the record at `index` in its array, as error `field`s start: `visits[3]`.
+    pub fn path(self, index: usize) -> String {
+        format!("{}[{index}]", self.array())
+    }
+}
+
+/// What happened to one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordStatus {
+    /// Stored now.
+    Applied,
+    /// Already stored with identical content; nothing changed.
+    Duplicate,
+    /// A household merged onto a newer server version; `current` is the result.
+    Merged,
+    /// An immutable record id already stored with different content; `current` is what is stored.
+    Conflict,
+    /// Invalid or not allowed; `error` says why. Sending it again unchanged will not help.
+    Rejected,
+    /// Temporary server trouble on this record; send it again later.
+    Retry,
+}
+
+/// Why a record was rejected (or must be retried).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordError {
+    pub code: String,
+    pub message: String,
+    /// The field at fault (`visits[3].visited_at`), when one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl RecordError {
+    /// An error not tied to one field (`unknown_ticket`, `forbidden`, ...).
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        RecordError { code: code.into(), message: message.into(), field: None }
+    }
+
+    /// An error tied to one field.
+    pub fn at(code: impl Into<String>, message: impl Into<String>, field: impl Into<String>) -> Self {
+        RecordError { code: code.into(), message: message.into(), field: Some(field.into()) }
+    }
+}
+
+impl From<FieldError> for RecordError {
+    fn from(e: FieldError) -> Self {
+        RecordError { code: e.code.to_owned(), message: e.message, field: Some(e.field) }
+    }
+}
+
+/// One entry of `results`: one per pushed record, in the order applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordResult {
+    #[serde(rename = "type")]
+    pub record_type: RecordType,
+    /// The id as sent, or `""` when the record had none readable.
+    pub id: String,
+    pub status: RecordStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<RecordError>,
+    /// The stored record, on `merged` and `conflict`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<Value>,
+    /// On `merged`: the fields both the phone and the server had changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflicting_fields: Option<Vec<String>>,
+}
+
+impl RecordResult {
+    fn bare(record_type: RecordType, id: impl Into<String>, status: RecordStatus) -> Self {
+        RecordResult { record_type, id: id.into(), status, error: None, current: None, conflicting_fields: None }
+    }
+
+    pub fn applied(record_type: RecordType, id: impl Into<String>) -> Self {
+        Self::bare(record_type, id, RecordStatus::Applied)
+    }
+
+    pub fn duplicate(record_type: RecordType, id: impl Into<String>) -> Self {
+        Self::bare(record_type, id, RecordStatus::Duplicate)
+    }
+
+    /// A merged household; `conflicting_fields` is omitted on the wire when empty.
+    pub fn merged(record_type: RecordType, id: impl Into<String>, current: Value, conflicting: Vec<String>) -> Self {
+        RecordResult {
+            current: Some(current),
+            conflicting_fields: (!conflicting.is_empty()).then_some(conflicting),
+            ..Self::bare(record_type, id, RecordStatus::Merged)
+        }
+    }
+
+    pub fn conflict(record_type: RecordType, id: impl Into<String>, current: Value) -> Self {
+        RecordResult { current: Some(current), ..Self::bare(record_type, id, RecordStatus::Conflict) }
+    }
+
+    pub fn rejected(record_type: RecordType, id: impl Into<String>, error: impl Into<RecordError>) -> Self {
+        RecordResult { error: Some(error.into()), ..Self::bare(record_type, id, RecordStatus::Rejected) }
+    }
+
+    pub fn retry(record_type: RecordType, id: impl Into<String>, error: impl Into<RecordError>) -> Self {
+        RecordResult { error: Some(error.into()), ..Self::bare(record_type, id, RecordStatus::Retry) }
+    }
+}
+
+/// Counts of `results` by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub applied: u32,
+    pub duplicate: u32,
+    pub merged: u32,
+    pub conflict: u32,
+    pub rejected: u32,
+    pub retry: u32,
+}
+
+impl Summary {
+    pub fn of(results: &[RecordResult]) -> Self {
+        let mut s = Summary::default();
+        for r in results {
+            let n = match r.status {
+                RecordStatus::Applied => &mut s.applied,
+                RecordStatus::Duplicate => &mut s.duplicate,
+                RecordStatus::Merged => &mut s.merged,
+                RecordStatus::Conflict => &mut s.conflict,
+                RecordStatus::Rejected => &mut s.rejected,
+                RecordStatus::Retry => &mut s.retry,
+            };
+            *n = n.saturating_add(1);
+        }
+        s
+    }
+}
+
+/// The push answer (200).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushResponse {
+    pub batch_id: Uuid,
+    pub server_time: String,
+    /// Server receive time − `device_time`, whether or not it exceeded the tolerance.
+    pub clock_offset_ms: i64,
+    pub results: Vec<RecordResult>,
+    pub summary: Summary,
+}
+
+impl PushResponse {
+    /// The answer with its summary computed from `results`.
+    pub fn new(batch_id: Uuid, server_now: Millis, clock_offset_ms: i64, results: Vec<RecordResult>) -> Self {
+        let summary = Summary::of(&results);
+        PushResponse { batch_id, server_time: format_utc(server_now), clock_offset_ms, results, summary }
+    }
+}
