@@ -3,9 +3,10 @@
 use fieldvisit_sync_protocol::deadline::{
     project, EventType, FoldEvent, Policy, Severity, Stage, StageState, TicketFacts,
 };
+use fieldvisit_sync_protocol::org::{Area, Team};
 use fieldvisit_sync_protocol::sync::pull::{
-    sync_delay_s, ticket_out_stages, AreaOut, HouseholdOut, PullResponse, Removed, RemovedType, StageOut, TeamOut,
-    TicketEventOut, TicketOut, TicketStatus, VisitOut,
+    sync_delay_s, ticket_out_stages, HouseholdOut, PullResponse, Removed, RemovedType, StageOut, TicketEventOut,
+    TicketOut, TicketStatus, VisitOut,
 };
 use fieldvisit_sync_protocol::sync::{
     EnvelopeError, FieldError, Heating, HouseholdFields, PushRequest, PushResponse, RecordError, RecordResult,
@@ -445,11 +446,11 @@ fn pull_response() {
         visits: vec![],
         tickets: vec![],
         ticket_events: vec![],
-        areas: vec![AreaOut { id: id(2), parent_id: None, kind: "grid".into(), name: "Grid 7".into() }],
-        teams: vec![TeamOut {
-            id: id(7),
+        areas: vec![Area { id: id(2).to_string(), parent_id: None, kind: "grid".into(), name: "Grid 7".into() }],
+        teams: vec![Team {
+            id: id(7).to_string(),
             name: "Heating team".into(),
-            area_id: id(2),
+            area_id: id(2).to_string(),
             categories: vec!["heating".into()],
         }],
         policy: None,

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::records::{Heating, HouseholdFields, Location, Satisfaction};
 use crate::deadline::{EventType, Projection, Severity, Stage, StageState};
+use crate::org::{Area, Team};
 use crate::time::{format_utc, Millis};
 
 /// A household as the server stores it.
@@ -181,25 +182,6 @@ pub fn sync_delay_s(happened_at: Millis, received_at: Millis) -> i64 {
     received_at.saturating_sub(happened_at).max(0) / 1000
 }
 
-/// An area of the hierarchy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AreaOut {
-    pub id: Uuid,
-    pub parent_id: Option<Uuid>,
-    /// `province|city|county|town|community|grid`.
-    pub kind: String,
-    pub name: String,
-}
-
-/// A handling team.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TeamOut {
-    pub id: Uuid,
-    pub name: String,
-    pub area_id: Uuid,
-    pub categories: Vec<String>,
-}
-
 /// The kinds of record a pull may list under `removed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -231,8 +213,8 @@ pub struct PullResponse {
     pub visits: Vec<VisitOut>,
     pub tickets: Vec<TicketOut>,
     pub ticket_events: Vec<TicketEventOut>,
-    pub areas: Vec<AreaOut>,
-    pub teams: Vec<TeamOut>,
+    pub areas: Vec<Area>,
+    pub teams: Vec<Team>,
     /// The deadline policy in force (`GET /api/v1/policy`'s body); `null` when unchanged since
     /// the cursor.
     pub policy: Option<Value>,
