@@ -13,7 +13,7 @@ use crate::db::audit::{self, NewAudit};
 use crate::db::devices::{self, RefreshRow, SessionRow};
 use crate::db::scope::is_within;
 use crate::db::users::{self, UserRow};
-use crate::db::DbConn;
+use crate::db::{policies, seq, DbConn};
 use crate::error::ApiError;
 
 /// What login and refresh answer.
@@ -46,6 +46,7 @@ pub fn bootstrap(conn: &mut DbConn, settings: &Settings, now: i64) -> anyhow::Re
                 name: settings.root_area_name.clone(),
                 depth: 0,
                 created_at: now,
+                seq: seq::allocate(conn, 1)?,
             };
             areas::insert(conn, &row)?;
             row
@@ -68,6 +69,7 @@ pub fn bootstrap(conn: &mut DbConn, settings: &Settings, now: i64) -> anyhow::Re
         updated_at: now,
     };
     users::insert(conn, &row)?;
+    policies::ensure_default(conn, now)?;
     audit::insert(
         conn,
         &NewAudit {
@@ -257,6 +259,7 @@ pub fn create_area(
         name: name.to_owned(),
         depth: parent.depth + 1,
         created_at: now,
+        seq: seq::allocate(conn, 1)?,
     };
     areas::insert(conn, &row)?;
     Ok(row)
@@ -292,6 +295,7 @@ pub fn create_team(
         area_path: area.path,
         categories: serde_json::to_string(categories).map_err(|e| ApiError::internal(e.into()))?,
         created_at: now,
+        seq: seq::allocate(conn, 1)?,
     };
     areas::insert_team(conn, &row)?;
     Ok(row)

@@ -53,11 +53,12 @@ impl Application {
 
         let login_limits = Arc::new(LoginLimits::new(settings.login_attempts_per_minute));
         let state = AppState {
-            pool,
+            pool: pool.clone(),
             backend,
             keys: Arc::new(keys),
             clock,
             login_limits: login_limits.clone(),
+            writer: crate::sync::Writer::start(pool.clone())?,
             settings: Arc::new(settings),
         };
         tokio::spawn(async move {
@@ -96,6 +97,21 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
         App::new()
             .wrap(ErrorHandlers::new().default_handler(json_error_fallback))
             .wrap(prometheus.clone())
+            .wrap_fn(|req, srv| {
+                use actix_web::dev::Service as _;
+                let state = req.app_data::<web::Data<AppState>>().cloned();
+                let refused = req.path() == "/metrics"
+                    && state.as_ref().and_then(|s| s.settings.metrics_token.as_ref()).is_some_and(|token| {
+                        crate::auth::principal::bearer(req.request()).map_or(true, |t| t != token.expose())
+                    });
+                let fut = (!refused).then(|| srv.call(req));
+                async move {
+                    match fut {
+                        Some(f) => f.await,
+                        None => Err(ApiError::unauthorized("invalid_token", "/metrics needs its bearer token").into()),
+                    }
+                }
+            })
             .wrap_fn(|req, srv| {
                 use actix_web::dev::Service as _;
                 use actix_web::HttpMessage as _;
@@ -143,6 +159,9 @@ fn json_error_fallback<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHan
     let (code, message) = match kind {
         Kind::NotFound => ("not_found", "no such resource".to_owned()),
         Kind::MethodNotAllowed => ("method_not_allowed", "method not allowed on this resource".to_owned()),
+        Kind::PayloadTooLarge if res.request().path() == "/api/v1/sync/push" => {
+            ("batch_too_large", "the batch is larger than max_body_bytes; split it".to_owned())
+        }
         Kind::PayloadTooLarge => ("body_too_large", "the request body is larger than allowed".to_owned()),
         Kind::Internal | Kind::Unavailable => ("internal_error", "internal server error".to_owned()),
         _ => ("bad_request", res.response().error().map(|e| e.to_string()).unwrap_or_default()),

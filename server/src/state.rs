@@ -7,6 +7,7 @@ use crate::auth::tokens::Keys;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{Backend, DbPool};
+use crate::sync::Writer;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,4 +17,6 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub clock: Clock,
     pub login_limits: Arc<LoginLimits>,
+    /// The group-commit write path of pushes.
+    pub writer: Writer,
 }

@@ -119,6 +119,13 @@ proptest! {
     }
 
     #[test]
+    fn a_stored_projection_restated_later_equals_a_fresh_fold((t, events, _mixed, now) in scenario(), later in 0i64..(72 * HOUR)) {
+        let policy = policy();
+        let stored = project(&policy, &t, &events, now);
+        prop_assert_eq!(stored.at(&policy, now + later), project(&policy, &t, &events, now + later));
+    }
+
+    #[test]
     fn stages_run_in_order((t, events, _mixed, now) in scenario()) {
         let p = project(&policy(), &t, &events, now);
         let mut previous: Option<(u32, Option<Millis>)> = None;

@@ -1,6 +1,7 @@
 //! Who may do what: one table from action to roles. Routes ask here; none decides by itself.
 //! Area scope is checked beside it with [`Principal::require_scope`] / [`Principal::sees`].
 
+use fieldvisit_sync_protocol::deadline::EventType;
 use fieldvisit_sync_protocol::org::Role;
 
 use super::Principal;
@@ -17,6 +18,10 @@ pub enum Action {
     ReadAudit,
     /// Read areas and teams in scope (everyone signed in: phones need them).
     ReadOrganisation,
+    /// Push households, visits and tickets (within scope).
+    WriteRecords,
+    /// Push or pull at all.
+    Sync,
 }
 
 pub fn allowed_roles(action: Action) -> &'static [Role] {
@@ -24,8 +29,23 @@ pub fn allowed_roles(action: Action) -> &'static [Role] {
     match action {
         Action::ManageOrganisation | Action::ReadAudit => &[Admin],
         Action::ListUsers | Action::ManageDevices => &[Supervisor, Admin],
-        Action::ReadOrganisation => &[Volunteer, Handler, Dispatcher, Supervisor, Admin],
+        Action::ReadOrganisation | Action::Sync => &[Volunteer, Handler, Dispatcher, Supervisor, Admin],
+        Action::WriteRecords => &[Volunteer, Dispatcher, Supervisor, Admin],
     }
+}
+
+/// What decides who may see or add to a ticket.
+pub struct TicketAccess<'a> {
+    pub area_path: &'a str,
+    pub team_id: Option<&'a str>,
+    pub reporter_id: &'a str,
+}
+
+/// Why an event may not be written: the ticket is invisible, or the role may not write this type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventRefusal {
+    OutOfScope,
+    Forbidden,
 }
 
 impl Principal {
@@ -35,6 +55,36 @@ impl Principal {
             Ok(())
         } else {
             Err(ApiError::forbidden(format!("a {} may not do this", self.role.as_str())))
+        }
+    }
+
+    /// A ticket is visible in the caller's area, and to a handler when dispatched to their team.
+    pub fn sees_ticket(&self, t: &TicketAccess) -> bool {
+        self.sees(t.area_path)
+            || (self.role == Role::Handler && self.team_id.is_some() && self.team_id.as_deref() == t.team_id)
+    }
+
+    /// The contract's event permissions: volunteers comment and give feedback in scope and resolve
+    /// their own tickets; handlers record arrival, resolution, feedback and comments on their
+    /// team's tickets; dispatchers, supervisors and admins write any event in scope.
+    pub fn may_write_event(&self, event: EventType, t: &TicketAccess) -> Result<(), EventRefusal> {
+        use EventType::*;
+        if !self.sees_ticket(t) {
+            return Err(EventRefusal::OutOfScope);
+        }
+        let ok = match self.role {
+            Role::Volunteer => {
+                matches!(event, Comment | Feedback) || (event == Resolved && t.reporter_id == self.user_id)
+            }
+            Role::Handler => {
+                self.team_id.as_deref() == t.team_id && matches!(event, OnSite | Resolved | Feedback | Comment)
+            }
+            Role::Dispatcher | Role::Supervisor | Role::Admin => self.sees(t.area_path),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(EventRefusal::Forbidden)
         }
     }
 

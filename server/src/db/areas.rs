@@ -16,6 +16,7 @@ pub struct AreaRow {
     pub path: String,
     pub depth: i32,
     pub created_at: i64,
+    pub seq: i64,
 }
 
 impl From<AreaRow> for Area {
@@ -33,6 +34,7 @@ pub struct TeamRow {
     pub area_path: String,
     pub categories: String,
     pub created_at: i64,
+    pub seq: i64,
 }
 
 impl From<TeamRow> for Team {
@@ -48,6 +50,16 @@ impl From<TeamRow> for Team {
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<AreaRow>> {
     areas::table.find(id).select(AreaRow::as_select()).first(conn).optional()
+}
+
+pub fn by_ids(conn: &mut DbConn, ids: &[String]) -> QueryResult<std::collections::HashMap<String, AreaRow>> {
+    let rows = areas::table.filter(areas::id.eq_any(ids)).select(AreaRow::as_select()).load(conn)?;
+    Ok(rows.into_iter().map(|r| (r.id.clone(), r)).collect())
+}
+
+pub fn teams_by_ids(conn: &mut DbConn, ids: &[String]) -> QueryResult<std::collections::HashMap<String, TeamRow>> {
+    let rows = teams::table.filter(teams::id.eq_any(ids)).select(TeamRow::as_select()).load(conn)?;
+    Ok(rows.into_iter().map(|r| (r.id.clone(), r)).collect())
 }
 
 pub fn root(conn: &mut DbConn) -> QueryResult<Option<AreaRow>> {

@@ -9,16 +9,19 @@ pub mod audit;
 pub mod devices;
 pub mod location;
 pub mod migrate;
+pub mod policies;
 pub mod pool;
+pub mod records;
 pub mod schema;
 pub mod scope;
+pub mod seq;
 pub mod users;
 
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 
 pub use location::{Backend, DbLocation};
-pub use pool::{run, transaction, DbPool};
+pub use pool::{read_snapshot, run, transaction, DbPool};
 
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {

@@ -102,7 +102,25 @@ where
     .map_err(|e| ApiError::internal(anyhow::anyhow!("database task failed: {e}")))?
 }
 
-/// Runs `f` in one transaction on either backend; any error rolls it back.
+/// Runs `f` in one write transaction on either backend; any error rolls it back.
+///
+/// It first touches the change-sequence row: on SQLite that takes the write lock at once (as
+/// BEGIN IMMEDIATE would), so a transaction never fails half-way upgrading a read snapshot; on
+/// PostgreSQL it orders this transaction's changes after every earlier writer's (see `db::seq`).
 pub fn transaction<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, ApiError>) -> Result<T, ApiError> {
-    conn.transaction(f)
+    conn.transaction(|c| {
+        c.batch_execute("UPDATE change_seq SET value = value WHERE id = 1")?;
+        f(c)
+    })
+}
+
+/// Runs `f` on one consistent snapshot: every query in it sees the same committed state
+/// (PostgreSQL: REPEATABLE READ, read only; SQLite: one read transaction over the WAL).
+pub fn read_snapshot<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, ApiError>) -> Result<T, ApiError> {
+    conn.transaction(|c| {
+        if let DbConn::Pg(_) = c {
+            c.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        }
+        f(c)
+    })
 }

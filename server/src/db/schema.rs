@@ -9,6 +9,7 @@ diesel::table! {
         path -> Text,
         depth -> Integer,
         created_at -> BigInt,
+        seq -> BigInt,
     }
 }
 
@@ -20,6 +21,7 @@ diesel::table! {
         area_path -> Text,
         categories -> Text,
         created_at -> BigInt,
+        seq -> BigInt,
     }
 }
 
@@ -88,7 +90,173 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    change_seq (id) {
+        id -> Integer,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
+    policies (version) {
+        version -> Integer,
+        body -> Text,
+        created_at -> BigInt,
+        created_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    households (id) {
+        id -> Text,
+        area_id -> Text,
+        area_path -> Text,
+        address -> Text,
+        head_name -> Text,
+        phone -> Nullable<Text>,
+        heating -> Text,
+        tags -> Text,
+        version -> BigInt,
+        updated_at -> BigInt,
+        received_at -> BigInt,
+        created_by -> Text,
+        seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    household_versions (household_id, version) {
+        household_id -> Text,
+        version -> BigInt,
+        fields -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    visits (id) {
+        id -> Text,
+        household_id -> Text,
+        area_id -> Text,
+        area_path -> Text,
+        visited_at -> BigInt,
+        device_visited_at -> BigInt,
+        received_at -> BigInt,
+        clock_verified -> Bool,
+        indoor_temp_c -> Nullable<Double>,
+        checklist -> Text,
+        service_card_given -> Nullable<Bool>,
+        notes -> Nullable<Text>,
+        lat -> Nullable<Double>,
+        lon -> Nullable<Double>,
+        photos -> Text,
+        user_id -> Text,
+        device_id -> Text,
+        content_hash -> Text,
+        seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    tickets (id) {
+        id -> Text,
+        household_id -> Text,
+        visit_id -> Nullable<Text>,
+        area_id -> Text,
+        area_path -> Text,
+        category -> Text,
+        severity -> Text,
+        description -> Text,
+        reported_at -> BigInt,
+        device_reported_at -> BigInt,
+        received_at -> BigInt,
+        clock_verified -> Bool,
+        resolved_on_the_spot -> Bool,
+        photos -> Text,
+        reporter_id -> Text,
+        device_id -> Text,
+        content_hash -> Text,
+        policy_version -> Integer,
+        status -> Text,
+        stage -> Text,
+        team_id -> Nullable<Text>,
+        effective_category -> Text,
+        projection -> Text,
+        current_due_at -> Nullable<BigInt>,
+        next_deadline_at -> Nullable<BigInt>,
+        closed_at -> Nullable<BigInt>,
+        last_event_received_at -> Nullable<BigInt>,
+        version -> BigInt,
+        seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    ticket_events (id) {
+        id -> Text,
+        ticket_id -> Text,
+        area_path -> Text,
+        event_type -> Text,
+        occurred_at -> BigInt,
+        device_occurred_at -> BigInt,
+        received_at -> BigInt,
+        clock_verified -> Bool,
+        category -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        note -> Nullable<Text>,
+        satisfaction -> Nullable<Text>,
+        user_id -> Text,
+        device_id -> Text,
+        content_hash -> Text,
+        seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    removals (seq) {
+        seq -> BigInt,
+        record_type -> Text,
+        record_id -> Text,
+        team_id -> Nullable<Text>,
+        area_path -> Text,
+        at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sync_batches (batch_id) {
+        batch_id -> Text,
+        user_id -> Text,
+        device_id -> Text,
+        received_at -> BigInt,
+        response -> Text,
+    }
+}
+
+diesel::table! {
+    blobs (sha256) {
+        sha256 -> Text,
+        size -> BigInt,
+        content_type -> Text,
+        uploader_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    record_photos (sha256, record_type, record_id) {
+        sha256 -> Text,
+        record_type -> Text,
+        record_id -> Text,
+        area_path -> Text,
+    }
+}
+
 diesel::joinable!(teams -> areas (area_id));
+diesel::joinable!(households -> areas (area_id));
+diesel::joinable!(visits -> households (household_id));
+diesel::joinable!(tickets -> households (household_id));
+diesel::joinable!(ticket_events -> tickets (ticket_id));
 diesel::joinable!(users -> areas (area_id));
 diesel::joinable!(users -> teams (team_id));
 diesel::joinable!(devices -> users (user_id));

@@ -7,6 +7,7 @@ pub mod devices;
 pub mod health;
 pub mod openapi;
 pub mod org;
+pub mod sync;
 
 use actix_web::web;
 
@@ -26,5 +27,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(org::list_users)
         .service(devices::list_devices)
         .service(devices::revoke_device)
-        .service(audit::list_audit);
+        .service(audit::list_audit)
+        .service(sync::info)
+        .service(sync::pull)
+        .service(web::scope("").app_data(sync::push_body_config()).service(sync::push));
 }

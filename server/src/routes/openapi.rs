@@ -4,7 +4,7 @@ use actix_web::{get, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, auth, devices, health, org};
+use super::{audit, auth, devices, health, org, sync};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,6 +15,7 @@ use super::{audit, auth, devices, health, org};
         org::create_area, org::list_areas, org::create_team, org::list_teams, org::create_user, org::list_users,
         devices::list_devices, devices::revoke_device,
         audit::list_audit,
+        sync::info, sync::push, sync::pull,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth)

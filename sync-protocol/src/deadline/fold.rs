@@ -249,20 +249,44 @@ impl Fold<'_> {
 }
 
 fn view(policy: &Policy, cycle: u32, slot: &Slot, now: Millis) -> StageView {
-    let state = match (slot.started_at, slot.due_at, slot.completed_at) {
-        (_, Some(due), Some(done)) if done <= due => StageState::Met,
-        (_, _, Some(_)) => StageState::Late,
-        (Some(_), Some(due), None) if now >= due => StageState::Overdue,
-        (Some(start), Some(due), None) if now >= policy.due_soon_at(start, due) => StageState::DueSoon,
-        (Some(_), _, None) => StageState::Pending,
-        (None, _, None) => StageState::NotStarted,
-    };
     StageView {
         name: slot.name,
         cycle,
         started_at: slot.started_at,
         due_at: slot.due_at,
         completed_at: slot.completed_at,
-        state,
+        state: state_of(policy, slot.started_at, slot.due_at, slot.completed_at, now),
+    }
+}
+
+/// A stage's state at `now`: its times are fixed by the events, only the state moves with the clock.
+pub fn state_of(
+    policy: &Policy,
+    started_at: Option<Millis>,
+    due_at: Option<Millis>,
+    completed_at: Option<Millis>,
+    now: Millis,
+) -> StageState {
+    match (started_at, due_at, completed_at) {
+        (_, Some(due), Some(done)) if done <= due => StageState::Met,
+        (_, _, Some(_)) => StageState::Late,
+        (Some(_), Some(due), None) if now >= due => StageState::Overdue,
+        (Some(start), Some(due), None) if now >= policy.due_soon_at(start, due) => StageState::DueSoon,
+        (Some(_), _, None) => StageState::Pending,
+        (None, _, None) => StageState::NotStarted,
+    }
+}
+
+impl Projection {
+    /// The same projection seen at `now`: stored projections are re-stated on every read, so a
+    /// list of tickets shows live states without folding their events again.
+    pub fn at(mut self, policy: &Policy, now: Millis) -> Projection {
+        for s in &mut self.stages {
+            s.state = state_of(policy, s.started_at, s.due_at, s.completed_at, now);
+        }
+        let current = self.stages.iter().find(|s| s.cycle == self.cycle && s.completed_at.is_none());
+        self.overdue_by_ms =
+            current.and_then(|s| s.due_at).filter(|&due| now >= due).map(|due| now.saturating_sub(due));
+        self
     }
 }

@@ -36,7 +36,7 @@ pub mod fold;
 pub mod policy;
 
 pub use alerts::{next_deadline_at, retractions, schedule, AlertKind, ScheduledAlert};
-pub use fold::{project, FoldEvent, Projection, StageView, TicketFacts};
+pub use fold::{project, state_of, FoldEvent, Projection, StageView, TicketFacts};
 pub use policy::{Escalation, Notify, Override, Policy, PolicyError, StageWindow};
 
 use serde::{Deserialize, Serialize};
@@ -85,6 +85,21 @@ pub enum EventType {
     Comment,
 }
 
+impl EventType {
+    /// The wire name (`on_site`, ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventType::Classified => "classified",
+            EventType::Dispatched => "dispatched",
+            EventType::OnSite => "on_site",
+            EventType::Resolved => "resolved",
+            EventType::Feedback => "feedback",
+            EventType::Reopened => "reopened",
+            EventType::Comment => "comment",
+        }
+    }
+}
+
 /// How bad a reported problem is; overrides may give severe tickets shorter windows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -92,6 +107,17 @@ pub enum Severity {
     Normal,
     Urgent,
     Critical,
+}
+
+impl Severity {
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::Normal => "normal",
+            Severity::Urgent => "urgent",
+            Severity::Critical => "critical",
+        }
+    }
 }
 
 /// A stage's state as of some instant.

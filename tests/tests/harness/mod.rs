@@ -273,3 +273,91 @@ impl TestApp {
         Org { admin, root, town_a, town_b, grid_a, grid_b, team_a, users }
     }
 }
+
+/// An RFC 3339 time `minutes` from now (negative: in the past), with a +08:00 offset as phones send.
+pub fn at_minutes(minutes: i64) -> String {
+    let t = chrono::Utc::now() + chrono::Duration::minutes(minutes);
+    t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset")).to_rfc3339()
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A push body with a fresh batch id and the device clock reading `device_time`.
+pub fn batch(device_time: &str, records: Value) -> Value {
+    let mut body = serde_json::json!({"protocol_version": 1, "batch_id": new_id(), "device_time": device_time});
+    if let (Some(b), Some(r)) = (body.as_object_mut(), records.as_object()) {
+        b.extend(r.clone());
+    }
+    body
+}
+
+pub fn household(id: &str, area_id: &str, address: &str) -> Value {
+    serde_json::json!({"id": id, "area_id": area_id, "address": address, "head_name": "王大爷", "phone": "13800000000",
+        "heating": "coal", "tags": ["elderly_alone"], "base_version": 0, "updated_at": at_minutes(-60)})
+}
+
+pub fn visit(id: &str, household_id: &str, minutes: i64) -> Value {
+    serde_json::json!({"id": id, "household_id": household_id, "visited_at": at_minutes(minutes), "indoor_temp_c": 16.5,
+        "checklist": {"radiator_ok": false, "co_alarm": true}, "service_card_given": true, "notes": "暖气片不热"})
+}
+
+pub fn ticket(id: &str, household_id: &str, minutes: i64) -> Value {
+    serde_json::json!({"id": id, "household_id": household_id, "category": "heating", "severity": "urgent",
+        "description": "室温16度，暖气片不热", "reported_at": at_minutes(minutes)})
+}
+
+pub fn event(id: &str, ticket_id: &str, kind: &str, minutes: i64) -> Value {
+    serde_json::json!({"id": id, "ticket_id": ticket_id, "type": kind, "occurred_at": at_minutes(minutes)})
+}
+
+impl TestApp {
+    pub async fn push(&self, token: &str, body: &Value) -> (u16, Value) {
+        self.post_as(token, "/api/v1/sync/push", body).await
+    }
+
+    /// Pulls every page from `cursor` on; returns the pages and the last cursor.
+    pub async fn pull_all(&self, token: &str, mut cursor: Option<String>, limit: u32) -> (Vec<Value>, Option<String>) {
+        let mut pages = Vec::new();
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/sync/pull?limit={limit}&cursor={c}"),
+                None => format!("/api/v1/sync/pull?limit={limit}"),
+            };
+            let (status, page) = self.get_as(token, &path).await;
+            assert_eq!(status, 200, "pull: {page}");
+            cursor = page["cursor"].as_str().map(str::to_owned);
+            let more = page["has_more"] == true;
+            pages.push(page);
+            if !more {
+                return (pages, cursor);
+            }
+        }
+    }
+}
+
+/// Ids of one record type across pull pages, in the order received.
+pub fn ids_in(pages: &[Value], key: &str) -> Vec<String> {
+    pages
+        .iter()
+        .flat_map(|p| p[key].as_array().cloned().unwrap_or_default())
+        .filter_map(|r| r["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// `(type, id) → status` of a push answer.
+pub fn statuses(res: &Value) -> Vec<(String, String, String)> {
+    res["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            (
+                r["type"].as_str().unwrap_or("").to_owned(),
+                r["id"].as_str().unwrap_or("").to_owned(),
+                r["status"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,13 @@
+DROP TABLE record_photos;
+DROP TABLE blobs;
+DROP TABLE sync_batches;
+DROP TABLE removals;
+DROP TABLE ticket_events;
+DROP TABLE tickets;
+DROP TABLE visits;
+DROP TABLE household_versions;
+DROP TABLE households;
+DROP TABLE policies;
+ALTER TABLE teams DROP COLUMN seq;
+ALTER TABLE areas DROP COLUMN seq;
+DROP TABLE change_seq;

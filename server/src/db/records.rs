@@ -1,0 +1,324 @@
+//! Households, visits, tickets and ticket events: rows, batch lookups and the conversion to the
+//! wire types of `sync_protocol::sync::pull`.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use fieldvisit_sync_protocol::deadline::{EventType, Policy, Projection, Severity};
+use fieldvisit_sync_protocol::sync::pull::{HouseholdOut, TicketEventOut, TicketOut, TicketStatus, VisitOut};
+use fieldvisit_sync_protocol::sync::records::{Heating, HouseholdFields, Location, Satisfaction};
+use fieldvisit_sync_protocol::time::format_utc;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use super::schema::{household_versions, households, ticket_events, tickets, visits};
+use super::DbConn;
+
+/// Ids are stored as the hyphenated lower-case UUIDs the parsers produced.
+pub fn uuid_of(s: &str) -> Uuid {
+    Uuid::parse_str(s).unwrap_or_default()
+}
+
+fn json_or_default<T: DeserializeOwned + Default>(s: &str) -> T {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+/// Parses a snake_case enum stored as text.
+fn enum_of<T: DeserializeOwned>(s: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = households)]
+pub struct HouseholdRow {
+    pub id: String,
+    pub area_id: String,
+    pub area_path: String,
+    pub address: String,
+    pub head_name: String,
+    pub phone: Option<String>,
+    pub heating: String,
+    pub tags: String,
+    pub version: i64,
+    pub updated_at: i64,
+    pub received_at: i64,
+    pub created_by: String,
+    pub seq: i64,
+}
+
+impl HouseholdRow {
+    pub fn fields(&self) -> HouseholdFields {
+        HouseholdFields {
+            address: self.address.clone(),
+            head_name: self.head_name.clone(),
+            phone: self.phone.clone(),
+            heating: enum_of(&self.heating).unwrap_or(Heating::Other),
+            tags: json_or_default(&self.tags),
+        }
+    }
+
+    pub fn set_fields(&mut self, f: &HouseholdFields) {
+        self.address.clone_from(&f.address);
+        self.head_name.clone_from(&f.head_name);
+        self.phone.clone_from(&f.phone);
+        self.heating = f.heating.as_str().to_owned();
+        self.tags = serde_json::to_string(&f.tags).unwrap_or_else(|_| "[]".into());
+    }
+}
+
+impl From<&HouseholdRow> for HouseholdOut {
+    fn from(r: &HouseholdRow) -> Self {
+        HouseholdOut::new(uuid_of(&r.id), uuid_of(&r.area_id), r.fields(), r.version, r.updated_at)
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = household_versions)]
+pub struct HouseholdVersionRow {
+    pub household_id: String,
+    pub version: i64,
+    pub fields: String,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = visits)]
+pub struct VisitRow {
+    pub id: String,
+    pub household_id: String,
+    pub area_id: String,
+    pub area_path: String,
+    pub visited_at: i64,
+    pub device_visited_at: i64,
+    pub received_at: i64,
+    pub clock_verified: bool,
+    pub indoor_temp_c: Option<f64>,
+    pub checklist: String,
+    pub service_card_given: Option<bool>,
+    pub notes: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub photos: String,
+    pub user_id: String,
+    pub device_id: String,
+    pub content_hash: String,
+    pub seq: i64,
+}
+
+impl From<&VisitRow> for VisitOut {
+    fn from(r: &VisitRow) -> Self {
+        VisitOut {
+            id: uuid_of(&r.id),
+            household_id: uuid_of(&r.household_id),
+            area_id: uuid_of(&r.area_id),
+            visited_at: format_utc(r.visited_at),
+            device_visited_at: format_utc(r.device_visited_at),
+            received_at: format_utc(r.received_at),
+            clock_verified: r.clock_verified,
+            indoor_temp_c: r.indoor_temp_c,
+            checklist: json_or_default(&r.checklist),
+            service_card_given: r.service_card_given,
+            notes: r.notes.clone(),
+            location: r.lat.zip(r.lon).map(|(lat, lon)| Location { lat, lon }),
+            photos: json_or_default(&r.photos),
+            volunteer_id: r.user_id.clone(),
+            device_id: r.device_id.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = tickets)]
+pub struct TicketRow {
+    pub id: String,
+    pub household_id: String,
+    pub visit_id: Option<String>,
+    pub area_id: String,
+    pub area_path: String,
+    pub category: String,
+    pub severity: String,
+    pub description: String,
+    pub reported_at: i64,
+    pub device_reported_at: i64,
+    pub received_at: i64,
+    pub clock_verified: bool,
+    pub resolved_on_the_spot: bool,
+    pub photos: String,
+    pub reporter_id: String,
+    pub device_id: String,
+    pub content_hash: String,
+    pub policy_version: i32,
+    pub status: String,
+    pub stage: String,
+    pub team_id: Option<String>,
+    pub effective_category: String,
+    pub projection: String,
+    pub current_due_at: Option<i64>,
+    pub next_deadline_at: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub last_event_received_at: Option<i64>,
+    pub version: i64,
+    pub seq: i64,
+}
+
+impl TicketRow {
+    pub fn severity(&self) -> Severity {
+        enum_of(&self.severity).unwrap_or(Severity::Normal)
+    }
+
+    pub fn stored_projection(&self) -> Option<Projection> {
+        serde_json::from_str(&self.projection).ok()
+    }
+
+    /// The wire form, with stage states as of `now` under the ticket's own policy version.
+    pub fn to_out(&self, policy: &Policy, now: i64) -> TicketOut {
+        let mut out = TicketOut {
+            id: uuid_of(&self.id),
+            household_id: uuid_of(&self.household_id),
+            visit_id: self.visit_id.as_deref().map(uuid_of),
+            area_id: uuid_of(&self.area_id),
+            category: self.effective_category.clone(),
+            severity: self.severity(),
+            description: self.description.clone(),
+            reported_at: format_utc(self.reported_at),
+            device_reported_at: format_utc(self.device_reported_at),
+            received_at: format_utc(self.received_at),
+            status: if self.status == "closed" { TicketStatus::Closed } else { TicketStatus::Open },
+            team_id: self.team_id.as_deref().map(uuid_of),
+            stage: self.stage.clone(),
+            policy_version: self.policy_version,
+            stages: Vec::new(),
+            overdue: false,
+            overdue_by_s: 0,
+            sync_delay_s: fieldvisit_sync_protocol::sync::pull::sync_delay_s(self.reported_at, self.received_at),
+            version: self.version,
+            photos: json_or_default(&self.photos),
+            resolved_on_the_spot: self.resolved_on_the_spot,
+        };
+        if let Some(p) = self.stored_projection() {
+            out.apply_projection(&p.at(policy, now));
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = ticket_events)]
+pub struct EventRow {
+    pub id: String,
+    pub ticket_id: String,
+    pub area_path: String,
+    pub event_type: String,
+    pub occurred_at: i64,
+    pub device_occurred_at: i64,
+    pub received_at: i64,
+    pub clock_verified: bool,
+    pub category: Option<String>,
+    pub team_id: Option<String>,
+    pub note: Option<String>,
+    pub satisfaction: Option<String>,
+    pub user_id: String,
+    pub device_id: String,
+    pub content_hash: String,
+    pub seq: i64,
+}
+
+impl EventRow {
+    pub fn event_type(&self) -> EventType {
+        enum_of(&self.event_type).unwrap_or(EventType::Comment)
+    }
+
+    pub fn fold_event(&self) -> fieldvisit_sync_protocol::deadline::FoldEvent {
+        fieldvisit_sync_protocol::deadline::FoldEvent {
+            id: uuid_of(&self.id),
+            event_type: self.event_type(),
+            occurred_at: self.occurred_at,
+            category: self.category.clone(),
+            team_id: self.team_id.as_deref().map(uuid_of),
+        }
+    }
+}
+
+impl From<&EventRow> for TicketEventOut {
+    fn from(r: &EventRow) -> Self {
+        TicketEventOut {
+            id: uuid_of(&r.id),
+            ticket_id: uuid_of(&r.ticket_id),
+            event_type: r.event_type(),
+            occurred_at: format_utc(r.occurred_at),
+            device_occurred_at: format_utc(r.device_occurred_at),
+            received_at: format_utc(r.received_at),
+            clock_verified: r.clock_verified,
+            category: r.category.clone(),
+            team_id: r.team_id.as_deref().map(uuid_of),
+            note: r.note.clone(),
+            satisfaction: r.satisfaction.as_deref().and_then(enum_of::<Satisfaction>),
+            user_id: r.user_id.clone(),
+            device_id: r.device_id.clone(),
+        }
+    }
+}
+
+fn by_id<T>(rows: Vec<T>, id: impl Fn(&T) -> &str) -> HashMap<String, T> {
+    rows.into_iter().map(|r| (id(&r).to_owned(), r)).collect()
+}
+
+pub fn households_by_id(conn: &mut DbConn, ids: &[String]) -> QueryResult<HashMap<String, HouseholdRow>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = households::table.filter(households::id.eq_any(ids)).select(HouseholdRow::as_select()).load(conn)?;
+    Ok(by_id(rows, |r| &r.id))
+}
+
+pub fn household_version(conn: &mut DbConn, id: &str, version: i64) -> QueryResult<Option<HouseholdVersionRow>> {
+    household_versions::table.find((id, version)).select(HouseholdVersionRow::as_select()).first(conn).optional()
+}
+
+/// (id → content hash) of the visits that exist among `ids`.
+pub fn visit_hashes(conn: &mut DbConn, ids: &[String]) -> QueryResult<HashMap<String, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    visits::table
+        .filter(visits::id.eq_any(ids))
+        .select((visits::id, visits::content_hash))
+        .load(conn)
+        .map(|v| v.into_iter().collect())
+}
+
+pub fn visits_by_id(conn: &mut DbConn, ids: &[String]) -> QueryResult<Vec<VisitRow>> {
+    visits::table.filter(visits::id.eq_any(ids)).select(VisitRow::as_select()).load(conn)
+}
+
+pub fn tickets_by_id(conn: &mut DbConn, ids: &[String]) -> QueryResult<HashMap<String, TicketRow>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = tickets::table.filter(tickets::id.eq_any(ids)).select(TicketRow::as_select()).load(conn)?;
+    Ok(by_id(rows, |r| &r.id))
+}
+
+pub fn event_hashes(conn: &mut DbConn, ids: &[String]) -> QueryResult<HashMap<String, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    ticket_events::table
+        .filter(ticket_events::id.eq_any(ids))
+        .select((ticket_events::id, ticket_events::content_hash))
+        .load(conn)
+        .map(|v| v.into_iter().collect())
+}
+
+pub fn events_by_id(conn: &mut DbConn, ids: &[String]) -> QueryResult<Vec<EventRow>> {
+    ticket_events::table.filter(ticket_events::id.eq_any(ids)).select(EventRow::as_select()).load(conn)
+}
+
+/// Every event of the given tickets, in time order.
+pub fn events_of(conn: &mut DbConn, ticket_ids: &[String]) -> QueryResult<Vec<EventRow>> {
+    ticket_events::table
+        .filter(ticket_events::ticket_id.eq_any(ticket_ids))
+        .order((ticket_events::occurred_at, ticket_events::id))
+        .select(EventRow::as_select())
+        .load(conn)
+}

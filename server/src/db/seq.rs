@@ -1,0 +1,48 @@
+//! The change sequence. Writers take numbers here inside their transaction; the counter row stays
+//! locked until they commit, so changes become visible in sequence order and a pull that reads
+//! `seq > cursor` never skips one (docs/protocol.md, "Why a pull never skips a change").
+
+use diesel::prelude::*;
+
+use super::schema::change_seq;
+use super::DbConn;
+
+/// Takes `n` consecutive numbers; returns the first.
+pub fn allocate(conn: &mut DbConn, n: i64) -> QueryResult<i64> {
+    diesel::update(change_seq::table.find(1)).set(change_seq::value.eq(change_seq::value + n)).execute(conn)?;
+    let last: i64 = change_seq::table.find(1).select(change_seq::value).first(conn)?;
+    Ok(last - n + 1)
+}
+
+/// The highest number handed out so far (committed or in flight).
+pub fn current(conn: &mut DbConn) -> QueryResult<i64> {
+    change_seq::table.find(1).select(change_seq::value).first(conn)
+}
+
+/// Hands out numbers one by one within a transaction, taking them from the counter lazily.
+pub struct SeqAlloc {
+    next: i64,
+    end: i64,
+}
+
+impl SeqAlloc {
+    pub fn new() -> Self {
+        Self { next: 0, end: 0 }
+    }
+
+    pub fn next(&mut self, conn: &mut DbConn) -> QueryResult<i64> {
+        if self.next >= self.end {
+            const CHUNK: i64 = 256;
+            self.next = allocate(conn, CHUNK)?;
+            self.end = self.next + CHUNK;
+        }
+        self.next += 1;
+        Ok(self.next - 1)
+    }
+}
+
+impl Default for SeqAlloc {
+    fn default() -> Self {
+        Self::new()
+    }
+}

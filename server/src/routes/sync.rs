@@ -1,0 +1,103 @@
+//! Offline sync over HTTP: limits, push (answered only after commit) and pull.
+
+use actix_web::{get, post, web, HttpRequest};
+use fieldvisit_sync_protocol::sync::limits::{SyncInfo, MAX_BATCH_RECORDS, MAX_BODY_BYTES};
+use fieldvisit_sync_protocol::sync::pull::PullResponse;
+use fieldvisit_sync_protocol::sync::push::{EnvelopeError, PushRequest, PushResponse};
+use serde::Deserialize;
+
+use crate::auth::{Action, Principal};
+use crate::db::{self, policies};
+use crate::error::{ApiError, Kind};
+use crate::extract::{is_json, parse_json};
+use crate::state::AppState;
+use crate::sync::apply::Job;
+use crate::sync::pull as changes;
+
+/// The limits a phone must respect.
+#[utoipa::path(tag = "sync", security(("bearer" = [])), responses((status = 200, body = Object), (status = 401, body = crate::error::ErrorBody)))]
+#[get("/api/v1/sync/info")]
+pub async fn info(state: web::Data<AppState>, who: Principal) -> Result<web::Json<SyncInfo>, ApiError> {
+    who.authorize(Action::Sync)?;
+    Ok(web::Json(SyncInfo::new(state.clock.now())))
+}
+
+fn too_large(message: String) -> ApiError {
+    ApiError::new(Kind::PayloadTooLarge, "batch_too_large", message)
+}
+
+/// Push a batch recorded offline. Idempotent by `batch_id`; per-record results; answered only
+/// once every applied record is committed.
+#[utoipa::path(tag = "sync", security(("bearer" = [])), request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, body = Object), (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody), (status = 415, body = crate::error::ErrorBody),
+        (status = 426, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
+#[post("/api/v1/sync/push")]
+pub async fn push(
+    state: web::Data<AppState>,
+    who: Principal,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<web::Json<PushResponse>, ApiError> {
+    who.authorize(Action::Sync)?;
+    if !is_json(&req) {
+        return Err(ApiError::new(
+            Kind::UnsupportedMediaType,
+            "unsupported_media_type",
+            "send the batch as application/json",
+        ));
+    }
+    let received_at = state.clock.now();
+    let request: PushRequest = parse_json(&body)?;
+    let device_time = request.check_envelope(MAX_BATCH_RECORDS).map_err(|e| match e {
+        EnvelopeError::UnsupportedVersion(v) => ApiError::new(
+            Kind::UpgradeRequired,
+            "unsupported_protocol_version",
+            format!("protocol_version {v} is not supported; this server speaks 1"),
+        )
+        .with_field("protocol_version"),
+        EnvelopeError::TooManyRecords { count, max } => too_large(format!("{count} records; at most {max} per batch")),
+        EnvelopeError::DeviceTime(f) => ApiError::bad_request(f.code, f.message).with_field(f.field),
+    })?;
+    let job = Job { request, device_time, received_at, who };
+    state.writer.submit(job).await.map(web::Json)
+}
+
+/// The body limit of a push, counted after gzip is undone. A larger body is refused with 413
+/// `batch_too_large` (see `startup::json_error_fallback`).
+pub fn push_body_config() -> web::PayloadConfig {
+    web::PayloadConfig::new(MAX_BODY_BYTES)
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct PullQuery {
+    cursor: Option<String>,
+    limit: Option<i64>,
+}
+
+/// Everything in scope changed since the cursor (everything, without one), in commit order.
+#[utoipa::path(tag = "sync", security(("bearer" = [])), params(PullQuery),
+    responses((status = 200, body = Object), (status = 401, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+#[get("/api/v1/sync/pull")]
+pub async fn pull(
+    state: web::Data<AppState>,
+    who: Principal,
+    q: web::Query<PullQuery>,
+) -> Result<web::Json<PullResponse>, ApiError> {
+    who.authorize(Action::Sync)?;
+    let limit = q.limit.unwrap_or(changes::DEFAULT_LIMIT);
+    if !(1..=changes::MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request("invalid_query", format!("limit must be 1..={}", changes::MAX_LIMIT))
+            .with_field("limit"));
+    }
+    let cursor = q.into_inner().cursor;
+    let now = state.clock.now();
+    db::run(&state.pool, move |conn| {
+        db::read_snapshot(conn, |conn| {
+            let book = policies::load(conn)?;
+            changes::pull(conn, &who, cursor.as_deref(), limit, &book, now)
+        })
+    })
+    .await
+    .map(web::Json)
+}

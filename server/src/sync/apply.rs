@@ -1,0 +1,686 @@
+//! Applying one push inside the writer's transaction: receipts, clock correction, per-record
+//! checks and writes, in the contract's order (households → visits → tickets → events), and the
+//! re-folded projection of every ticket that got events.
+
+use std::collections::{HashMap, HashSet};
+
+use diesel::prelude::*;
+use fieldvisit_sync_protocol::deadline::{self, FoldEvent, Projection, TicketFacts};
+use fieldvisit_sync_protocol::sync::clock::ClockCheck;
+use fieldvisit_sync_protocol::sync::pull::{HouseholdOut, TicketEventOut, VisitOut};
+use fieldvisit_sync_protocol::sync::push::{PushRequest, PushResponse, RecordError, RecordResult, RecordType};
+use fieldvisit_sync_protocol::sync::records::{DeviceStamp, FieldError, HouseholdIn, TicketEventIn, TicketIn, VisitIn};
+use fieldvisit_sync_protocol::sync::{merge::merge_household, records::record_id};
+use fieldvisit_sync_protocol::time::Millis;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::auth::authz::{EventRefusal, TicketAccess};
+use crate::auth::{Action, Principal};
+use crate::db::policies::PolicyBook;
+use crate::db::records::{self, EventRow, HouseholdRow, HouseholdVersionRow, TicketRow, VisitRow};
+use crate::db::schema::{
+    household_versions, households, record_photos, removals, sync_batches, ticket_events, tickets, visits,
+};
+use crate::db::seq::SeqAlloc;
+use crate::db::{areas, DbConn};
+use crate::error::ApiError;
+
+/// One authenticated push, parsed down to its envelope.
+pub struct Job {
+    pub request: PushRequest,
+    pub device_time: Millis,
+    pub received_at: Millis,
+    pub who: Principal,
+}
+
+impl Job {
+    pub fn record_count(&self) -> usize {
+        self.request.record_count()
+    }
+}
+
+/// Applies `job`; the caller owns the transaction (and the savepoint around this call).
+pub fn apply(
+    conn: &mut DbConn,
+    job: &Job,
+    policies: &PolicyBook,
+    seq: &mut SeqAlloc,
+) -> Result<PushResponse, ApiError> {
+    let batch_id = job.request.batch_id.to_string();
+    let stored: Option<(String, String)> = sync_batches::table
+        .find(&batch_id)
+        .select((sync_batches::user_id, sync_batches::response))
+        .first(conn)
+        .optional()?;
+    if let Some((user_id, response)) = stored {
+        if user_id != job.who.user_id {
+            return Err(
+                ApiError::conflict("batch_id_reused", "this batch_id was used by another user").with_field("batch_id")
+            );
+        }
+        return serde_json::from_str(&response).map_err(|e| ApiError::internal(e.into()));
+    }
+    let tolerance_ms = policies.latest().clock_tolerance_s.saturating_mul(1000);
+    let clock = ClockCheck::measure(job.received_at, job.device_time, tolerance_ms, job.request.batch_boot());
+    let offset_ms = clock.offset_ms();
+    let mut run = Run { conn, job, policies, seq, clock, results: Vec::with_capacity(job.record_count()), at: 0 };
+    run.households()?;
+    run.visits()?;
+    run.tickets()?;
+    run.events()?;
+    run.results.sort_by_key(|(pos, _)| *pos);
+    let results = run.results.into_iter().map(|(_, r)| r).collect();
+    let response = PushResponse::new(job.request.batch_id, job.received_at, offset_ms, results);
+    diesel::insert_into(sync_batches::table)
+        .values((
+            sync_batches::batch_id.eq(&batch_id),
+            sync_batches::user_id.eq(&job.who.user_id),
+            sync_batches::device_id.eq(&job.who.device_id),
+            sync_batches::received_at.eq(job.received_at),
+            sync_batches::response.eq(serde_json::to_string(&response).map_err(|e| ApiError::internal(e.into()))?),
+        ))
+        .execute(conn)?;
+    Ok(response)
+}
+
+/// SHA-256 of the canonical JSON: equal content, equal hash, whatever the key order sent.
+fn content_hash(canonical: &Value) -> String {
+    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+struct Run<'a, 'c> {
+    conn: &'c mut DbConn,
+    job: &'a Job,
+    policies: &'a PolicyBook,
+    seq: &'a mut SeqAlloc,
+    clock: ClockCheck,
+    /// Each result with the position of its record (type, index), so answers keep the input order.
+    results: Vec<((u8, usize), RecordResult)>,
+    /// The index of the record being applied.
+    at: usize,
+}
+
+impl Run<'_, '_> {
+    fn who(&self) -> &Principal {
+        &self.job.who
+    }
+
+    fn record(&mut self, r: RecordResult) {
+        let order = match r.record_type {
+            RecordType::Household => 0,
+            RecordType::Visit => 1,
+            RecordType::Ticket => 2,
+            RecordType::TicketEvent => 3,
+        };
+        self.results.push(((order, self.at), r));
+    }
+
+    fn reject(&mut self, t: RecordType, id: impl Into<String>, code: &str, message: &str, field: String) {
+        self.record(RecordResult::rejected(t, id, RecordError::at(code, message, field)));
+    }
+
+    /// Parses every record of one type; unparsable ones are rejected here with their field.
+    fn parse_all<T>(
+        &mut self,
+        t: RecordType,
+        raw: &[Value],
+        parse: fn(&Value, &str) -> Result<T, FieldError>,
+    ) -> Vec<(usize, T)> {
+        let may_write = t == RecordType::TicketEvent || self.who().authorize(Action::WriteRecords).is_ok();
+        let mut out = Vec::with_capacity(raw.len());
+        for (i, v) in raw.iter().enumerate() {
+            self.at = i;
+            if !may_write {
+                let role = self.who().role.as_str();
+                self.reject(t, record_id(v), "forbidden", &format!("a {role} may not push {}s", t.as_str()), t.path(i));
+                continue;
+            }
+            match parse(v, &t.path(i)) {
+                Ok(r) => out.push((i, r)),
+                Err(e) => self.record(RecordResult::rejected(t, record_id(v), e)),
+            }
+        }
+        out
+    }
+
+    /// Corrects a device time; a time still in the future is refused with its field.
+    fn corrected(&self, raw: Millis, stamp: &DeviceStamp) -> Result<(Millis, bool), ()> {
+        let c = self.clock.correct(raw, stamp);
+        if self.clock.in_future(c.at) {
+            Err(())
+        } else {
+            Ok((c.at, c.verified))
+        }
+    }
+
+    fn households(&mut self) -> Result<(), ApiError> {
+        const T: RecordType = RecordType::Household;
+        let parsed = self.parse_all(T, &self.job.request.households, HouseholdIn::parse);
+        let ids: Vec<String> = parsed.iter().map(|(_, h)| h.id.to_string()).collect();
+        let mut existing = records::households_by_id(self.conn, &ids)?;
+        let area_ids: Vec<String> = parsed.iter().map(|(_, h)| h.area_id.to_string()).collect();
+        let areas = areas::by_ids(self.conn, &area_ids)?;
+        for (i, h) in parsed {
+            self.at = i;
+            let id = h.id.to_string();
+            let path = T.path(i);
+            let Ok((updated_at, _)) = self.corrected(h.updated_at, &DeviceStamp::default()) else {
+                self.reject(T, id, "timestamp_in_future", "updated_at is in the future", format!("{path}.updated_at"));
+                continue;
+            };
+            let Some(area) = areas.get(&h.area_id.to_string()) else {
+                self.reject(T, id, "unknown_area", "no such area", format!("{path}.area_id"));
+                continue;
+            };
+            if !self.who().sees(&area.path) || existing.get(&id).is_some_and(|c| !self.who().sees(&c.area_path)) {
+                self.reject(T, id, "out_of_scope", "the household is outside your area", format!("{path}.area_id"));
+                continue;
+            }
+            let result = match existing.get(&id) {
+                None if h.base_version != 0 => {
+                    self.reject(
+                        T,
+                        id,
+                        "unknown_household",
+                        "base_version names a household the server does not have",
+                        format!("{path}.base_version"),
+                    );
+                    continue;
+                }
+                None => {
+                    let mut row = HouseholdRow {
+                        id: id.clone(),
+                        area_id: area.id.clone(),
+                        area_path: area.path.clone(),
+                        address: String::new(),
+                        head_name: String::new(),
+                        phone: None,
+                        heating: String::new(),
+                        tags: String::new(),
+                        version: 1,
+                        updated_at,
+                        received_at: self.job.received_at,
+                        created_by: self.who().user_id.clone(),
+                        seq: self.seq.next(self.conn)?,
+                    };
+                    row.set_fields(&h.fields);
+                    diesel::insert_into(households::table).values(&row).execute(self.conn)?;
+                    self.store_version(&row)?;
+                    existing.insert(id.clone(), row);
+                    RecordResult::applied(T, id)
+                }
+                Some(cur) if h.base_version > cur.version => {
+                    let msg = format!("base_version is ahead of the server's version {}", cur.version);
+                    self.reject(T, id, "invalid_field", &msg, format!("{path}.base_version"));
+                    continue;
+                }
+                Some(cur) => {
+                    let cur = cur.clone();
+                    let current_fields = cur.fields();
+                    let moved = cur.area_id != area.id;
+                    let (fields, conflicting, merged) = if h.base_version == cur.version {
+                        (h.fields.clone(), Vec::new(), false)
+                    } else {
+                        let base = match records::household_version(self.conn, &id, h.base_version.max(1))? {
+                            Some(v) => serde_json::from_str(&v.fields).unwrap_or_else(|_| current_fields.clone()),
+                            None => current_fields.clone(),
+                        };
+                        let m = merge_household(&base, &current_fields, cur.updated_at, &h.fields, updated_at);
+                        (m.fields, m.conflicting_fields.iter().map(|f| (*f).to_owned()).collect(), true)
+                    };
+                    if fields == current_fields && !moved {
+                        if h.fields == current_fields {
+                            RecordResult::duplicate(T, id)
+                        } else {
+                            RecordResult::merged(T, id, to_json(&HouseholdOut::from(&cur)), conflicting)
+                        }
+                    } else {
+                        let mut row = cur;
+                        row.set_fields(&fields);
+                        row.area_id.clone_from(&area.id);
+                        row.area_path.clone_from(&area.path);
+                        row.version += 1;
+                        row.updated_at = row.updated_at.max(updated_at);
+                        row.received_at = self.job.received_at;
+                        row.seq = self.seq.next(self.conn)?;
+                        diesel::update(households::table.find(&id)).set(&row).execute(self.conn)?;
+                        self.store_version(&row)?;
+                        let out = to_json(&HouseholdOut::from(&row));
+                        existing.insert(id.clone(), row);
+                        if merged {
+                            RecordResult::merged(T, id, out, conflicting)
+                        } else {
+                            RecordResult::applied(T, id)
+                        }
+                    }
+                }
+            };
+            self.record(result);
+        }
+        Ok(())
+    }
+
+    fn store_version(&mut self, row: &HouseholdRow) -> Result<(), ApiError> {
+        let fields = serde_json::to_string(&row.fields()).map_err(|e| ApiError::internal(e.into()))?;
+        let v = HouseholdVersionRow {
+            household_id: row.id.clone(),
+            version: row.version,
+            fields,
+            updated_at: row.updated_at,
+        };
+        diesel::insert_into(household_versions::table).values(&v).execute(self.conn)?;
+        Ok(())
+    }
+
+    /// `duplicate` or `conflict` for an id already stored or already seen in this batch.
+    fn repeat(
+        &mut self,
+        t: RecordType,
+        id: &str,
+        hash: &str,
+        stored: Option<&String>,
+        seen: &HashMap<String, (String, Value)>,
+    ) -> Result<bool, ApiError> {
+        let prior_hash = stored.cloned().or_else(|| seen.get(id).map(|(h, _)| h.clone()));
+        let Some(prior) = prior_hash else { return Ok(false) };
+        let result = if prior == hash {
+            RecordResult::duplicate(t, id)
+        } else {
+            let current = match seen.get(id) {
+                Some((_, canonical)) if stored.is_none() => canonical.clone(),
+                _ => self.current_of(t, id)?,
+            };
+            RecordResult::conflict(t, id, current)
+        };
+        self.record(result);
+        Ok(true)
+    }
+
+    fn current_of(&mut self, t: RecordType, id: &str) -> Result<Value, ApiError> {
+        let ids = [id.to_owned()];
+        Ok(match t {
+            RecordType::Visit => records::visits_by_id(self.conn, &ids)?.first().map(|r| to_json(&VisitOut::from(r))),
+            RecordType::TicketEvent => {
+                records::events_by_id(self.conn, &ids)?.first().map(|r| to_json(&TicketEventOut::from(r)))
+            }
+            RecordType::Ticket => records::tickets_by_id(self.conn, &ids)?
+                .get(id)
+                .map(|r| to_json(&r.to_out(self.policies.version(r.policy_version), self.job.received_at))),
+            RecordType::Household => None,
+        }
+        .unwrap_or(Value::Null))
+    }
+
+    fn photo_rows(
+        &self,
+        t: RecordType,
+        id: &str,
+        area_path: &str,
+        photos: &[String],
+    ) -> Vec<(String, String, String, String)> {
+        photos.iter().map(|p| (p.clone(), t.as_str().to_owned(), id.to_owned(), area_path.to_owned())).collect()
+    }
+
+    fn insert_photos(&mut self, rows: Vec<(String, String, String, String)>) -> Result<(), ApiError> {
+        for chunk in rows.chunks(500) {
+            let values: Vec<_> = chunk
+                .iter()
+                .map(|(s, t, r, a)| {
+                    (
+                        record_photos::sha256.eq(s),
+                        record_photos::record_type.eq(t),
+                        record_photos::record_id.eq(r),
+                        record_photos::area_path.eq(a),
+                    )
+                })
+                .collect();
+            crate::with_conn!(&mut *self.conn, c => diesel::insert_into(record_photos::table).values(&values).on_conflict_do_nothing().execute(c))?;
+        }
+        Ok(())
+    }
+
+    fn visits(&mut self) -> Result<(), ApiError> {
+        const T: RecordType = RecordType::Visit;
+        let parsed = self.parse_all(T, &self.job.request.visits, VisitIn::parse);
+        let ids: Vec<String> = parsed.iter().map(|(_, v)| v.id.to_string()).collect();
+        let stored = records::visit_hashes(self.conn, &ids)?;
+        let hh_ids: Vec<String> = parsed.iter().map(|(_, v)| v.household_id.to_string()).collect();
+        let homes = records::households_by_id(self.conn, &hh_ids)?;
+        let mut seen: HashMap<String, (String, Value)> = HashMap::new();
+        let (mut rows, mut photos) = (Vec::new(), Vec::new());
+        for (i, v) in parsed {
+            self.at = i;
+            let (id, path) = (v.id.to_string(), T.path(i));
+            let canonical = v.canonical();
+            let hash = content_hash(&canonical);
+            if self.repeat(T, &id, &hash, stored.get(&id), &seen)? {
+                continue;
+            }
+            let Some(home) = homes.get(&v.household_id.to_string()) else {
+                self.reject(T, id, "unknown_household", "no such household", format!("{path}.household_id"));
+                continue;
+            };
+            if !self.who().sees(&home.area_path) {
+                self.reject(
+                    T,
+                    id,
+                    "out_of_scope",
+                    "the household is outside your area",
+                    format!("{path}.household_id"),
+                );
+                continue;
+            }
+            let Ok((visited_at, verified)) = self.corrected(v.visited_at, &v.stamp) else {
+                self.reject(T, id, "timestamp_in_future", "visited_at is in the future", format!("{path}.visited_at"));
+                continue;
+            };
+            photos.extend(self.photo_rows(T, &id, &home.area_path, &v.photos));
+            rows.push(VisitRow {
+                id: id.clone(),
+                household_id: home.id.clone(),
+                area_id: home.area_id.clone(),
+                area_path: home.area_path.clone(),
+                visited_at,
+                device_visited_at: v.visited_at,
+                received_at: self.job.received_at,
+                clock_verified: verified,
+                indoor_temp_c: v.indoor_temp_c,
+                checklist: Value::Object(v.checklist.clone()).to_string(),
+                service_card_given: v.service_card_given,
+                notes: v.notes.clone(),
+                lat: v.location.map(|l| l.lat),
+                lon: v.location.map(|l| l.lon),
+                photos: to_json(&v.photos).to_string(),
+                user_id: self.who().user_id.clone(),
+                device_id: self.who().device_id.clone(),
+                content_hash: hash.clone(),
+                seq: self.seq.next(self.conn)?,
+            });
+            seen.insert(id.clone(), (hash, canonical));
+            self.record(RecordResult::applied(T, id));
+        }
+        for chunk in rows.chunks(400) {
+            crate::with_conn!(&mut *self.conn, c => diesel::insert_into(visits::table).values(chunk).execute(c))?;
+        }
+        self.insert_photos(photos)
+    }
+
+    fn tickets(&mut self) -> Result<(), ApiError> {
+        const T: RecordType = RecordType::Ticket;
+        let parsed = self.parse_all(T, &self.job.request.tickets, TicketIn::parse);
+        let ids: Vec<String> = parsed.iter().map(|(_, t)| t.id.to_string()).collect();
+        let stored: HashMap<String, String> =
+            records::tickets_by_id(self.conn, &ids)?.into_iter().map(|(k, v)| (k, v.content_hash)).collect();
+        let hh_ids: Vec<String> = parsed.iter().map(|(_, t)| t.household_id.to_string()).collect();
+        let homes = records::households_by_id(self.conn, &hh_ids)?;
+        let visit_ids: Vec<String> = parsed.iter().filter_map(|(_, t)| t.visit_id.map(|v| v.to_string())).collect();
+        let known_visits: HashSet<String> = records::visit_hashes(self.conn, &visit_ids)?.into_keys().collect();
+        let mut seen: HashMap<String, (String, Value)> = HashMap::new();
+        let (mut rows, mut photos) = (Vec::new(), Vec::new());
+        for (i, t) in parsed {
+            self.at = i;
+            let (id, path) = (t.id.to_string(), T.path(i));
+            let canonical = t.canonical();
+            let hash = content_hash(&canonical);
+            if self.repeat(T, &id, &hash, stored.get(&id), &seen)? {
+                continue;
+            }
+            let Some(home) = homes.get(&t.household_id.to_string()) else {
+                self.reject(T, id, "unknown_household", "no such household", format!("{path}.household_id"));
+                continue;
+            };
+            if !self.who().sees(&home.area_path) {
+                self.reject(
+                    T,
+                    id,
+                    "out_of_scope",
+                    "the household is outside your area",
+                    format!("{path}.household_id"),
+                );
+                continue;
+            }
+            if let Some(v) = t.visit_id.filter(|v| !known_visits.contains(&v.to_string())) {
+                self.reject(T, id, "unknown_visit", &format!("no such visit {v}"), format!("{path}.visit_id"));
+                continue;
+            }
+            let Ok((reported_at, verified)) = self.corrected(t.reported_at, &t.stamp) else {
+                self.reject(
+                    T,
+                    id,
+                    "timestamp_in_future",
+                    "reported_at is in the future",
+                    format!("{path}.reported_at"),
+                );
+                continue;
+            };
+            let policy = self.policies.in_force_at(reported_at);
+            let mut row = TicketRow {
+                id: id.clone(),
+                household_id: home.id.clone(),
+                visit_id: t.visit_id.map(|v| v.to_string()),
+                area_id: home.area_id.clone(),
+                area_path: home.area_path.clone(),
+                category: t.category.clone(),
+                severity: t.severity.as_str().to_owned(),
+                description: t.description.clone(),
+                reported_at,
+                device_reported_at: t.reported_at,
+                received_at: self.job.received_at,
+                clock_verified: verified,
+                resolved_on_the_spot: t.resolved_on_the_spot,
+                photos: to_json(&t.photos).to_string(),
+                reporter_id: self.who().user_id.clone(),
+                device_id: self.who().device_id.clone(),
+                content_hash: hash.clone(),
+                policy_version: policy.version,
+                status: String::new(),
+                stage: String::new(),
+                team_id: None,
+                effective_category: t.category.clone(),
+                projection: String::new(),
+                current_due_at: None,
+                next_deadline_at: None,
+                closed_at: None,
+                last_event_received_at: None,
+                version: 1,
+                seq: self.seq.next(self.conn)?,
+            };
+            set_projection(&mut row, policy, &[], self.job.received_at);
+            photos.extend(self.photo_rows(T, &id, &home.area_path, &t.photos));
+            rows.push(row);
+            seen.insert(id.clone(), (hash, canonical));
+            self.record(RecordResult::applied(T, id));
+        }
+        for chunk in rows.chunks(300) {
+            crate::with_conn!(&mut *self.conn, c => diesel::insert_into(tickets::table).values(chunk).execute(c))?;
+        }
+        self.insert_photos(photos)
+    }
+
+    fn events(&mut self) -> Result<(), ApiError> {
+        const T: RecordType = RecordType::TicketEvent;
+        let parsed = self.parse_all(T, &self.job.request.ticket_events, TicketEventIn::parse);
+        let ids: Vec<String> = parsed.iter().map(|(_, e)| e.id.to_string()).collect();
+        let stored = records::event_hashes(self.conn, &ids)?;
+        let ticket_ids: Vec<String> = parsed.iter().map(|(_, e)| e.ticket_id.to_string()).collect();
+        let tickets_by_id = records::tickets_by_id(self.conn, &ticket_ids)?;
+        let team_ids: Vec<String> = parsed.iter().filter_map(|(_, e)| e.team_id.map(|t| t.to_string())).collect();
+        let teams = areas::teams_by_ids(self.conn, &team_ids)?;
+        let mut seen: HashMap<String, (String, Value)> = HashMap::new();
+        let mut rows = Vec::new();
+        let mut touched: Vec<String> = Vec::new();
+        for (i, e) in parsed {
+            self.at = i;
+            let (id, path) = (e.id.to_string(), T.path(i));
+            let canonical = e.canonical();
+            let hash = content_hash(&canonical);
+            if self.repeat(T, &id, &hash, stored.get(&id), &seen)? {
+                continue;
+            }
+            let Some(ticket) = tickets_by_id.get(&e.ticket_id.to_string()) else {
+                self.reject(T, id, "unknown_ticket", "no such ticket", format!("{path}.ticket_id"));
+                continue;
+            };
+            let access = TicketAccess {
+                area_path: &ticket.area_path,
+                team_id: ticket.team_id.as_deref(),
+                reporter_id: &ticket.reporter_id,
+            };
+            match self.who().may_write_event(e.event_type, &access) {
+                Ok(()) => {}
+                Err(EventRefusal::OutOfScope) => {
+                    self.reject(T, id, "out_of_scope", "the ticket is outside your area", format!("{path}.ticket_id"));
+                    continue;
+                }
+                Err(EventRefusal::Forbidden) => {
+                    let msg = format!(
+                        "a {} may not add {} events to this ticket",
+                        self.who().role.as_str(),
+                        e.event_type.as_str()
+                    );
+                    self.reject(T, id, "forbidden", &msg, format!("{path}.type"));
+                    continue;
+                }
+            }
+            if let Some(team) = e.team_id.filter(|t| !teams.contains_key(&t.to_string())) {
+                self.reject(T, id, "unknown_team", &format!("no such team {team}"), format!("{path}.team_id"));
+                continue;
+            }
+            let Ok((occurred_at, verified)) = self.corrected(e.occurred_at, &e.stamp) else {
+                self.reject(
+                    T,
+                    id,
+                    "timestamp_in_future",
+                    "occurred_at is in the future",
+                    format!("{path}.occurred_at"),
+                );
+                continue;
+            };
+            if occurred_at < ticket.reported_at {
+                self.reject(
+                    T,
+                    id,
+                    "event_before_report",
+                    "the event happened before its ticket was reported",
+                    format!("{path}.occurred_at"),
+                );
+                continue;
+            }
+            rows.push(EventRow {
+                id: id.clone(),
+                ticket_id: ticket.id.clone(),
+                area_path: ticket.area_path.clone(),
+                event_type: e.event_type.as_str().to_owned(),
+                occurred_at,
+                device_occurred_at: e.occurred_at,
+                received_at: self.job.received_at,
+                clock_verified: verified,
+                category: e.category.clone(),
+                team_id: e.team_id.map(|t| t.to_string()),
+                note: e.note.clone(),
+                satisfaction: e.satisfaction.map(|s| s.as_str().to_owned()),
+                user_id: self.who().user_id.clone(),
+                device_id: self.who().device_id.clone(),
+                content_hash: hash.clone(),
+                seq: self.seq.next(self.conn)?,
+            });
+            if !touched.contains(&ticket.id) {
+                touched.push(ticket.id.clone());
+            }
+            seen.insert(id.clone(), (hash, canonical));
+            self.record(RecordResult::applied(T, id));
+        }
+        for chunk in rows.chunks(400) {
+            crate::with_conn!(&mut *self.conn, c => diesel::insert_into(ticket_events::table).values(chunk).execute(c))?;
+        }
+        self.refold(&touched, tickets_by_id)
+    }
+
+    /// Re-folds every touched ticket from all its events and stores the new projection.
+    fn refold(&mut self, touched: &[String], mut tickets_by_id: HashMap<String, TicketRow>) -> Result<(), ApiError> {
+        if touched.is_empty() {
+            return Ok(());
+        }
+        let mut events: HashMap<String, Vec<FoldEvent>> = HashMap::new();
+        for e in records::events_of(self.conn, touched)? {
+            events.entry(e.ticket_id.clone()).or_default().push(e.fold_event());
+        }
+        for id in touched {
+            let Some(mut row) = tickets_by_id.remove(id) else { continue };
+            let old_team = row.team_id.clone();
+            let policy = self.policies.version(row.policy_version);
+            set_projection(&mut row, policy, events.get(id).map_or(&[][..], Vec::as_slice), self.job.received_at);
+            row.version += 1;
+            row.last_event_received_at = Some(self.job.received_at);
+            if row.team_id.is_some() && row.team_id != old_team {
+                // The new team has never pulled this ticket's history: send its events again.
+                let event_ids: Vec<String> = ticket_events::table
+                    .filter(ticket_events::ticket_id.eq(id))
+                    .select(ticket_events::id)
+                    .load(self.conn)?;
+                for event_id in event_ids {
+                    let seq = self.seq.next(self.conn)?;
+                    diesel::update(ticket_events::table.find(&event_id))
+                        .set(ticket_events::seq.eq(seq))
+                        .execute(self.conn)?;
+                }
+            }
+            if let Some(old) = old_team.filter(|old| row.team_id.as_ref() != Some(old)) {
+                let seq = self.seq.next(self.conn)?;
+                diesel::insert_into(removals::table)
+                    .values((
+                        removals::seq.eq(seq),
+                        removals::record_type.eq("ticket"),
+                        removals::record_id.eq(&row.id),
+                        removals::team_id.eq(old),
+                        removals::area_path.eq(&row.area_path),
+                        removals::at.eq(self.job.received_at),
+                    ))
+                    .execute(self.conn)?;
+            }
+            // The ticket's own number comes last, after its events' and removal's.
+            row.seq = self.seq.next(self.conn)?;
+            diesel::update(tickets::table.find(id))
+                .set((
+                    tickets::status.eq(&row.status),
+                    tickets::stage.eq(&row.stage),
+                    tickets::team_id.eq(&row.team_id),
+                    tickets::effective_category.eq(&row.effective_category),
+                    tickets::projection.eq(&row.projection),
+                    tickets::current_due_at.eq(row.current_due_at),
+                    tickets::next_deadline_at.eq(row.next_deadline_at),
+                    tickets::closed_at.eq(row.closed_at),
+                    tickets::last_event_received_at.eq(row.last_event_received_at),
+                    tickets::version.eq(row.version),
+                    tickets::seq.eq(row.seq),
+                ))
+                .execute(self.conn)?;
+        }
+        Ok(())
+    }
+}
+
+/// Folds `events` under `policy` and writes the projection and its indexed columns onto `row`.
+pub fn set_projection(row: &mut TicketRow, policy: &deadline::Policy, events: &[FoldEvent], now: Millis) {
+    let facts = TicketFacts {
+        reported_at: row.reported_at,
+        severity: row.severity(),
+        category: row.category.clone(),
+        resolved_on_the_spot: row.resolved_on_the_spot,
+    };
+    let p: Projection = deadline::project(policy, &facts, events, now);
+    let schedule = deadline::schedule(policy, &facts, &p);
+    row.status = if p.closed { "closed" } else { "open" }.to_owned();
+    row.stage = p.stage_label().to_owned();
+    row.team_id = p.team_id.map(|t| t.to_string());
+    row.effective_category.clone_from(&p.category);
+    row.current_due_at = p.current().and_then(|s| s.due_at);
+    row.next_deadline_at = deadline::next_deadline_at(&schedule, |_| false);
+    row.closed_at = if p.closed { p.stages.iter().filter_map(|s| s.completed_at).max() } else { None };
+    row.projection = serde_json::to_string(&p).unwrap_or_default();
+}

@@ -1,0 +1,212 @@
+//! `GET /api/v1/sync/pull`: every change in the caller's scope with `seq` above the cursor, in
+//! sequence order, paged. Why this never skips a change: see `db::seq` and docs/protocol.md; the
+//! caller runs it inside `db::read_snapshot` so its several queries see one committed state.
+
+use std::collections::HashSet;
+
+use base64::Engine;
+use diesel::prelude::*;
+use fieldvisit_sync_protocol::org::{Area, Role, Team};
+use fieldvisit_sync_protocol::sync::pull::{
+    HouseholdOut, PullResponse, Removed, RemovedType, TicketEventOut, VisitOut,
+};
+use fieldvisit_sync_protocol::time::format_utc;
+use sha2::{Digest, Sha256};
+
+use crate::auth::Principal;
+use crate::db::areas::{AreaRow, TeamRow};
+use crate::db::policies::PolicyBook;
+use crate::db::records::{self, EventRow, HouseholdRow, TicketRow, VisitRow};
+use crate::db::schema::{areas, households, removals, teams, ticket_events, tickets, visits};
+use crate::db::{scope, seq, DbConn};
+use crate::error::ApiError;
+
+pub const DEFAULT_LIMIT: i64 = 500;
+pub const MAX_LIMIT: i64 = 1000;
+
+/// Ties a cursor to the scope it was issued for, so a user moved to another area starts afresh.
+fn scope_tag(who: &Principal) -> String {
+    let key = format!("{}|{}|{}", who.area_path, who.team_id.as_deref().unwrap_or(""), who.role.as_str());
+    hex::encode(&Sha256::digest(key.as_bytes())[..6])
+}
+
+pub fn encode_cursor(who: &Principal, seq: i64) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("v1:{seq}:{}", scope_tag(who)))
+}
+
+fn cursor_reset() -> ApiError {
+    ApiError::conflict("cursor_reset", "the cursor cannot be used; pull again without a cursor").with_field("cursor")
+}
+
+fn decode_cursor(who: &Principal, cursor: &str) -> Result<i64, ApiError> {
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| cursor_reset())?;
+    let text = String::from_utf8(raw).map_err(|_| cursor_reset())?;
+    let mut parts = text.split(':');
+    match (parts.next(), parts.next().and_then(|s| s.parse::<i64>().ok()), parts.next(), parts.next()) {
+        (Some("v1"), Some(seq), Some(tag), None) if tag == scope_tag(who) && seq >= -1 => Ok(seq),
+        _ => Err(cursor_reset()),
+    }
+}
+
+/// One entry of the merged change stream.
+enum Change {
+    Household(HouseholdRow),
+    Visit(VisitRow),
+    Ticket(TicketRow),
+    Event(EventRow),
+    Removal(Removed),
+}
+
+pub fn pull(
+    conn: &mut DbConn,
+    who: &Principal,
+    cursor: Option<&str>,
+    limit: i64,
+    policies: &PolicyBook,
+    now: i64,
+) -> Result<PullResponse, ApiError> {
+    // Without a cursor everything counts, including rows from before the sequence existed (seq 0).
+    let after = match cursor {
+        Some(c) => decode_cursor(who, c)?,
+        None => -1,
+    };
+    if after > seq::current(conn)? {
+        return Err(cursor_reset());
+    }
+    let (lo, hi) = scope::range(&who.area_path);
+    let team = who.team_id.clone().filter(|_| who.role == Role::Handler);
+    let page = limit + 1;
+
+    let hh: Vec<HouseholdRow> = households::table
+        .filter(households::seq.gt(after))
+        .filter(households::area_path.ge(&lo).and(households::area_path.lt(&hi)))
+        .order(households::seq)
+        .limit(page)
+        .select(HouseholdRow::as_select())
+        .load(conn)?;
+    let vs: Vec<VisitRow> = visits::table
+        .filter(visits::seq.gt(after))
+        .filter(visits::area_path.ge(&lo).and(visits::area_path.lt(&hi)))
+        .order(visits::seq)
+        .limit(page)
+        .select(VisitRow::as_select())
+        .load(conn)?;
+    let in_area = tickets::area_path.ge(lo.clone()).and(tickets::area_path.lt(hi.clone()));
+    let ts: Vec<TicketRow> = match &team {
+        Some(t) => tickets::table
+            .filter(tickets::seq.gt(after))
+            .filter(in_area.or(tickets::team_id.eq(t)))
+            .order(tickets::seq)
+            .limit(page)
+            .select(TicketRow::as_select())
+            .load(conn)?,
+        None => tickets::table
+            .filter(tickets::seq.gt(after))
+            .filter(in_area)
+            .order(tickets::seq)
+            .limit(page)
+            .select(TicketRow::as_select())
+            .load(conn)?,
+    };
+    let ev_in_area = ticket_events::area_path.ge(lo.clone()).and(ticket_events::area_path.lt(hi.clone()));
+    let es: Vec<EventRow> = match &team {
+        Some(t) => {
+            let team_tickets: Vec<String> =
+                tickets::table.filter(tickets::team_id.eq(t)).select(tickets::id).load(conn)?;
+            ticket_events::table
+                .filter(ticket_events::seq.gt(after))
+                .filter(ev_in_area.or(ticket_events::ticket_id.eq_any(team_tickets)))
+                .order(ticket_events::seq)
+                .limit(page)
+                .select(EventRow::as_select())
+                .load(conn)?
+        }
+        None => ticket_events::table
+            .filter(ticket_events::seq.gt(after))
+            .filter(ev_in_area)
+            .order(ticket_events::seq)
+            .limit(page)
+            .select(EventRow::as_select())
+            .load(conn)?,
+    };
+    let rm: Vec<(i64, String, String)> = match &team {
+        Some(t) => removals::table
+            .filter(removals::seq.gt(after))
+            .filter(removals::team_id.eq(t))
+            .order(removals::seq)
+            .limit(page)
+            .select((removals::seq, removals::record_type, removals::record_id))
+            .load(conn)?,
+        None => Vec::new(),
+    };
+
+    let mut stream: Vec<(i64, Change)> = Vec::new();
+    stream.extend(hh.into_iter().map(|r| (r.seq, Change::Household(r))));
+    stream.extend(vs.into_iter().map(|r| (r.seq, Change::Visit(r))));
+    stream.extend(ts.into_iter().map(|r| (r.seq, Change::Ticket(r))));
+    stream.extend(es.into_iter().map(|r| (r.seq, Change::Event(r))));
+    stream.extend(rm.into_iter().map(|(s, _t, id)| {
+        (s, Change::Removal(Removed { record_type: RemovedType::Ticket, id: records::uuid_of(&id) }))
+    }));
+    stream.sort_by_key(|(s, _)| *s);
+    let has_more = stream.len() as i64 > limit;
+    stream.truncate(limit as usize);
+    let last = stream.last().map_or(after, |(s, _)| *s);
+
+    // Organisation changes ride along (they are few) but only up to the page's last sequence
+    // number, so nothing counted on the next page is sent twice or skipped.
+    let upto = if has_more { last } else { i64::MAX };
+    let area_rows: Vec<AreaRow> = areas::table
+        .filter(areas::seq.gt(after).and(areas::seq.le(upto)))
+        .filter(areas::path.ge(&lo).and(areas::path.lt(&hi)))
+        .order(areas::seq)
+        .select(AreaRow::as_select())
+        .load(conn)?;
+    let ancestors = crate::db::areas::ancestor_paths(&who.area_path);
+    let team_rows: Vec<TeamRow> = teams::table
+        .filter(teams::seq.gt(after).and(teams::seq.le(upto)))
+        .filter(teams::area_path.ge(&lo).and(teams::area_path.lt(&hi)).or(teams::area_path.eq_any(ancestors)))
+        .order(teams::seq)
+        .select(TeamRow::as_select())
+        .load(conn)?;
+
+    let org_last = area_rows.iter().map(|a| a.seq).chain(team_rows.iter().map(|t| t.seq)).max().unwrap_or(0);
+    let last = if has_more { last } else { last.max(org_last) };
+    let mut out = PullResponse {
+        cursor: encode_cursor(who, last),
+        has_more,
+        server_time: format_utc(now),
+        households: Vec::new(),
+        visits: Vec::new(),
+        tickets: Vec::new(),
+        ticket_events: Vec::new(),
+        areas: area_rows.into_iter().map(Area::from).collect(),
+        teams: team_rows.into_iter().map(Team::from).collect(),
+        policy: serde_json::to_value(policies.latest()).ok(),
+        removed: Vec::new(),
+    };
+    let mut outside_homes: Vec<String> = Vec::new();
+    for (_, change) in stream {
+        match change {
+            Change::Household(r) => out.households.push(HouseholdOut::from(&r)),
+            Change::Visit(r) => out.visits.push(VisitOut::from(&r)),
+            Change::Ticket(r) => {
+                if !who.sees(&r.area_path) {
+                    outside_homes.push(r.household_id.clone());
+                }
+                out.tickets.push(r.to_out(policies.version(r.policy_version), now));
+            }
+            Change::Event(r) => out.ticket_events.push(TicketEventOut::from(&r)),
+            Change::Removal(r) => out.removed.push(r),
+        }
+    }
+    // A team member needs the address of a ticket outside their own area.
+    if !outside_homes.is_empty() {
+        let have: HashSet<String> = out.households.iter().map(|h| h.id.to_string()).collect();
+        outside_homes.retain(|h| !have.contains(h));
+        for r in records::households_by_id(conn, &outside_homes)?.values() {
+            out.households.push(HouseholdOut::from(r));
+        }
+    }
+    Ok(out)
+}
