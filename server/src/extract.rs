@@ -101,3 +101,46 @@ mod tests {
         assert!(err.message.contains("line 2"), "{}", err.message);
     }
 }
+
+/// A body limit and the error code given when it is passed.
+pub trait BodyLimit {
+    const MAX: usize;
+    const CODE: &'static str;
+}
+
+/// The raw body, gzip undone, refused with 413 once it passes `L::MAX` bytes after decompression
+/// (so a small compressed bomb cannot inflate into memory).
+pub struct Body<L: BodyLimit>(pub web::Bytes, std::marker::PhantomData<L>);
+
+impl<L: BodyLimit + 'static> FromRequest for Body<L> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        use futures_util::StreamExt;
+        let mut stream = actix_web::dev::Decompress::from_headers(payload.take(), req.headers());
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let identity = !req.headers().contains_key(header::CONTENT_ENCODING);
+        Box::pin(async move {
+            let too_large =
+                || ApiError::new(Kind::PayloadTooLarge, L::CODE, format!("the body is larger than {} bytes", L::MAX));
+            if identity && declared.is_some_and(|n| n > L::MAX) {
+                return Err(too_large());
+            }
+            let mut buf = web::BytesMut::new();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk
+                    .map_err(|e| ApiError::bad_request("invalid_body", format!("could not read the body: {e}")))?;
+                if buf.len() + chunk.len() > L::MAX {
+                    return Err(too_large());
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Ok(Body(buf.freeze(), std::marker::PhantomData))
+        })
+    }
+}

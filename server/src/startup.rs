@@ -159,9 +159,6 @@ fn json_error_fallback<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHan
     let (code, message) = match kind {
         Kind::NotFound => ("not_found", "no such resource".to_owned()),
         Kind::MethodNotAllowed => ("method_not_allowed", "method not allowed on this resource".to_owned()),
-        Kind::PayloadTooLarge if res.request().path() == "/api/v1/sync/push" => {
-            ("batch_too_large", "the batch is larger than max_body_bytes; split it".to_owned())
-        }
         Kind::PayloadTooLarge => ("body_too_large", "the request body is larger than allowed".to_owned()),
         Kind::Internal | Kind::Unavailable => ("internal_error", "internal server error".to_owned()),
         _ => ("bad_request", res.response().error().map(|e| e.to_string()).unwrap_or_default()),

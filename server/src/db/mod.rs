@@ -6,6 +6,7 @@
 
 pub mod areas;
 pub mod audit;
+pub mod blobs;
 pub mod devices;
 pub mod location;
 pub mod migrate;

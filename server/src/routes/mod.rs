@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod blobs;
 pub mod devices;
 pub mod health;
 pub mod openapi;
@@ -30,5 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(audit::list_audit)
         .service(sync::info)
         .service(sync::pull)
-        .service(web::scope("").app_data(sync::push_body_config()).service(sync::push));
+        .service(sync::push)
+        .service(blobs::get_blob)
+        .service(blobs::put_blob);
 }

@@ -4,7 +4,7 @@ use actix_web::{get, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, auth, devices, health, org, sync};
+use super::{audit, auth, blobs, devices, health, org, sync};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,7 @@ use super::{audit, auth, devices, health, org, sync};
         devices::list_devices, devices::revoke_device,
         audit::list_audit,
         sync::info, sync::push, sync::pull,
+        blobs::put_blob, blobs::get_blob,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth)

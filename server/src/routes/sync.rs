@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::auth::{Action, Principal};
 use crate::db::{self, policies};
 use crate::error::{ApiError, Kind};
-use crate::extract::{is_json, parse_json};
+use crate::extract::{is_json, parse_json, Body, BodyLimit};
 use crate::state::AppState;
 use crate::sync::apply::Job;
 use crate::sync::pull as changes;
@@ -37,7 +37,7 @@ pub async fn push(
     state: web::Data<AppState>,
     who: Principal,
     req: HttpRequest,
-    body: web::Bytes,
+    body: Body<PushLimit>,
 ) -> Result<web::Json<PushResponse>, ApiError> {
     who.authorize(Action::Sync)?;
     if !is_json(&req) {
@@ -48,7 +48,7 @@ pub async fn push(
         ));
     }
     let received_at = state.clock.now();
-    let request: PushRequest = parse_json(&body)?;
+    let request: PushRequest = parse_json(&body.0)?;
     let device_time = request.check_envelope(MAX_BATCH_RECORDS).map_err(|e| match e {
         EnvelopeError::UnsupportedVersion(v) => ApiError::new(
             Kind::UpgradeRequired,
@@ -63,10 +63,12 @@ pub async fn push(
     state.writer.submit(job).await.map(web::Json)
 }
 
-/// The body limit of a push, counted after gzip is undone. A larger body is refused with 413
-/// `batch_too_large` (see `startup::json_error_fallback`).
-pub fn push_body_config() -> web::PayloadConfig {
-    web::PayloadConfig::new(MAX_BODY_BYTES)
+/// A push body: at most `max_body_bytes` after gzip is undone, else 413 `batch_too_large`.
+pub struct PushLimit;
+
+impl BodyLimit for PushLimit {
+    const MAX: usize = MAX_BODY_BYTES;
+    const CODE: &'static str = "batch_too_large";
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
