@@ -71,37 +71,6 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(serde::Deserialize, Debug)]
-    #[allow(dead_code)]
-    struct Login {
-        username: String,
-        items: Vec<Item>,
-    }
-    #[derive(serde::Deserialize, Debug)]
-    #[allow(dead_code)]
-    struct Item {
-        n: u32,
-    }
-
-    #[test]
-    fn names_the_field_that_does_not_fit() {
-        let err = parse_json::<Login>(br#"{"username":"a","items":[{"n":1},{"n":"x"}]}"#).expect_err("bad");
-        assert_eq!(err.field.as_deref(), Some("items[1].n"));
-        assert_eq!(err.kind, Kind::BadRequest);
-    }
-
-    #[test]
-    fn names_line_and_column_of_broken_json() {
-        let err = parse_json::<Login>(b"{\n\"username\": }").expect_err("bad");
-        assert_eq!(err.code, "invalid_json");
-        assert!(err.message.contains("line 2"), "{}", err.message);
-    }
-}
-
 /// A body limit and the error code given when it is passed.
 pub trait BodyLimit {
     const MAX: usize;
@@ -142,5 +111,36 @@ impl<L: BodyLimit + 'static> FromRequest for Body<L> {
             }
             Ok(Body(buf.freeze(), std::marker::PhantomData))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Login {
+        username: String,
+        items: Vec<Item>,
+    }
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Item {
+        n: u32,
+    }
+
+    #[test]
+    fn names_the_field_that_does_not_fit() {
+        let err = parse_json::<Login>(br#"{"username":"a","items":[{"n":1},{"n":"x"}]}"#).expect_err("bad");
+        assert_eq!(err.field.as_deref(), Some("items[1].n"));
+        assert_eq!(err.kind, Kind::BadRequest);
+    }
+
+    #[test]
+    fn names_line_and_column_of_broken_json() {
+        let err = parse_json::<Login>(b"{\n\"username\": }").expect_err("bad");
+        assert_eq!(err.code, "invalid_json");
+        assert!(err.message.contains("line 2"), "{}", err.message);
     }
 }
