@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod reports;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -22,6 +22,8 @@ pub enum Action {
     WriteRecords,
     /// Push or pull at all.
     Sync,
+    /// Compliance, clearance, coverage and temperature reports.
+    ReadReports,
 }
 
 pub fn allowed_roles(action: Action) -> &'static [Role] {
@@ -31,6 +33,7 @@ pub fn allowed_roles(action: Action) -> &'static [Role] {
         Action::ListUsers | Action::ManageDevices => &[Supervisor, Admin],
         Action::ReadOrganisation | Action::Sync => &[Volunteer, Handler, Dispatcher, Supervisor, Admin],
         Action::WriteRecords => &[Volunteer, Dispatcher, Supervisor, Admin],
+        Action::ReadReports => &[Dispatcher, Supervisor, Admin],
     }
 }
 

@@ -13,6 +13,7 @@ pub mod migrate;
 pub mod policies;
 pub mod pool;
 pub mod records;
+pub mod reports;
 pub mod schema;
 pub mod scope;
 pub mod seq;

@@ -8,6 +8,7 @@ pub mod devices;
 pub mod health;
 pub mod openapi;
 pub mod org;
+pub mod reports;
 pub mod sync;
 
 use actix_web::web;
@@ -33,5 +34,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(sync::pull)
         .service(sync::push)
         .service(blobs::get_blob)
-        .service(blobs::put_blob);
+        .service(blobs::put_blob)
+        .service(reports::compliance)
+        .service(reports::daily)
+        .service(reports::coverage)
+        .service(reports::temperature);
 }

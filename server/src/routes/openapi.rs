@@ -4,7 +4,7 @@ use actix_web::{get, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, auth, blobs, devices, health, org, sync};
+use super::{audit, auth, blobs, devices, health, org, reports, sync};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,6 +17,7 @@ use super::{audit, auth, blobs, devices, health, org, sync};
         audit::list_audit,
         sync::info, sync::push, sync::pull,
         blobs::put_blob, blobs::get_blob,
+        reports::compliance, reports::daily, reports::coverage, reports::temperature,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth)

@@ -1,0 +1,94 @@
+//! The light rows reports aggregate: only the columns they need, only within scope and period.
+
+use diesel::prelude::*;
+
+use super::schema::{households, tickets, visits};
+use super::{scope, DbConn};
+
+#[derive(Debug, Clone, Queryable)]
+pub struct TicketFact {
+    pub area_path: String,
+    pub team_id: Option<String>,
+    pub category: String,
+    pub reported_at: i64,
+    pub received_at: i64,
+    pub status: String,
+    pub closed_at: Option<i64>,
+    pub projection: String,
+}
+
+/// Tickets in scope reported in `[from, to)`.
+pub fn tickets_reported(conn: &mut DbConn, scope_path: &str, from: i64, to: i64) -> QueryResult<Vec<TicketFact>> {
+    tickets::table
+        .filter(scope::within(tickets::area_path, scope_path))
+        .filter(tickets::reported_at.ge(from).and(tickets::reported_at.lt(to)))
+        .select((
+            tickets::area_path,
+            tickets::team_id,
+            tickets::effective_category,
+            tickets::reported_at,
+            tickets::received_at,
+            tickets::status,
+            tickets::closed_at,
+            tickets::projection,
+        ))
+        .load(conn)
+}
+
+/// Tickets in scope that were open at some moment of `[from, to)`: reported before `to`, not closed before `from`.
+pub fn tickets_open_during(conn: &mut DbConn, scope_path: &str, from: i64, to: i64) -> QueryResult<Vec<TicketFact>> {
+    tickets::table
+        .filter(scope::within(tickets::area_path, scope_path))
+        .filter(tickets::reported_at.lt(to))
+        .filter(tickets::closed_at.is_null().or(tickets::closed_at.ge(from)))
+        .select((
+            tickets::area_path,
+            tickets::team_id,
+            tickets::effective_category,
+            tickets::reported_at,
+            tickets::received_at,
+            tickets::status,
+            tickets::closed_at,
+            tickets::projection,
+        ))
+        .load(conn)
+}
+
+/// (id, area_id, area_path, address, head_name) of every household in scope.
+pub fn households_in(
+    conn: &mut DbConn,
+    scope_path: &str,
+) -> QueryResult<Vec<(String, String, String, String, String)>> {
+    households::table
+        .filter(scope::within(households::area_path, scope_path))
+        .order((households::area_path, households::address))
+        .select((
+            households::id,
+            households::area_id,
+            households::area_path,
+            households::address,
+            households::head_name,
+        ))
+        .load(conn)
+}
+
+/// Households in scope visited at or after `since`.
+pub fn visited_since(conn: &mut DbConn, scope_path: &str, since: i64) -> QueryResult<Vec<String>> {
+    visits::table
+        .filter(scope::within(visits::area_path, scope_path))
+        .filter(visits::visited_at.ge(since))
+        .select(visits::household_id)
+        .distinct()
+        .load(conn)
+}
+
+/// (area_path, household_id, indoor_temp_c) of measured visits in scope since `since`.
+pub fn temperatures_since(conn: &mut DbConn, scope_path: &str, since: i64) -> QueryResult<Vec<(String, String, f64)>> {
+    let rows: Vec<(String, String, Option<f64>)> = visits::table
+        .filter(scope::within(visits::area_path, scope_path))
+        .filter(visits::visited_at.ge(since))
+        .filter(visits::indoor_temp_c.is_not_null())
+        .select((visits::area_path, visits::household_id, visits::indoor_temp_c))
+        .load(conn)?;
+    Ok(rows.into_iter().filter_map(|(a, h, t)| t.map(|t| (a, h, t))).collect())
+}

@@ -1,0 +1,343 @@
+//! Reports for supervisors: compliance (also CSV), day-end clearance, visit coverage and indoor
+//! temperatures. Days are days in the policy's timezone.
+
+use std::collections::{HashMap, HashSet};
+
+use actix_web::{get, web, HttpResponse};
+use chrono::{NaiveDate, TimeZone};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{Action, Principal};
+use crate::db::{self, areas, policies, reports as rows};
+use crate::error::ApiError;
+use crate::reports::{self, ComplianceGroup, DailyRow, GroupBy};
+use crate::state::AppState;
+
+const DAY_MS: i64 = 86_400_000;
+/// The heating standard: rooms below it count as cold.
+const STANDARD_C: f64 = 18.0;
+
+fn timezone(name: &str) -> chrono_tz::Tz {
+    name.parse().unwrap_or(chrono_tz::Asia::Shanghai)
+}
+
+/// RFC 3339, or `YYYY-MM-DD` meaning that day's midnight in `tz`.
+fn parse_time(field: &str, value: &str, tz: chrono_tz::Tz) -> Result<i64, ApiError> {
+    if let Some(ms) = fieldvisit_sync_protocol::time::parse_rfc3339(value) {
+        return Ok(ms);
+    }
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .and_then(|t| tz.from_local_datetime(&t).earliest())
+        .map(|t| t.timestamp_millis())
+        .ok_or_else(|| {
+            ApiError::bad_request("invalid_query", format!("{field}: RFC 3339 or YYYY-MM-DD")).with_field(field)
+        })
+}
+
+/// Area names in scope, for labelling groups.
+fn area_names(conn: &mut db::DbConn, scope: &str) -> Result<HashMap<String, String>, ApiError> {
+    Ok(areas::list_within(conn, scope)?.into_iter().map(|a| (a.id, a.name)).collect())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ComplianceQuery {
+    from: Option<String>,
+    to: Option<String>,
+    /// `area` (default), `team` or `category`.
+    group_by: Option<String>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ComplianceReport {
+    #[schema(value_type = Vec<Object>)]
+    groups: Vec<ComplianceGroup>,
+}
+
+/// On-time rates per stage by area, team or category, with handling-time and sync-delay percentiles.
+#[utoipa::path(tag = "reports", security(("bearer" = [])), params(ComplianceQuery),
+    responses((status = 200, body = ComplianceReport), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+#[get("/api/v1/reports/compliance")]
+pub async fn compliance(
+    state: web::Data<AppState>,
+    who: Principal,
+    q: web::Query<ComplianceQuery>,
+) -> Result<HttpResponse, ApiError> {
+    who.authorize(Action::ReadReports)?;
+    let by = match q.group_by.as_deref().unwrap_or("area") {
+        "area" => GroupBy::Area,
+        "team" => GroupBy::Team,
+        "category" => GroupBy::Category,
+        _ => {
+            return Err(
+                ApiError::bad_request("invalid_query", "group_by: area, team or category").with_field("group_by")
+            )
+        }
+    };
+    let csv = match q.format.as_deref().unwrap_or("json") {
+        "json" => false,
+        "csv" => true,
+        _ => return Err(ApiError::bad_request("invalid_query", "format: json or csv").with_field("format")),
+    };
+    let now = state.clock.now();
+    let q = q.into_inner();
+    let groups = db::run(&state.pool, move |conn| {
+        let tz = timezone(&policies::load(conn)?.latest().timezone);
+        let to = q.to.as_deref().map(|v| parse_time("to", v, tz)).transpose()?.unwrap_or(now);
+        let from = q.from.as_deref().map(|v| parse_time("from", v, tz)).transpose()?.unwrap_or(to - 7 * DAY_MS);
+        let tickets = rows::tickets_reported(conn, &who.area_path, from, to)?;
+        let mut groups = reports::compliance(&tickets, by, &who.area_path, now);
+        let names: HashMap<String, String> = match by {
+            GroupBy::Area => area_names(conn, &who.area_path)?,
+            GroupBy::Team => areas::teams_serving(conn, &who.area_path)?.into_iter().map(|t| (t.id, t.name)).collect(),
+            GroupBy::Category => HashMap::new(),
+        };
+        for g in &mut groups {
+            g.name = reports::name_of(&names, &g.key);
+        }
+        Ok(groups)
+    })
+    .await?;
+    if csv {
+        return compliance_csv(&groups);
+    }
+    Ok(HttpResponse::Ok().json(ComplianceReport { groups }))
+}
+
+fn compliance_csv(groups: &[ComplianceGroup]) -> Result<HttpResponse, ApiError> {
+    let fail = |e: csv::Error| ApiError::internal(e.into());
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header =
+        vec!["key", "name", "tickets", "closed", "on_time_rate"].into_iter().map(String::from).collect::<Vec<_>>();
+    for stage in ["classify", "dispatch", "on_site", "close"] {
+        for col in ["met", "late", "overdue", "p50_s", "p90_s"] {
+            header.push(format!("{stage}_{col}"));
+        }
+    }
+    header.extend(["sync_delay_p50_s".into(), "sync_delay_p90_s".into()]);
+    w.write_record(&header).map_err(fail)?;
+    let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+    for g in groups {
+        let mut row = vec![g.key.clone(), g.name.clone(), g.tickets.to_string(), g.closed.to_string()];
+        row.push(g.on_time_rate.map(|r| format!("{r:.4}")).unwrap_or_default());
+        for stage in ["classify", "dispatch", "on_site", "close"] {
+            let s = g.stages.get(stage).cloned().unwrap_or_default();
+            row.extend([s.met.to_string(), s.late.to_string(), s.overdue.to_string(), opt(s.p50_s), opt(s.p90_s)]);
+        }
+        row.extend([opt(g.sync_delay_p50_s), opt(g.sync_delay_p90_s)]);
+        w.write_record(&row).map_err(fail)?;
+    }
+    let bytes = w.into_inner().map_err(|e| ApiError::internal(anyhow::anyhow!("csv: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("content-disposition", "attachment; filename=\"compliance.csv\""))
+        .body(bytes))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct DailyQuery {
+    /// `YYYY-MM-DD` in the policy's timezone; default today.
+    date: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DailyReport {
+    date: String,
+    timezone: String,
+    #[schema(value_type = Vec<Object>)]
+    areas: Vec<DailyRow>,
+}
+
+/// Day-end clearance: reported that day, closed that day, still open and overdue at the day's end, per area.
+#[utoipa::path(tag = "reports", security(("bearer" = [])), params(DailyQuery),
+    responses((status = 200, body = DailyReport), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+#[get("/api/v1/reports/daily")]
+pub async fn daily(
+    state: web::Data<AppState>,
+    who: Principal,
+    q: web::Query<DailyQuery>,
+) -> Result<web::Json<DailyReport>, ApiError> {
+    who.authorize(Action::ReadReports)?;
+    let now = state.clock.now();
+    let date = q.into_inner().date;
+    db::run(&state.pool, move |conn| {
+        let tz_name = policies::load(conn)?.latest().timezone;
+        let tz = timezone(&tz_name);
+        let day = match date {
+            Some(d) => d,
+            None => chrono::Utc
+                .timestamp_millis_opt(now)
+                .single()
+                .map(|t| t.with_timezone(&tz).format("%Y-%m-%d").to_string())
+                .unwrap_or_default(),
+        };
+        let start = parse_time("date", &day, tz)?;
+        let end = start + DAY_MS;
+        let tickets = rows::tickets_open_during(conn, &who.area_path, start, end)?;
+        let mut areas = reports::daily(&tickets, &who.area_path, start, end);
+        let names = area_names(conn, &who.area_path)?;
+        for a in &mut areas {
+            a.name = reports::name_of(&names, &a.area_id);
+        }
+        Ok(web::Json(DailyReport { date: day, timezone: tz_name, areas }))
+    })
+    .await
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct CoverageQuery {
+    /// Visits at or after this time count (RFC 3339 or `YYYY-MM-DD`); default the last 30 days.
+    since: Option<String>,
+    /// Report within this area (in your scope); default your area.
+    area_id: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Unvisited {
+    id: String,
+    address: String,
+    head_name: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct GridCoverage {
+    area_id: String,
+    name: String,
+    households: u32,
+    visited: u32,
+    share: f64,
+    unvisited: Vec<Unvisited>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CoverageReport {
+    grids: Vec<GridCoverage>,
+}
+
+/// Every household, every door: per grid, households visited since a time and the list of those not.
+#[utoipa::path(tag = "reports", security(("bearer" = [])), params(CoverageQuery),
+    responses((status = 200, body = CoverageReport), (status = 403, body = crate::error::ErrorBody)))]
+#[get("/api/v1/reports/coverage")]
+pub async fn coverage(
+    state: web::Data<AppState>,
+    who: Principal,
+    q: web::Query<CoverageQuery>,
+) -> Result<web::Json<CoverageReport>, ApiError> {
+    who.authorize(Action::ReadReports)?;
+    let now = state.clock.now();
+    let q = q.into_inner();
+    db::run(&state.pool, move |conn| {
+        let scope = scoped_area(conn, &who, q.area_id.as_deref())?;
+        let tz = timezone(&policies::load(conn)?.latest().timezone);
+        let since = q.since.as_deref().map(|v| parse_time("since", v, tz)).transpose()?.unwrap_or(now - 30 * DAY_MS);
+        let visited: HashSet<String> = rows::visited_since(conn, &scope, since)?.into_iter().collect();
+        let names = area_names(conn, &scope)?;
+        let mut grids: Vec<GridCoverage> = Vec::new();
+        for (id, area_id, _path, address, head_name) in rows::households_in(conn, &scope)? {
+            if grids.last().is_none_or(|g| g.area_id != area_id) {
+                let name = reports::name_of(&names, &area_id);
+                grids.push(GridCoverage {
+                    area_id: area_id.clone(),
+                    name,
+                    households: 0,
+                    visited: 0,
+                    share: 0.0,
+                    unvisited: Vec::new(),
+                });
+            }
+            let Some(g) = grids.last_mut() else { continue };
+            g.households += 1;
+            if visited.contains(&id) {
+                g.visited += 1;
+            } else {
+                g.unvisited.push(Unvisited { id, address, head_name });
+            }
+        }
+        for g in &mut grids {
+            g.share = f64::from(g.visited) / f64::from(g.households.max(1));
+        }
+        Ok(web::Json(CoverageReport { grids }))
+    })
+    .await
+}
+
+/// The area to report on: the one asked for, if within scope, else the caller's own.
+fn scoped_area(conn: &mut db::DbConn, who: &Principal, area_id: Option<&str>) -> Result<String, ApiError> {
+    match area_id {
+        None => Ok(who.area_path.clone()),
+        Some(id) => {
+            let area = areas::find(conn, id)?.ok_or_else(|| ApiError::not_found("area").with_field("area_id"))?;
+            who.require_scope(&area.path).map_err(|_| ApiError::out_of_scope("area_id"))?;
+            Ok(area.path)
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct TemperatureQuery {
+    since: Option<String>,
+    /// Only `area` for now.
+    group_by: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AreaTemperature {
+    area_id: String,
+    name: String,
+    visits_measured: u32,
+    p10_c: Option<f64>,
+    p50_c: Option<f64>,
+    /// Households whose latest measurement in the period is below 18 °C.
+    households_below_standard: u32,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TemperatureReport {
+    standard_c: f64,
+    areas: Vec<AreaTemperature>,
+}
+
+/// Indoor temperatures per area: measured visits, p10/p50, and households below the 18 °C standard.
+#[utoipa::path(tag = "reports", security(("bearer" = [])), params(TemperatureQuery),
+    responses((status = 200, body = TemperatureReport), (status = 403, body = crate::error::ErrorBody)))]
+#[get("/api/v1/reports/temperature")]
+pub async fn temperature(
+    state: web::Data<AppState>,
+    who: Principal,
+    q: web::Query<TemperatureQuery>,
+) -> Result<web::Json<TemperatureReport>, ApiError> {
+    who.authorize(Action::ReadReports)?;
+    if q.group_by.as_deref().is_some_and(|g| g != "area") {
+        return Err(ApiError::bad_request("invalid_query", "group_by: area").with_field("group_by"));
+    }
+    let now = state.clock.now();
+    let since = q.into_inner().since;
+    db::run(&state.pool, move |conn| {
+        let tz = timezone(&policies::load(conn)?.latest().timezone);
+        let since = since.as_deref().map(|v| parse_time("since", v, tz)).transpose()?.unwrap_or(now - 30 * DAY_MS);
+        let names = area_names(conn, &who.area_path)?;
+        // Per area: every reading (tenths of a degree, for exact percentiles), and each household's latest.
+        let mut by_area: std::collections::BTreeMap<String, (Vec<i64>, HashMap<String, f64>)> = Default::default();
+        for (path, household, temp) in rows::temperatures_since(conn, &who.area_path, since)? {
+            let entry = by_area.entry(reports::area_key(&path, &who.area_path)).or_default();
+            entry.0.push((temp * 10.0).round() as i64);
+            entry.1.insert(household, temp);
+        }
+        let areas = by_area
+            .into_iter()
+            .map(|(key, (mut readings, latest))| AreaTemperature {
+                name: reports::name_of(&names, &key),
+                area_id: key,
+                visits_measured: readings.len() as u32,
+                p10_c: reports::percentile(&mut readings, 0.1).map(|v| v as f64 / 10.0),
+                p50_c: reports::percentile(&mut readings, 0.5).map(|v| v as f64 / 10.0),
+                households_below_standard: latest.values().filter(|t| **t < STANDARD_C).count() as u32,
+            })
+            .collect();
+        Ok(web::Json(TemperatureReport { standard_c: STANDARD_C, areas }))
+    })
+    .await
+}
