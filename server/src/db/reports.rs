@@ -54,21 +54,21 @@ pub fn tickets_open_during(conn: &mut DbConn, scope_path: &str, from: i64, to: i
         .load(conn)
 }
 
-/// (id, area_id, area_path, address, head_name) of every household in scope.
-pub fn households_in(
-    conn: &mut DbConn,
-    scope_path: &str,
-) -> QueryResult<Vec<(String, String, String, String, String)>> {
+/// What the coverage report lists of a household (never its phone number).
+#[derive(Debug, Clone, Queryable)]
+pub struct HouseholdBrief {
+    pub id: String,
+    pub area_id: String,
+    pub address: String,
+    pub head_name: String,
+}
+
+/// Every household in scope, grouped by area.
+pub fn households_in(conn: &mut DbConn, scope_path: &str) -> QueryResult<Vec<HouseholdBrief>> {
     households::table
         .filter(scope::within(households::area_path, scope_path))
-        .order((households::area_path, households::address))
-        .select((
-            households::id,
-            households::area_id,
-            households::area_path,
-            households::address,
-            households::head_name,
-        ))
+        .order((households::area_path, households::area_id, households::address))
+        .select((households::id, households::area_id, households::address, households::head_name))
         .load(conn)
 }
 

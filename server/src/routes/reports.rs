@@ -236,7 +236,7 @@ pub async fn coverage(
         let visited: HashSet<String> = rows::visited_since(conn, &scope, since)?.into_iter().collect();
         let names = area_names(conn, &scope)?;
         let mut grids: Vec<GridCoverage> = Vec::new();
-        for (id, area_id, _path, address, head_name) in rows::households_in(conn, &scope)? {
+        for rows::HouseholdBrief { id, area_id, address, head_name } in rows::households_in(conn, &scope)? {
             if grids.last().is_none_or(|g| g.area_id != area_id) {
                 let name = reports::name_of(&names, &area_id);
                 grids.push(GridCoverage {
