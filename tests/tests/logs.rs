@@ -32,7 +32,8 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 async fn no_secret_reaches_a_log_line() {
     let logs = Captured::default();
     fieldvisit_server::telemetry::init("debug", logs.clone(), true);
-    let mut secrets: Vec<String> = vec![ADMIN_PASSWORD.into(), PASSWORD.into(), "wrong-password-xyz".into()];
+    let mut secrets: Vec<String> =
+        vec![ADMIN_PASSWORD.into(), PASSWORD.into(), "wrong-password-xyz".into(), "13712345678".into()];
     for db in [Db::Sqlite, Db::Postgres] {
         let app = TestApp::spawn(db).await;
         let org = app.org().await;
@@ -44,6 +45,10 @@ async fn no_secret_reaches_a_log_line() {
         app.send(reqwest::Method::POST, "/api/v1/auth/refresh", None, Some(&json!({"refresh_token": refresh}))).await;
         app.get_as(&access, "/api/v1/me").await;
         app.get_as(&org.admin, "/api/v1/users").await;
+        // A resident's phone number travels in a household; it must not reach a log line.
+        let mut home = harness::household(&harness::new_id(), &org.grid_a, "日志测试楼");
+        home["phone"] = serde_json::json!("13712345678");
+        app.push(&access, &harness::batch(&harness::at_minutes(0), json!({"households": [home]}))).await;
         secrets.extend([refresh, access, org.admin.clone()]);
     }
     let text = String::from_utf8(logs.0.lock().expect("log buffer").clone()).expect("utf-8 logs");

@@ -95,3 +95,15 @@ async fn both_backends_end_with_the_same_tables_and_columns() {
     assert!(s.len() > 10, "schema looks empty: {s:?}");
     assert_eq!(s, p, "sqlite and postgres schemas differ");
 }
+
+#[tokio::test]
+async fn metrics_can_require_a_token() {
+    let app = TestApp::spawn_with(Db::Sqlite, |s| {
+        s.metrics_token = Some(fieldvisit_server::config::Secret::new("scrape-me"));
+    })
+    .await;
+    let (status, body) = json_of(app.get("/metrics").await).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("invalid_token")));
+    let res = app.client.get(app.url("/metrics")).bearer_auth("scrape-me").send().await.expect("sent");
+    assert_eq!(res.status().as_u16(), 200);
+}
