@@ -5,10 +5,12 @@ use diesel::prelude::*;
 use super::schema::{households, tickets, visits};
 use super::{scope, DbConn};
 
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = tickets)]
 pub struct TicketFact {
     pub area_path: String,
     pub team_id: Option<String>,
+    #[diesel(column_name = effective_category)]
     pub category: String,
     pub reported_at: i64,
     pub received_at: i64,
@@ -22,16 +24,7 @@ pub fn tickets_reported(conn: &mut DbConn, scope_path: &str, from: i64, to: i64)
     tickets::table
         .filter(scope::within(tickets::area_path, scope_path))
         .filter(tickets::reported_at.ge(from).and(tickets::reported_at.lt(to)))
-        .select((
-            tickets::area_path,
-            tickets::team_id,
-            tickets::effective_category,
-            tickets::reported_at,
-            tickets::received_at,
-            tickets::status,
-            tickets::closed_at,
-            tickets::projection,
-        ))
+        .select(TicketFact::as_select())
         .load(conn)
 }
 
@@ -41,16 +34,7 @@ pub fn tickets_open_during(conn: &mut DbConn, scope_path: &str, from: i64, to: i
         .filter(scope::within(tickets::area_path, scope_path))
         .filter(tickets::reported_at.lt(to))
         .filter(tickets::closed_at.is_null().or(tickets::closed_at.ge(from)))
-        .select((
-            tickets::area_path,
-            tickets::team_id,
-            tickets::effective_category,
-            tickets::reported_at,
-            tickets::received_at,
-            tickets::status,
-            tickets::closed_at,
-            tickets::projection,
-        ))
+        .select(TicketFact::as_select())
         .load(conn)
 }
 

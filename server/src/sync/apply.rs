@@ -316,6 +316,27 @@ impl Run<'_, '_> {
         .unwrap_or(Value::Null))
     }
 
+    /// The household a visit or ticket names, if it exists and is in scope; otherwise the record
+    /// is rejected here with its field.
+    fn home_of<'h>(
+        &mut self,
+        t: RecordType,
+        id: &str,
+        path: &str,
+        household_id: &str,
+        homes: &'h HashMap<String, HouseholdRow>,
+    ) -> Option<&'h HouseholdRow> {
+        let field = format!("{path}.household_id");
+        match homes.get(household_id) {
+            None => self.reject(t, id, "unknown_household", "no such household", field),
+            Some(home) if !self.who().sees(&home.area_path) => {
+                self.reject(t, id, "out_of_scope", "the household is outside your area", field)
+            }
+            Some(home) => return Some(home),
+        }
+        None
+    }
+
     fn photo_rows(
         &self,
         t: RecordType,
@@ -361,20 +382,7 @@ impl Run<'_, '_> {
             if self.repeat(T, &id, &hash, stored.get(&id), &seen)? {
                 continue;
             }
-            let Some(home) = homes.get(&v.household_id.to_string()) else {
-                self.reject(T, id, "unknown_household", "no such household", format!("{path}.household_id"));
-                continue;
-            };
-            if !self.who().sees(&home.area_path) {
-                self.reject(
-                    T,
-                    id,
-                    "out_of_scope",
-                    "the household is outside your area",
-                    format!("{path}.household_id"),
-                );
-                continue;
-            }
+            let Some(home) = self.home_of(T, &id, &path, &v.household_id.to_string(), &homes) else { continue };
             let Ok((visited_at, verified)) = self.corrected(v.visited_at, &v.stamp) else {
                 self.reject(T, id, "timestamp_in_future", "visited_at is in the future", format!("{path}.visited_at"));
                 continue;
@@ -430,20 +438,7 @@ impl Run<'_, '_> {
             if self.repeat(T, &id, &hash, stored.get(&id), &seen)? {
                 continue;
             }
-            let Some(home) = homes.get(&t.household_id.to_string()) else {
-                self.reject(T, id, "unknown_household", "no such household", format!("{path}.household_id"));
-                continue;
-            };
-            if !self.who().sees(&home.area_path) {
-                self.reject(
-                    T,
-                    id,
-                    "out_of_scope",
-                    "the household is outside your area",
-                    format!("{path}.household_id"),
-                );
-                continue;
-            }
+            let Some(home) = self.home_of(T, &id, &path, &t.household_id.to_string(), &homes) else { continue };
             if let Some(v) = t.visit_id.filter(|v| !known_visits.contains(&v.to_string())) {
                 self.reject(T, id, "unknown_visit", &format!("no such visit {v}"), format!("{path}.visit_id"));
                 continue;
