@@ -45,3 +45,43 @@ fn unwritable_path_names_the_folder() {
     assert!(!ok);
     assert_one_clear_line(&err, "/proc/fieldvisit");
 }
+
+fn fieldvisit(args: &[&str], data: &std::path::Path, extra_env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fieldvisit"));
+    cmd.args(args)
+        .env("DATABASE_URL", format!("sqlite://{}", data.join("fv.db").display()))
+        .env("FIELDVISIT_DATA_DIR", data)
+        .env("FIELDVISIT_CONFIG", "/dev/null")
+        .env("FIELDVISIT_ADMIN_PASSWORD", "cli-admin-password")
+        .env("RUST_LOG", "error");
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("binary runs")
+}
+
+#[test]
+fn migrate_applies_once_and_user_add_creates_a_user() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let first = fieldvisit(&["migrate"], data.path(), &[]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let first = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert!(!first.starts_with("0 "), "{first}");
+    let again = fieldvisit(&["migrate"], data.path(), &[]);
+    assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), "0 migration(s) applied");
+
+    let added = fieldvisit(
+        &["user", "add", "--username", "li", "--role", "volunteer"],
+        data.path(),
+        &[("FIELDVISIT_NEW_PASSWORD", "a-long-password")],
+    );
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    assert!(String::from_utf8_lossy(&added.stdout).contains("created user li (volunteer)"));
+    let dup = fieldvisit(
+        &["user", "add", "--username", "li", "--role", "volunteer"],
+        data.path(),
+        &[("FIELDVISIT_NEW_PASSWORD", "a-long-password")],
+    );
+    assert!(!dup.status.success());
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("username: that username is taken"));
+}
