@@ -11,6 +11,7 @@ pub mod extract;
 pub mod metrics;
 pub mod reports;
 pub mod routes;
+pub mod simulate;
 pub mod startup;
 pub mod state;
 pub mod sync;

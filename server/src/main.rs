@@ -27,6 +27,8 @@ enum Command {
     Serve(Settings),
     /// Apply pending database migrations and exit.
     Migrate(Settings),
+    /// Drive simulated phones against a running server and report throughput and latency.
+    Simulate(fieldvisit_server::simulate::SimArgs),
     /// Manage users from the command line.
     #[command(subcommand)]
     User(UserCommand),
@@ -78,6 +80,16 @@ async fn dispatch(command: Option<Command>) -> anyhow::Result<()> {
     match command.unwrap_or_else(|| Command::Serve(Settings::from_env())) {
         Command::Serve(settings) => serve(settings).await,
         Command::Migrate(settings) => migrate(settings).await,
+        Command::Simulate(args) => {
+            let s = fieldvisit_server::simulate::run(args).await?;
+            println!(
+                "{} pushes, {} records applied ({:.0} records/s), {} duplicates acknowledged, {} rejected, {} retries, {:.1} s",
+                s.pushes, s.records_applied, s.records_per_s(), s.records_duplicate, s.rejected, s.retries, s.elapsed_s
+            );
+            let lat: Vec<String> = s.latency_ms.iter().map(|(q, ms)| format!("p{q}={ms:.1}ms")).collect();
+            println!("push latency: {}", lat.join(" "));
+            Ok(())
+        }
         Command::User(UserCommand::Add { username, display_name, role, area_id, team_id, settings }) => {
             let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("--role: unknown role {role:?}"))?;
             let password = match std::env::var("FIELDVISIT_NEW_PASSWORD") {
