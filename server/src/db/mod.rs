@@ -16,6 +16,7 @@ pub mod records;
 pub mod schema;
 pub mod scope;
 pub mod seq;
+pub mod tickets;
 pub mod users;
 
 use diesel::pg::PgConnection;

@@ -1,13 +1,17 @@
 //! HTTP routes, one module per resource. Authorization goes through `auth::Principal` and the
 //! action table in `auth::authz`; no route decides by itself.
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod devices;
 pub mod health;
+pub mod households;
 pub mod openapi;
 pub mod org;
+pub mod policy;
 pub mod sync;
+pub mod tickets;
 
 use actix_web::web;
 
@@ -30,5 +34,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(audit::list_audit)
         .service(sync::info)
         .service(sync::pull)
+        .service(policy::get_policy)
+        .service(policy::put_policy)
+        .service(alerts::list_alerts)
+        .service(alerts::alert_stream)
+        .service(tickets::list_tickets)
+        .service(tickets::get_ticket)
+        .service(tickets::add_event)
+        .service(households::get_household)
         .service(web::scope("").app_data(sync::push_body_config()).service(sync::push));
 }

@@ -4,7 +4,7 @@ use actix_web::{get, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, auth, devices, health, org, sync};
+use super::{alerts, audit, auth, devices, health, households, org, policy, sync, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,8 @@ use super::{audit, auth, devices, health, org, sync};
         devices::list_devices, devices::revoke_device,
         audit::list_audit,
         sync::info, sync::push, sync::pull,
+        tickets::list_tickets, tickets::get_ticket, tickets::add_event, households::get_household,
+        policy::get_policy, policy::put_policy, alerts::list_alerts, alerts::alert_stream,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth)
