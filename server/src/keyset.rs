@@ -13,7 +13,8 @@ pub fn encode(n: i64, id: &str) -> String {
 
 /// 400 `invalid_cursor` (field `cursor`) for anything [`encode`] did not make.
 pub fn decode(cursor: &str) -> Result<(i64, String), ApiError> {
-    let bad = || ApiError::bad_request("invalid_cursor", "the cursor is not one this server issued").with_field("cursor");
+    let bad =
+        || ApiError::bad_request("invalid_cursor", "the cursor is not one this server issued").with_field("cursor");
     let raw = B64.decode(cursor).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     let rest = text.strip_prefix("k1:").ok_or_else(bad)?;

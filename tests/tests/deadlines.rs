@@ -243,7 +243,10 @@ async fn an_overdue_alert_fires_once(app: TestApp) {
     let alerts = wait_for_alerts(&app, &d.supervisor, &id, "overdue", 1).await;
     let overdue = alerts_of(&alerts, &id, "overdue");
     assert_eq!(overdue.len(), 1, "{alerts:?}");
-    assert_eq!((&overdue[0]["stage"], &overdue[0]["cycle"], &overdue[0]["level"]), (&json!("classify"), &json!(1), &json!(0)));
+    assert_eq!(
+        (&overdue[0]["stage"], &overdue[0]["cycle"], &overdue[0]["level"]),
+        (&json!("classify"), &json!(1), &json!(0))
+    );
     assert_eq!(overdue[0]["at"], overdue[0]["due_at"]);
     app.state.clock.advance(10 * MIN);
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -276,7 +279,8 @@ async fn an_alert_fires_within_a_second_of_its_time(app: TestApp) {
         assert!(start.elapsed() < Duration::from_secs(5), "no overdue alert: {alerts:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let ms = |k: &str| DateTime::parse_from_rfc3339(overdue[k].as_str().expect("time")).expect("time").timestamp_millis();
+    let ms =
+        |k: &str| DateTime::parse_from_rfc3339(overdue[k].as_str().expect("time")).expect("time").timestamp_millis();
     let lag = ms("fired_at") - ms("at");
     assert!((0..1000).contains(&lag), "fired {lag} ms after its time: {overdue}");
 }
@@ -314,13 +318,8 @@ async fn late_synced_data_retracts_an_overdue_alert(app: TestApp) {
 
 async fn the_stream_delivers_alerts_in_scope(app: TestApp) {
     let d = desk(&app).await;
-    let mut res = app
-        .client
-        .get(app.url("/api/v1/alerts/stream"))
-        .bearer_auth(&d.supervisor)
-        .send()
-        .await
-        .expect("stream opens");
+    let mut res =
+        app.client.get(app.url("/api/v1/alerts/stream")).bearer_auth(&d.supervisor).send().await.expect("stream opens");
     assert_eq!(res.status(), 200);
     assert!(res.headers()["content-type"].to_str().is_ok_and(|c| c.starts_with("text/event-stream")));
     let first = tokio::time::timeout(Duration::from_secs(5), res.chunk()).await.expect("first chunk in time");
@@ -349,7 +348,8 @@ async fn tickets_list_filters_pages_and_scopes(app: TestApp) {
     let (a, b, c) = (report(&app, &d, -70).await, report(&app, &d, -200).await, report(&app, &d, -5).await);
     let s = &d.supervisor;
     let (_, overdue) = app.get_as(s, "/api/v1/tickets?overdue=true").await;
-    let ids: Vec<&str> = overdue["tickets"].as_array().expect("tickets").iter().filter_map(|t| t["id"].as_str()).collect();
+    let ids: Vec<&str> =
+        overdue["tickets"].as_array().expect("tickets").iter().filter_map(|t| t["id"].as_str()).collect();
     assert_eq!(ids, [b.as_str(), a.as_str()], "most overdue first");
     // Newest reported first, one per page.
     let (_, p1) = app.get_as(s, "/api/v1/tickets?limit=1").await;
@@ -359,7 +359,8 @@ async fn tickets_list_filters_pages_and_scopes(app: TestApp) {
     assert_eq!(p2["tickets"][0]["id"], a);
     let (status, _) = app.get_as(s, "/api/v1/tickets?cursor=garbage").await;
     assert_eq!(status, 400);
-    let (_, by_area) = app.get_as(s, &format!("/api/v1/tickets?area_id={}&stage=classify&status=open", d.org.grid_a)).await;
+    let (_, by_area) =
+        app.get_as(s, &format!("/api/v1/tickets?area_id={}&stage=classify&status=open", d.org.grid_a)).await;
     assert_eq!(by_area["tickets"].as_array().map(Vec::len), Some(3));
     // Town B sees none of town A's, and may not ask for its area.
     let other = app.token("volunteer_b", PASSWORD, "phone-b").await;
@@ -410,7 +411,9 @@ async fn new_routes_follow_the_role_table(app: TestApp) {
     let d = desk(&app).await;
     let handler = app.token("handler_a", PASSWORD, "phone-h").await;
     let admin = app.admin_token().await;
-    for (token, alerts) in [(&d.volunteer, 403), (&handler, 403), (&d.dispatcher, 200), (&d.supervisor, 200), (&admin, 200)] {
+    for (token, alerts) in
+        [(&d.volunteer, 403), (&handler, 403), (&d.dispatcher, 200), (&d.supervisor, 200), (&admin, 200)]
+    {
         let (status, body) = app.get_as(token, "/api/v1/alerts").await;
         assert_eq!(status, alerts, "{body}");
         let res = app.client.get(app.url("/api/v1/alerts/stream")).bearer_auth(token).send().await.expect("sent");
@@ -422,14 +425,24 @@ async fn new_routes_follow_the_role_table(app: TestApp) {
     }
     let (_, mut policy) = app.get_as(&admin, "/api/v1/policy").await;
     policy.as_object_mut().expect("object").remove("version");
-    for (token, expected) in [(&d.volunteer, 403), (&handler, 403), (&d.dispatcher, 403), (&d.supervisor, 403), (&admin, 200)] {
+    for (token, expected) in
+        [(&d.volunteer, 403), (&handler, 403), (&d.dispatcher, 403), (&d.supervisor, 403), (&admin, 200)]
+    {
         let (status, _) = app.send(reqwest::Method::PUT, "/api/v1/policy", Some(token), Some(&policy)).await;
         assert_eq!(status, expected);
     }
     let (status, _) = app.get_json("/api/v1/alerts").await;
     assert_eq!(status, 401);
     let (_, spec) = app.get_json("/openapi.json").await;
-    for p in ["/api/v1/tickets", "/api/v1/tickets/{id}", "/api/v1/tickets/{id}/events", "/api/v1/households/{id}", "/api/v1/policy", "/api/v1/alerts", "/api/v1/alerts/stream"] {
+    for p in [
+        "/api/v1/tickets",
+        "/api/v1/tickets/{id}",
+        "/api/v1/tickets/{id}/events",
+        "/api/v1/households/{id}",
+        "/api/v1/policy",
+        "/api/v1/alerts",
+        "/api/v1/alerts/stream",
+    ] {
         assert!(spec["paths"][p].is_object(), "{p} missing from openapi");
     }
 }

@@ -56,8 +56,7 @@ pub async fn list_alerts(
         Some(c) => keyset::decode(c)?.0,
         None => 0,
     };
-    let mut rows =
-        db::run(&state.pool, move |c| Ok(alerts::after(c, Some(&who.area_path), after, limit + 1)?)).await?;
+    let mut rows = db::run(&state.pool, move |c| Ok(alerts::after(c, Some(&who.area_path), after, limit + 1)?)).await?;
     let has_more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));
     let cursor = rows.last().map(|r| keyset::encode(r.id, "")).or_else(|| q.cursor.clone());
@@ -70,11 +69,16 @@ pub async fn list_alerts(
 #[utoipa::path(tag = "deadlines", security(("bearer" = [])),
     responses((status = 200, description = "text/event-stream"), (status = 403, body = crate::error::ErrorBody)))]
 #[get("/api/v1/alerts/stream")]
-pub async fn alert_stream(state: web::Data<AppState>, who: Principal, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn alert_stream(
+    state: web::Data<AppState>,
+    who: Principal,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     who.authorize(Action::WatchAlerts)?;
     // Subscribe before reading the missed ones, so nothing falls between the two.
     let rx = state.alerts.subscribe();
-    let last_seen = req.headers().get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
+    let last_seen =
+        req.headers().get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
     let mut first = String::from(": connected\n\n");
     let mut replayed_to = 0;
     if let Some(after) = last_seen {
@@ -85,7 +89,8 @@ pub async fn alert_stream(state: web::Data<AppState>, who: Principal, req: HttpR
             replayed_to = r.id;
         }
     }
-    let feed = Feed { rx, tick: interval_at(Instant::now() + KEEP_ALIVE, KEEP_ALIVE), scope: who.area_path, replayed_to };
+    let feed =
+        Feed { rx, tick: interval_at(Instant::now() + KEEP_ALIVE, KEEP_ALIVE), scope: who.area_path, replayed_to };
     let first = futures_util::stream::once(async move { Ok::<_, Infallible>(Bytes::from(first)) });
     let live = futures_util::stream::unfold(feed, |mut feed| async move {
         let chunk = feed.next().await?;

@@ -51,7 +51,12 @@ pub async fn put_policy(
                 schema::policies::table.select(diesel::dsl::max(schema::policies::version)).first(conn)?;
             policy.version = last.unwrap_or(0) + 1;
             let text = serde_json::to_string(&policy).map_err(|e| ApiError::internal(e.into()))?;
-            let row = PolicyRow { version: policy.version, body: text, created_at: now, created_by: Some(who.user_id.clone()) };
+            let row = PolicyRow {
+                version: policy.version,
+                body: text,
+                created_at: now,
+                created_by: Some(who.user_id.clone()),
+            };
             policies::insert(conn, &row)?;
             let version = policy.version.to_string();
             let detail = json!({"version": policy.version});

@@ -44,11 +44,10 @@ pub struct TicketPage {
 
 fn one_of(field: &'static str, v: Option<String>, allowed: &[&str]) -> Result<Option<String>, ApiError> {
     match v {
-        Some(s) if !allowed.contains(&s.as_str()) => Err(ApiError::bad_request(
-            "invalid_query",
-            format!("{field} must be one of {}", allowed.join(", ")),
-        )
-        .with_field(field)),
+        Some(s) if !allowed.contains(&s.as_str()) => {
+            Err(ApiError::bad_request("invalid_query", format!("{field} must be one of {}", allowed.join(", ")))
+                .with_field(field))
+        }
         other => Ok(other),
     }
 }
@@ -92,8 +91,9 @@ pub async fn list_tickets(
     let area_id = q.area_id;
     let (rows, book) = db::run(&state.pool, move |conn| {
         if let Some(id) = &area_id {
-            let area = areas::find(conn, id)?
-                .ok_or_else(|| ApiError::new(Kind::Unprocessable, "unknown_area", "no such area").with_field("area_id"))?;
+            let area = areas::find(conn, id)?.ok_or_else(|| {
+                ApiError::new(Kind::Unprocessable, "unknown_area", "no such area").with_field("area_id")
+            })?;
             who.require_scope(&area.path).map_err(|_| ApiError::out_of_scope("area_id"))?;
             filter.area_path = Some(area.path);
         }
@@ -197,7 +197,10 @@ pub async fn add_event(
     state.tracker_wake.notify_one();
     let result = answer.results.into_iter().next().ok_or_else(|| ApiError::internal(anyhow::anyhow!("no result")))?;
     let error = |kind: Kind| {
-        let e = result.error.clone().unwrap_or_else(|| fieldvisit_sync_protocol::sync::push::RecordError::new("invalid", ""));
+        let e = result
+            .error
+            .clone()
+            .unwrap_or_else(|| fieldvisit_sync_protocol::sync::push::RecordError::new("invalid", ""));
         // The body is the event itself: name its field, not `ticket_events[0].…`.
         let field = e.field.map(|f| f.strip_prefix("ticket_events[0].").map_or(f.clone(), str::to_owned));
         let err = ApiError::new(kind, e.code, e.message);
@@ -210,11 +213,14 @@ pub async fn add_event(
         RecordStatus::Applied | RecordStatus::Duplicate | RecordStatus::Merged => {}
         RecordStatus::Rejected => {
             let code = result.error.as_ref().map(|e| e.code.as_str());
-            let kind = if matches!(code, Some("forbidden" | "out_of_scope")) { Kind::Forbidden } else { Kind::Unprocessable };
+            let kind =
+                if matches!(code, Some("forbidden" | "out_of_scope")) { Kind::Forbidden } else { Kind::Unprocessable };
             return Err(error(kind));
         }
         RecordStatus::Conflict => {
-            return Err(ApiError::conflict("conflict", "an event with this id is stored with other content").with_field("id"))
+            return Err(
+                ApiError::conflict("conflict", "an event with this id is stored with other content").with_field("id")
+            )
         }
         RecordStatus::Retry => return Err(error(Kind::Unavailable).retry_after(5)),
     }

@@ -18,7 +18,8 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 4] = [AlertKind::DueSoon, AlertKind::Overdue, AlertKind::Escalated, AlertKind::Retracted];
+    pub const ALL: [AlertKind; 4] =
+        [AlertKind::DueSoon, AlertKind::Overdue, AlertKind::Escalated, AlertKind::Retracted];
 
     /// The wire name, also the SSE event name (`due_soon`, ...).
     pub const fn as_str(self) -> &'static str {
