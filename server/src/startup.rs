@@ -18,7 +18,7 @@ use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::error::{ApiError, Kind};
 use crate::state::AppState;
-use crate::{metrics, routes};
+use crate::{metrics, routes, tracker};
 
 pub struct Application {
     port: u16,
@@ -60,6 +60,9 @@ impl Application {
             login_limits: login_limits.clone(),
             writer: crate::sync::Writer::start(pool.clone())?,
             settings: Arc::new(settings),
+            tracker_wake: Arc::new(tokio::sync::Notify::new()),
+            // A subscriber that falls this far behind skips ahead (it is told, see routes/alerts.rs).
+            alerts: tokio::sync::broadcast::channel(1024).0,
         };
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -84,9 +87,25 @@ impl Application {
         &self.state
     }
 
-    /// Runs until SIGINT/SIGTERM; in-flight requests are given time to finish.
+    /// Runs the HTTP server and the deadline tracker side by side until SIGINT/SIGTERM (in-flight
+    /// requests are given time to finish). If the tracker stops, that is an error: deadlines would
+    /// silently go unwatched, so the process stops and says why.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let mut tracker = tokio::spawn(tracker::run(self.state.clone()));
+        let result = tokio::select! {
+            served = self.server => served,
+            stopped = &mut tracker => {
+                let why = match stopped {
+                    Ok(Ok(())) => "returned".to_owned(),
+                    Ok(Err(e)) => format!("{e:#}"),
+                    Err(e) => e.to_string(),
+                };
+                tracing::error!(error = %why, "the deadline tracker stopped");
+                Err(std::io::Error::other(format!("the deadline tracker stopped: {why}")))
+            }
+        };
+        tracker.abort();
+        result
     }
 }
 

@@ -2,12 +2,15 @@
 
 use std::sync::Arc;
 
+use tokio::sync::{broadcast, Notify};
+
 use crate::auth::ratelimit::LoginLimits;
 use crate::auth::tokens::Keys;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{Backend, DbPool};
 use crate::sync::Writer;
+use crate::tracker::FiredAlert;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,4 +22,9 @@ pub struct AppState {
     pub login_limits: Arc<LoginLimits>,
     /// The group-commit write path of pushes.
     pub writer: Writer,
+    /// Wakes the deadline tracker after a commit that may have changed deadlines or stored
+    /// retractions (a push), so alerts never wait for its next timer.
+    pub tracker_wake: Arc<Notify>,
+    /// Alerts as the tracker sees them committed, for the SSE stream (`routes/alerts.rs`).
+    pub alerts: broadcast::Sender<Arc<FiredAlert>>,
 }

@@ -24,14 +24,30 @@ pub enum Action {
     Sync,
     /// Compliance, clearance, coverage and temperature reports.
     ReadReports,
+    /// Read tickets and households (scope decides which).
+    ReadTickets,
+    /// Add an event to a ticket over HTTP (`may_write_event` decides which types).
+    WriteTicketEvent,
+    /// List fired alerts and follow the alert stream.
+    WatchAlerts,
+    /// Read the deadline policy.
+    ReadPolicy,
+    /// Publish a new deadline policy version.
+    ManagePolicy,
 }
 
 pub fn allowed_roles(action: Action) -> &'static [Role] {
     use Role::*;
     match action {
-        Action::ManageOrganisation | Action::ReadAudit => &[Admin],
+        Action::ManageOrganisation | Action::ReadAudit | Action::ManagePolicy => &[Admin],
         Action::ListUsers | Action::ManageDevices => &[Supervisor, Admin],
-        Action::ReadOrganisation | Action::Sync => &[Volunteer, Handler, Dispatcher, Supervisor, Admin],
+        Action::ReadOrganisation
+        | Action::Sync
+        | Action::ReadTickets
+        | Action::WriteTicketEvent
+        | Action::ReadPolicy => &[Volunteer, Handler, Dispatcher, Supervisor, Admin],
+        // Watching deadlines is the desk's job; phones see their tickets' states in pulls.
+        Action::WatchAlerts => &[Dispatcher, Supervisor, Admin],
         Action::WriteRecords => &[Volunteer, Dispatcher, Supervisor, Admin],
         Action::ReadReports => &[Dispatcher, Supervisor, Admin],
     }

@@ -4,6 +4,7 @@
 //! where a backend-specific feature is needed, [`with_conn!`](crate::with_conn) compiles the same
 //! body once per backend.
 
+pub mod alerts;
 pub mod areas;
 pub mod audit;
 pub mod blobs;
@@ -17,6 +18,7 @@ pub mod reports;
 pub mod schema;
 pub mod scope;
 pub mod seq;
+pub mod tickets;
 pub mod users;
 
 use diesel::pg::PgConnection;

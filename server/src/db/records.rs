@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use fieldvisit_sync_protocol::deadline::{EventType, Policy, Projection, Severity};
+use fieldvisit_sync_protocol::deadline::{EventType, Policy, Projection, Severity, TicketFacts};
 use fieldvisit_sync_protocol::sync::pull::{HouseholdOut, TicketEventOut, TicketOut, TicketStatus, VisitOut};
 use fieldvisit_sync_protocol::sync::records::{Heating, HouseholdFields, Location, Satisfaction};
 use fieldvisit_sync_protocol::time::format_utc;
@@ -164,6 +164,16 @@ pub struct TicketRow {
 impl TicketRow {
     pub fn severity(&self) -> Severity {
         enum_of(&self.severity).unwrap_or(Severity::Normal)
+    }
+
+    /// What the deadline fold needs to know about the ticket itself.
+    pub fn facts(&self) -> TicketFacts {
+        TicketFacts {
+            reported_at: self.reported_at,
+            severity: self.severity(),
+            category: self.category.clone(),
+            resolved_on_the_spot: self.resolved_on_the_spot,
+        }
     }
 
     pub fn stored_projection(&self) -> Option<Projection> {

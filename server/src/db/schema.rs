@@ -252,6 +252,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    alerts (id) {
+        id -> BigInt,
+        ticket_id -> Text,
+        kind -> Text,
+        stage -> Text,
+        cycle -> Integer,
+        level -> Integer,
+        due_at -> BigInt,
+        at -> BigInt,
+        fired_at -> BigInt,
+        area_path -> Text,
+        team_id -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(teams -> areas (area_id));
 diesel::joinable!(households -> areas (area_id));
 diesel::joinable!(visits -> households (household_id));
@@ -265,3 +281,4 @@ diesel::joinable!(sessions -> devices (device_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 
 diesel::allow_tables_to_appear_in_same_query!(areas, teams, users, devices, sessions, refresh_tokens, audit_log,);
+diesel::allow_tables_to_appear_in_same_query!(alerts, tickets, households, visits, ticket_events);

@@ -1,15 +1,19 @@
 //! HTTP routes, one module per resource. Authorization goes through `auth::Principal` and the
 //! action table in `auth::authz`; no route decides by itself.
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod blobs;
 pub mod devices;
 pub mod health;
+pub mod households;
 pub mod openapi;
 pub mod org;
+pub mod policy;
 pub mod reports;
 pub mod sync;
+pub mod tickets;
 
 use actix_web::web;
 
@@ -38,5 +42,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(reports::compliance)
         .service(reports::daily)
         .service(reports::coverage)
-        .service(reports::temperature);
+        .service(reports::temperature)
+        .service(policy::get_policy)
+        .service(policy::put_policy)
+        .service(alerts::list_alerts)
+        .service(alerts::alert_stream)
+        .service(tickets::list_tickets)
+        .service(tickets::get_ticket)
+        .service(tickets::add_event)
+        .service(households::get_household);
 }

@@ -4,7 +4,7 @@ use actix_web::{get, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, auth, blobs, devices, health, org, reports, sync};
+use super::{alerts, audit, auth, blobs, devices, health, households, org, policy, reports, sync, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,8 @@ use super::{audit, auth, blobs, devices, health, org, reports, sync};
         sync::info, sync::push, sync::pull,
         blobs::put_blob, blobs::get_blob,
         reports::compliance, reports::daily, reports::coverage, reports::temperature,
+        tickets::list_tickets, tickets::get_ticket, tickets::add_event, households::get_household,
+        policy::get_policy, policy::put_policy, alerts::list_alerts, alerts::alert_stream,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth)

@@ -60,7 +60,10 @@ pub async fn push(
         EnvelopeError::DeviceTime(f) => ApiError::bad_request(f.code, f.message).with_field(f.field),
     })?;
     let job = Job { request, device_time, received_at, who };
-    state.writer.submit(job).await.map(web::Json)
+    let answer = state.writer.submit(job).await?;
+    // New tickets may be due already (synced late) and retractions wait to be streamed.
+    state.tracker_wake.notify_one();
+    Ok(web::Json(answer))
 }
 
 /// A push body: at most `max_body_bytes` after gzip is undone, else 413 `batch_too_large`.

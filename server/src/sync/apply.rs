@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
-use fieldvisit_sync_protocol::deadline::{self, FoldEvent, Projection, TicketFacts};
+use fieldvisit_sync_protocol::deadline::{self, AlertKind, FoldEvent, Projection, ScheduledAlert, Stage};
 use fieldvisit_sync_protocol::sync::clock::ClockCheck;
 use fieldvisit_sync_protocol::sync::pull::{HouseholdOut, TicketEventOut, VisitOut};
 use fieldvisit_sync_protocol::sync::push::{PushRequest, PushResponse, RecordError, RecordResult, RecordType};
@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::authz::{EventRefusal, TicketAccess};
 use crate::auth::{Action, Principal};
+use crate::db::alerts::{self, AlertKey, NewAlert};
 use crate::db::policies::PolicyBook;
 use crate::db::records::{self, EventRow, HouseholdRow, HouseholdVersionRow, TicketRow, VisitRow};
 use crate::db::schema::{
@@ -485,7 +486,7 @@ impl Run<'_, '_> {
                 version: 1,
                 seq: self.seq.next(self.conn)?,
             };
-            set_projection(&mut row, policy, &[], self.job.received_at);
+            set_projection(&mut row, policy, &[], self.job.received_at, &HashSet::new());
             photos.extend(self.photo_rows(T, &id, &home.area_path, &t.photos));
             rows.push(row);
             seen.insert(id.clone(), (hash, canonical));
@@ -605,11 +606,15 @@ impl Run<'_, '_> {
         for e in records::events_of(self.conn, touched)? {
             events.entry(e.ticket_id.clone()).or_default().push(e.fold_event());
         }
+        let mut fired = alerts::fired_keys(self.conn, touched)?;
         for id in touched {
             let Some(mut row) = tickets_by_id.remove(id) else { continue };
             let old_team = row.team_id.clone();
             let policy = self.policies.version(row.policy_version);
-            set_projection(&mut row, policy, events.get(id).map_or(&[][..], Vec::as_slice), self.job.received_at);
+            let fired = fired.remove(id).unwrap_or_default();
+            let events = events.get(id).map_or(&[][..], Vec::as_slice);
+            let projection = set_projection(&mut row, policy, events, self.job.received_at, &fired);
+            self.retract(&row, &projection, &fired)?;
             row.version += 1;
             row.last_event_received_at = Some(self.job.received_at);
             if row.team_id.is_some() && row.team_id != old_team {
@@ -660,14 +665,38 @@ impl Run<'_, '_> {
     }
 }
 
-/// Folds `events` under `policy` and writes the projection and its indexed columns onto `row`.
-pub fn set_projection(row: &mut TicketRow, policy: &deadline::Policy, events: &[FoldEvent], now: Millis) {
-    let facts = TicketFacts {
-        reported_at: row.reported_at,
-        severity: row.severity(),
-        category: row.category.clone(),
-        resolved_on_the_spot: row.resolved_on_the_spot,
-    };
+impl Run<'_, '_> {
+    /// Late-synced events may prove a fired `overdue` wrong (the stage was met in time): store a
+    /// `retracted` alert for each, in this transaction. The unique key makes it once; the tracker
+    /// broadcasts it after the commit.
+    fn retract(&mut self, row: &TicketRow, p: &Projection, fired: &HashSet<AlertKey>) -> Result<(), ApiError> {
+        let overdue: Vec<(Stage, u32)> =
+            fired.iter().filter(|k| k.0 == AlertKind::Overdue).map(|k| (k.1, k.2)).collect();
+        let now = self.job.received_at;
+        let rows: Vec<NewAlert> = deadline::retractions(p, &overdue)
+            .into_iter()
+            .filter(|&(stage, cycle)| !fired.contains(&(AlertKind::Retracted, stage, cycle, 0)))
+            .filter_map(|(stage, cycle)| {
+                let due_at = p.stages.iter().find(|v| v.name == stage && v.cycle == cycle)?.due_at?;
+                let a = ScheduledAlert { kind: AlertKind::Retracted, level: 0, stage, cycle, due_at, at: now };
+                Some(NewAlert::of(&row.id, &row.area_path, row.team_id.as_deref(), &a, now))
+            })
+            .collect();
+        alerts::insert_new(self.conn, &rows)?;
+        Ok(())
+    }
+}
+
+/// Folds `events` under `policy` and writes the projection and its indexed columns onto `row`;
+/// `next_deadline_at` skips the alerts already `fired`. Returns the projection.
+pub fn set_projection(
+    row: &mut TicketRow,
+    policy: &deadline::Policy,
+    events: &[FoldEvent],
+    now: Millis,
+    fired: &HashSet<AlertKey>,
+) -> Projection {
+    let facts = row.facts();
     let p: Projection = deadline::project(policy, &facts, events, now);
     let schedule = deadline::schedule(policy, &facts, &p);
     row.status = if p.closed { "closed" } else { "open" }.to_owned();
@@ -675,7 +704,8 @@ pub fn set_projection(row: &mut TicketRow, policy: &deadline::Policy, events: &[
     row.team_id = p.team_id.map(|t| t.to_string());
     row.effective_category.clone_from(&p.category);
     row.current_due_at = p.current().and_then(|s| s.due_at);
-    row.next_deadline_at = deadline::next_deadline_at(&schedule, |_| false);
+    row.next_deadline_at = deadline::next_deadline_at(&schedule, |a| fired.contains(&alerts::key_of(a)));
     row.closed_at = if p.closed { p.stages.iter().filter_map(|s| s.completed_at).max() } else { None };
     row.projection = serde_json::to_string(&p).unwrap_or_default();
+    p
 }

@@ -17,6 +17,43 @@ pub enum AlertKind {
     Retracted,
 }
 
+impl AlertKind {
+    pub const ALL: [AlertKind; 4] =
+        [AlertKind::DueSoon, AlertKind::Overdue, AlertKind::Escalated, AlertKind::Retracted];
+
+    /// The wire name, also the SSE event name (`due_soon`, ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::DueSoon => "due_soon",
+            AlertKind::Overdue => "overdue",
+            AlertKind::Escalated => "escalated",
+            AlertKind::Retracted => "retracted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AlertKind> {
+        AlertKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A fired alert as `GET /api/v1/alerts` lists it and the SSE stream sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertOut {
+    /// Increases in the order alerts were fired; the list's cursor follows it.
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub kind: AlertKind,
+    pub ticket_id: uuid::Uuid,
+    pub stage: Stage,
+    pub cycle: u32,
+    pub level: u32,
+    pub due_at: String,
+    /// When the alert was due to fire (its schedule time); for `retracted`, when the data arrived.
+    pub at: String,
+    /// When the server stored it: later than `at` when the tracker caught up after downtime.
+    pub fired_at: String,
+}
+
 /// An alert a stage will call for at `at`, unless it completes first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduledAlert {

@@ -35,7 +35,7 @@ pub mod alerts;
 pub mod fold;
 pub mod policy;
 
-pub use alerts::{next_deadline_at, retractions, schedule, AlertKind, ScheduledAlert};
+pub use alerts::{next_deadline_at, retractions, schedule, AlertKind, AlertOut, ScheduledAlert};
 pub use fold::{project, state_of, FoldEvent, Projection, StageView, TicketFacts};
 pub use policy::{Escalation, Notify, Override, Policy, PolicyError, StageWindow};
 
@@ -54,6 +54,11 @@ pub enum Stage {
 impl Stage {
     /// All stages, in the order they run.
     pub const ALL: [Stage; 4] = [Stage::Classify, Stage::Dispatch, Stage::OnSite, Stage::Close];
+
+    /// The stage of a wire name.
+    pub fn parse(s: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|st| st.as_str() == s)
+    }
 
     /// The wire name (`on_site`, ...).
     pub const fn as_str(self) -> &'static str {

@@ -74,8 +74,9 @@ pub struct TestApp {
     pub state: AppState,
     pub db: Db,
     pub settings: Settings,
-    // Dropped last: the server's pool closes with the runtime, then the database goes.
-    _db: TestDb,
+    // Dropped last: the server's pool closes with the runtime, then the database goes. `None` for
+    // a second app on another app's database (`spawn_on`).
+    _db: Option<TestDb>,
     _data: tempfile::TempDir,
 }
 
@@ -87,6 +88,16 @@ impl TestApp {
     /// Spawns with settings adjusted by `tweak` (tests of limits, TTLs, rate limits).
     pub async fn spawn_with(db: Db, tweak: impl FnOnce(&mut Settings)) -> Self {
         let (test_db, url) = TestDb::create(db);
+        Self::build(db, Some(test_db), url, tweak).await
+    }
+
+    /// A second server instance on the database at `url` (another app's): two instances, one
+    /// database, as in a scaled-out deployment. The first app owns (and drops) the database.
+    pub async fn spawn_on(db: Db, url: String) -> Self {
+        Self::build(db, None, url, |_| {}).await
+    }
+
+    async fn build(db: Db, test_db: Option<TestDb>, url: String, tweak: impl FnOnce(&mut Settings)) -> Self {
         let data = tempfile::tempdir().expect("temp dir");
         let mut settings = Settings::defaults();
         settings.bind = "127.0.0.1:0".into();

@@ -1,0 +1,132 @@
+//! Fired deadline alerts. The table's unique key (ticket, kind, stage, cycle, level) is what makes
+//! an alert fire once, whichever tracker instance or push gets there first.
+
+use std::collections::{HashMap, HashSet};
+
+use diesel::prelude::*;
+use fieldvisit_sync_protocol::deadline::{AlertKind, AlertOut, ScheduledAlert, Stage};
+use fieldvisit_sync_protocol::time::format_utc;
+
+use super::records::uuid_of;
+use super::schema::alerts;
+use super::{scope, DbConn};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = alerts)]
+pub struct AlertRow {
+    pub id: i64,
+    pub ticket_id: String,
+    pub kind: String,
+    pub stage: String,
+    pub cycle: i32,
+    pub level: i32,
+    pub due_at: i64,
+    pub at: i64,
+    pub fired_at: i64,
+    pub area_path: String,
+    pub team_id: Option<String>,
+}
+
+impl From<&AlertRow> for AlertOut {
+    fn from(r: &AlertRow) -> Self {
+        AlertOut {
+            id: r.id,
+            kind: AlertKind::parse(&r.kind).unwrap_or(AlertKind::Overdue),
+            ticket_id: uuid_of(&r.ticket_id),
+            stage: Stage::parse(&r.stage).unwrap_or(Stage::Classify),
+            cycle: u32::try_from(r.cycle).unwrap_or(0),
+            level: u32::try_from(r.level).unwrap_or(0),
+            due_at: format_utc(r.due_at),
+            at: format_utc(r.at),
+            fired_at: format_utc(r.fired_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = alerts)]
+pub struct NewAlert {
+    pub ticket_id: String,
+    pub kind: String,
+    pub stage: String,
+    pub cycle: i32,
+    pub level: i32,
+    pub due_at: i64,
+    pub at: i64,
+    pub fired_at: i64,
+    pub area_path: String,
+    pub team_id: Option<String>,
+}
+
+impl NewAlert {
+    /// The row for alert `a` of a ticket in `area_path` (dispatched to `team_id`), fired at `fired_at`.
+    pub fn of(ticket_id: &str, area_path: &str, team_id: Option<&str>, a: &ScheduledAlert, fired_at: i64) -> Self {
+        NewAlert {
+            ticket_id: ticket_id.to_owned(),
+            kind: a.kind.as_str().to_owned(),
+            stage: a.stage.as_str().to_owned(),
+            cycle: i32::try_from(a.cycle).unwrap_or(i32::MAX),
+            level: i32::try_from(a.level).unwrap_or(i32::MAX),
+            due_at: a.due_at,
+            at: a.at,
+            fired_at,
+            area_path: area_path.to_owned(),
+            team_id: team_id.map(str::to_owned),
+        }
+    }
+}
+
+/// What makes an alert unique within its ticket: (kind, stage, cycle, level).
+pub type AlertKey = (AlertKind, Stage, u32, u32);
+
+pub fn key_of(a: &ScheduledAlert) -> AlertKey {
+    (a.kind, a.stage, a.cycle, a.level)
+}
+
+/// The keys of every alert already fired for each of `ticket_ids`.
+pub fn fired_keys(conn: &mut DbConn, ticket_ids: &[String]) -> QueryResult<HashMap<String, HashSet<AlertKey>>> {
+    let mut out: HashMap<String, HashSet<AlertKey>> = HashMap::new();
+    if ticket_ids.is_empty() {
+        return Ok(out);
+    }
+    let rows: Vec<(String, String, String, i32, i32)> = alerts::table
+        .filter(alerts::ticket_id.eq_any(ticket_ids))
+        .select((alerts::ticket_id, alerts::kind, alerts::stage, alerts::cycle, alerts::level))
+        .load(conn)?;
+    for (ticket, kind, stage, cycle, level) in rows {
+        if let (Some(kind), Some(stage)) = (AlertKind::parse(&kind), Stage::parse(&stage)) {
+            let key = (kind, stage, u32::try_from(cycle).unwrap_or(0), u32::try_from(level).unwrap_or(0));
+            out.entry(ticket).or_default().insert(key);
+        }
+    }
+    Ok(out)
+}
+
+/// Inserts the alerts that are not stored yet; an alert already fired (by anyone) is skipped.
+pub fn insert_new(conn: &mut DbConn, rows: &[NewAlert]) -> QueryResult<usize> {
+    // One row per statement: SQLite cannot batch rows with a NULL-able column, and alerts are few.
+    let mut n = 0;
+    for row in rows {
+        n += crate::with_conn!(conn, c => diesel::insert_into(alerts::table).values(row).on_conflict_do_nothing().execute(c))?;
+    }
+    Ok(n)
+}
+
+/// Alerts after `after_id` in id order, within `scope` (`None`: everywhere; the tracker's feed).
+pub fn after(conn: &mut DbConn, scope_path: Option<&str>, after_id: i64, limit: i64) -> QueryResult<Vec<AlertRow>> {
+    let mut q = alerts::table
+        .filter(alerts::id.gt(after_id))
+        .order(alerts::id)
+        .limit(limit)
+        .select(AlertRow::as_select())
+        .into_boxed();
+    if let Some(s) = scope_path {
+        q = q.filter(scope::within(alerts::area_path, s));
+    }
+    q.load(conn)
+}
+
+/// The newest alert id (0 when there is none): where a fresh feed starts.
+pub fn last_id(conn: &mut DbConn) -> QueryResult<i64> {
+    alerts::table.select(diesel::dsl::max(alerts::id)).first::<Option<i64>>(conn).map(Option::unwrap_or_default)
+}

@@ -1,0 +1,168 @@
+//! The deadline tracker: a task beside the HTTP server that fires `due_soon`, `overdue` and
+//! `escalated` alerts when their time comes, and feeds every stored alert (its own and the
+//! retractions a push stores) to the SSE stream.
+//!
+//! It sleeps until the earliest `tickets.next_deadline_at` (one indexed MIN), until a push
+//! commits (`AppState::tracker_wake`), or until the clock jumps (tests), at most [`MAX_SLEEP`].
+//! A sweep locks the due tickets (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so instances split the
+//! work), inserts the alerts whose time has come with ON CONFLICT DO NOTHING (the unique key makes
+//! each fire once even if two instances race) and moves each ticket's `next_deadline_at` to its
+//! next unfired alert, all in one transaction. See docs/deadlines.md.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::prelude::*;
+use fieldvisit_sync_protocol::deadline::{self, AlertKind, AlertOut, ScheduledAlert};
+use fieldvisit_sync_protocol::time::Millis;
+
+use crate::db::alerts::{self, AlertKey, NewAlert};
+use crate::db::schema::tickets;
+use crate::db::{self, policies, records, DbConn};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Longest sleep without a deadline or a push: a safety net, not the alert latency.
+pub const MAX_SLEEP: Duration = Duration::from_secs(30);
+/// Tickets per sweep transaction; a sweep repeats until fewer are due.
+const BATCH: i64 = 500;
+
+/// An alert with the scope it belongs to, as broadcast to the stream's subscribers.
+#[derive(Debug, Clone)]
+pub struct FiredAlert {
+    pub area_path: String,
+    pub team_id: Option<String>,
+    pub alert: AlertOut,
+}
+
+/// Runs forever; database trouble is logged and retried, so only a panic ends it.
+pub async fn run(state: AppState) -> anyhow::Result<()> {
+    // Subscribers get what is fired from now on; history is `GET /api/v1/alerts`.
+    let mut last = loop {
+        match db::run(&state.pool, |c| Ok(alerts::last_id(c)?)).await {
+            Ok(id) => break id,
+            Err(e) => retry_later(&e).await,
+        }
+    };
+    loop {
+        let now = state.clock.now();
+        let next = match db::run(&state.pool, move |c| sweep(c, now)).await {
+            Ok(next) => next,
+            Err(e) => {
+                retry_later(&e).await;
+                continue;
+            }
+        };
+        match broadcast(&state, last).await {
+            Ok(id) => last = id,
+            Err(e) => tracing::warn!(error = %e, "tracker: reading new alerts failed"),
+        }
+        let wait = match next {
+            // Still due after a sweep: rows another instance holds (SKIP LOCKED); look again soon.
+            Some(at) => Duration::from_millis(u64::try_from(at - state.clock.now()).unwrap_or(0).max(20)),
+            None => MAX_SLEEP,
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait.min(MAX_SLEEP)) => {}
+            () = state.tracker_wake.notified() => {}
+            () = state.clock.jumped() => {}
+        }
+    }
+}
+
+async fn retry_later(e: &ApiError) {
+    tracing::warn!(error = %e, "tracker: database trouble, retrying in 1 s");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+/// Fires everything due at `now`; returns the earliest `next_deadline_at` left in the database.
+pub fn sweep(conn: &mut DbConn, now: Millis) -> Result<Option<Millis>, ApiError> {
+    // A read first, so the common case (nothing due) takes no write lock.
+    while earliest(conn)?.is_some_and(|at| at <= now) {
+        let handled = db::transaction(conn, |c| sweep_batch(c, now))?;
+        if handled < BATCH as usize {
+            break;
+        }
+    }
+    Ok(earliest(conn)?)
+}
+
+fn earliest(conn: &mut DbConn) -> QueryResult<Option<Millis>> {
+    tickets::table.select(diesel::dsl::min(tickets::next_deadline_at)).first(conn)
+}
+
+fn due_ids(conn: &mut DbConn, now: Millis) -> QueryResult<Vec<String>> {
+    let q = tickets::table
+        .filter(tickets::next_deadline_at.le(now))
+        .order(tickets::next_deadline_at)
+        .limit(BATCH)
+        .select(tickets::id);
+    match conn {
+        // Two instances take disjoint tickets instead of queueing on the same rows.
+        DbConn::Pg(c) => q.for_update().skip_locked().load(c),
+        DbConn::Sqlite(c) => q.load(c),
+    }
+}
+
+/// One transaction: lock up to [`BATCH`] due tickets, fire their due alerts, move them on.
+fn sweep_batch(conn: &mut DbConn, now: Millis) -> Result<usize, ApiError> {
+    let ids = due_ids(conn, now)?;
+    let rows = records::tickets_by_id(conn, &ids)?;
+    let mut fired = alerts::fired_keys(conn, &ids)?;
+    let book = policies::load(conn)?;
+    let mut new = Vec::new();
+    for id in &ids {
+        let Some(row) = rows.get(id) else { continue };
+        let policy = book.version(row.policy_version);
+        let fired = fired.remove(id).unwrap_or_default();
+        let next = match row.stored_projection() {
+            Some(p) => {
+                let p = p.at(policy, now);
+                let schedule = deadline::schedule(policy, &row.facts(), &p);
+                let due: Vec<&ScheduledAlert> = schedule.iter().filter(|a| fires_now(a, now, &fired)).collect();
+                new.extend(due.iter().map(|a| NewAlert::of(id, &row.area_path, row.team_id.as_deref(), a, now)));
+                deadline::next_deadline_at(&schedule, |a| a.at <= now || fired.contains(&alerts::key_of(a)))
+            }
+            None => {
+                tracing::error!(ticket.id = %id, "tracker: stored projection unreadable; ticket skipped");
+                None
+            }
+        };
+        diesel::update(tickets::table.find(id)).set(tickets::next_deadline_at.eq(next)).execute(conn)?;
+    }
+    let inserted = alerts::insert_new(conn, &new)?;
+    tracing::debug!(tickets = ids.len(), alerts = inserted, "tracker: sweep");
+    Ok(ids.len())
+}
+
+/// Due, not fired yet, and not stale: a `due_soon` whose stage is already overdue says nothing
+/// the `overdue` alert does not (a ticket synced late would otherwise get both at once).
+fn fires_now(a: &ScheduledAlert, now: Millis, fired: &HashSet<AlertKey>) -> bool {
+    a.at <= now && !fired.contains(&alerts::key_of(a)) && !(a.kind == AlertKind::DueSoon && a.due_at <= now)
+}
+
+/// Sends every alert stored after `last` to the stream's subscribers; returns the new `last`.
+///
+/// Alert ids are taken inside transactions that hold the change-sequence lock, so they commit
+/// in id order and reading `id > last` never skips one.
+async fn broadcast(state: &AppState, mut last: i64) -> Result<i64, ApiError> {
+    loop {
+        let from = last;
+        let rows = db::run(&state.pool, move |c| Ok(alerts::after(c, None, from, 500)?)).await?;
+        let Some(tail) = rows.last() else { return Ok(last) };
+        last = tail.id;
+        let full = rows.len() == 500;
+        for r in &rows {
+            // No subscriber is not an error: the alert is stored for `GET /api/v1/alerts`.
+            let _ = state.alerts.send(Arc::new(FiredAlert {
+                area_path: r.area_path.clone(),
+                team_id: r.team_id.clone(),
+                alert: AlertOut::from(r),
+            }));
+        }
+        if !full {
+            return Ok(last);
+        }
+    }
+}
