@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::apply::{self, Job};
 use crate::db::seq::SeqAlloc;
-use crate::db::{self, policies, DbPool};
+use crate::db::{self, policies, DbConn, DbPool};
 use crate::error::ApiError;
 
 /// Records per shared transaction: big enough to amortise the commit, small enough to keep the
@@ -47,6 +47,10 @@ impl Writer {
 }
 
 fn run(pool: &DbPool, mut rx: mpsc::Receiver<Pending>) {
+    // The writer keeps one connection while it works, so its page cache stays warm across
+    // groups; a broken one is dropped and a fresh one taken for the next group.
+    let mut held: Option<PooledConn> = None;
+    let mut last_checkpoint = std::time::Instant::now();
     while let Some(first) = rx.blocking_recv() {
         let mut records = first.job.record_count();
         let mut group = vec![first];
@@ -61,7 +65,11 @@ fn run(pool: &DbPool, mut rx: mpsc::Receiver<Pending>) {
         }
         let (jobs, replies): (Vec<Job>, Vec<_>) = group.into_iter().map(|p| (p.job, p.reply)).unzip();
         let started = std::time::Instant::now();
-        let results = commit_group(pool, &jobs);
+        let results = commit_group(pool, &mut held, &jobs);
+        if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+            checkpoint(pool);
+            last_checkpoint = std::time::Instant::now();
+        }
         tracing::debug!(pushes = jobs.len(), records, ms = started.elapsed().as_millis() as u64, "group committed");
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);
@@ -69,7 +77,24 @@ fn run(pool: &DbPool, mut rx: mpsc::Receiver<Pending>) {
     }
 }
 
-fn commit_group(pool: &DbPool, jobs: &[Job]) -> Vec<Result<PushResponse, ApiError>> {
+type PooledConn = r2d2::PooledConnection<crate::db::pool::Manager>;
+
+/// How often the WAL is copied back into the database file. SQLite would do it inside the
+/// commit that crosses 1,000 pages, on the writer's own time; a pooled connection does it here,
+/// between groups, without blocking readers or the next commit (PASSIVE).
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn checkpoint(pool: &DbPool) {
+    if let Ok(mut conn) = pool.get() {
+        if let DbConn::Sqlite(c) = &mut *conn {
+            if let Err(e) = diesel::connection::SimpleConnection::batch_execute(c, "PRAGMA wal_checkpoint(PASSIVE)") {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+            }
+        }
+    }
+}
+
+fn commit_group(pool: &DbPool, held: &mut Option<PooledConn>, jobs: &[Job]) -> Vec<Result<PushResponse, ApiError>> {
     let fail_all = |e: ApiError| {
         let (kind, code, message, retry) = (e.kind, e.code.clone(), e.message.clone(), e.retry_after_s);
         jobs.iter()
@@ -80,10 +105,14 @@ fn commit_group(pool: &DbPool, jobs: &[Job]) -> Vec<Result<PushResponse, ApiErro
             })
             .collect()
     };
-    let mut conn = match pool.get() {
+    let mut conn = match held.take().map_or_else(|| pool.get().map_err(ApiError::database_unavailable), Ok) {
         Ok(c) => c,
-        Err(e) => return fail_all(ApiError::database_unavailable(e)),
+        Err(e) => return fail_all(e),
     };
+    if let DbConn::Sqlite(c) = &mut *conn {
+        // Checkpoints happen between groups (see `checkpoint`), never inside a push's commit.
+        let _ = diesel::connection::SimpleConnection::batch_execute(c, "PRAGMA wal_autocheckpoint = 0");
+    }
     let policies = match policies::load(&mut conn) {
         Ok(p) => p,
         Err(e) => return fail_all(e.into()),
@@ -102,7 +131,11 @@ fn commit_group(pool: &DbPool, jobs: &[Job]) -> Vec<Result<PushResponse, ApiErro
         Ok(())
     });
     match committed {
-        Ok(()) => results,
+        Ok(()) => {
+            *held = Some(conn);
+            results
+        }
+        // The connection may be broken (a lost PostgreSQL link): let the pool judge it.
         Err(e) => fail_all(e),
     }
 }
