@@ -136,7 +136,8 @@ pub async fn run(state: AppState, hook: Hook, start_after: i64) -> anyhow::Resul
             continue;
         }
         let wait = match db::run(&state.pool, |c| Ok(outbox::next_due(c)?)).await {
-            Ok(Some(at)) => Duration::from_millis(u64::try_from(at - state.clock.now()).unwrap_or(0)),
+            // At least 20 ms: a row still due is held by another instance's claim; look again soon.
+            Ok(Some(at)) => Duration::from_millis(u64::try_from(at - state.clock.now()).unwrap_or(0).max(20)),
             Ok(None) => MAX_SLEEP,
             Err(e) => {
                 tracing::warn!(error = %e, "webhook: reading the next attempt failed");
@@ -153,15 +154,20 @@ pub async fn run(state: AppState, hook: Hook, start_after: i64) -> anyhow::Resul
 /// Enqueues new alerts, claims the due rows, delivers them and records the outcomes. Returns
 /// whether a full batch was claimed (more may be due).
 async fn round(state: &AppState, hook: &Hook, start_after: i64) -> Result<bool, ApiError> {
-    loop {
+    // Reads first: a wake-up with nothing to do takes no write lock.
+    let (new, due) =
+        db::run(&state.pool, move |c| Ok((outbox::has_new(c, start_after)?, outbox::next_due(c)?))).await?;
+    let mut more_new = new;
+    while more_new {
         let now = state.clock.now();
         let added =
             db::run(&state.pool, move |c| db::transaction(c, |c| Ok(outbox::enqueue(c, start_after, now)?))).await?;
-        if added < outbox::ENQUEUE_BATCH as usize {
-            break;
-        }
+        more_new = added == outbox::ENQUEUE_BATCH as usize;
     }
     let now = state.clock.now();
+    if !new && due.is_none_or(|at| at > now) {
+        return Ok(false);
+    }
     // Long enough for every claimed row to be tried before another instance may take it again.
     let rounds = i64::try_from((BATCH as usize).div_ceil(PARALLEL)).unwrap_or(i64::MAX);
     let lease = now + rounds * TIMEOUT.as_millis() as i64 + 30_000;

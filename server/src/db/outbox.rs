@@ -48,6 +48,13 @@ pub fn newest(conn: &mut DbConn) -> QueryResult<Option<i64>> {
     webhook_outbox::table.select(diesel::dsl::max(webhook_outbox::alert_id)).first(conn)
 }
 
+/// Whether alerts were stored after the newest one in the outbox (after `start_after` while it
+/// is empty): a read, so a round with nothing new takes no write lock.
+pub fn has_new(conn: &mut DbConn, start_after: i64) -> QueryResult<bool> {
+    let after = newest(conn)?.unwrap_or(start_after);
+    Ok(super::alerts::last_id(conn)? > after)
+}
+
 /// Enqueues up to [`ENQUEUE_BATCH`] alerts stored after the newest one in the outbox (after
 /// `start_after` while the outbox is empty), due at `now`. Call it inside `db::transaction`: that
 /// lock orders it after every transaction that stored an alert, and alert ids commit in id order,
