@@ -85,6 +85,19 @@ pub struct Settings {
     /// If set, `/metrics` requires `Authorization: Bearer <this token>`.
     #[arg(long, env = "FIELDVISIT_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<Secret>,
+
+    /// If set, every stored alert is also POSTed here as JSON (plain `http://`; retried with backoff
+    /// until it answers 2xx). The URL may carry a token: it is never logged.
+    #[arg(long, env = "FIELDVISIT_WEBHOOK_URL", hide_env_values = true)]
+    pub webhook_url: Option<String>,
+
+    /// If set, each webhook delivery carries `X-Fieldvisit-Signature: sha256=<hex HMAC-SHA256 of the body>`.
+    #[arg(long, env = "FIELDVISIT_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<Secret>,
+
+    /// First webhook retry delay in milliseconds; it doubles per failed attempt, up to 10 minutes.
+    #[arg(long, env = "FIELDVISIT_WEBHOOK_RETRY_BASE_MS", default_value_t = 5000)]
+    pub webhook_retry_base_ms: u64,
 }
 
 #[derive(clap::Parser)]
@@ -153,6 +166,8 @@ mod tests {
         assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(s.data_dir(), PathBuf::from("./data"));
         assert!(s.jwt_secret.is_none());
+        assert!(s.webhook_url.is_none() && s.webhook_secret.is_none());
+        assert_eq!(s.webhook_retry_base_ms, 5000);
     }
 
     #[test]

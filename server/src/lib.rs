@@ -18,3 +18,4 @@ pub mod state;
 pub mod sync;
 pub mod telemetry;
 pub mod tracker;
+pub mod webhook;

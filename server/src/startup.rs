@@ -18,12 +18,14 @@ use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::error::{ApiError, Kind};
 use crate::state::AppState;
-use crate::{metrics, routes, tracker};
+use crate::{metrics, routes, tracker, webhook};
 
 pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    /// The alert webhook and the alert id its outbox starts after; `None` without a URL.
+    webhook: Option<(webhook::Hook, i64)>,
 }
 
 impl Application {
@@ -34,9 +36,11 @@ impl Application {
         let pool_size = settings.db_pool_size.max(2);
         let keys = Keys::new(&keys::load_or_create(settings.jwt_secret.as_ref(), &settings.data_dir())?);
         let clock = Clock::default();
+        let hook = webhook::Hook::from_settings(&settings)?;
+        let with_webhook = hook.is_some();
         let boot_settings = settings.clone();
         let now = clock.now();
-        let pool = tokio::task::spawn_blocking(move || -> anyhow::Result<DbPool> {
+        let (pool, webhook_start) = tokio::task::spawn_blocking(move || -> anyhow::Result<(DbPool, i64)> {
             let pool = db::pool::connect(&location, pool_size)?;
             let mut conn = pool.get()?;
             let applied = db::migrate::run_pending(&mut conn)?;
@@ -47,7 +51,9 @@ impl Application {
                 // Printed once, on the console only: it is never stored in clear or logged again.
                 eprintln!("first start: created user `admin` with password {password} (change it)");
             }
-            Ok(pool)
+            // Read before anything can fire an alert: nothing stored from here on is missed.
+            let webhook_start = if with_webhook { webhook::start_after(&mut conn)? } else { 0 };
+            Ok((pool, webhook_start))
         })
         .await??;
 
@@ -61,6 +67,7 @@ impl Application {
             writer: crate::sync::Writer::start(pool.clone())?,
             settings: Arc::new(settings),
             tracker_wake: Arc::new(tokio::sync::Notify::new()),
+            webhook_wake: Arc::new(tokio::sync::Notify::new()),
             // A subscriber that falls this far behind skips ahead (it is told, see routes/alerts.rs).
             alerts: tokio::sync::broadcast::channel(1024).0,
         };
@@ -75,8 +82,8 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.bind))?;
         let port = listener.local_addr()?.port();
         let server = run(listener, state.clone())?;
-        tracing::info!(port, database = backend.name(), "fieldvisit listening");
-        Ok(Self { port, server, state })
+        tracing::info!(port, database = backend.name(), webhook = hook.is_some(), "fieldvisit listening");
+        Ok(Self { port, server, state, webhook: hook.map(|h| (h, webhook_start)) })
     }
 
     pub fn port(&self) -> u16 {
@@ -87,26 +94,41 @@ impl Application {
         &self.state
     }
 
-    /// Runs the HTTP server and the deadline tracker side by side until SIGINT/SIGTERM (in-flight
-    /// requests are given time to finish). If the tracker stops, that is an error: deadlines would
-    /// silently go unwatched, so the process stops and says why.
+    /// Runs the HTTP server, the deadline tracker and, if configured, the webhook delivery task
+    /// side by side until SIGINT/SIGTERM (in-flight requests are given time to finish). If a task
+    /// stops, that is an error: deadlines (or their delivery) would silently go unwatched, so the
+    /// process stops and says why.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let mut tracker = tokio::spawn(tracker::run(self.state.clone()));
-        let result = tokio::select! {
-            served = self.server => served,
-            stopped = &mut tracker => {
-                let why = match stopped {
-                    Ok(Ok(())) => "returned".to_owned(),
-                    Ok(Err(e)) => format!("{e:#}"),
-                    Err(e) => e.to_string(),
-                };
-                tracing::error!(error = %why, "the deadline tracker stopped");
-                Err(std::io::Error::other(format!("the deadline tracker stopped: {why}")))
+        let mut delivery =
+            self.webhook.map(|(hook, start)| tokio::spawn(webhook::run(self.state.clone(), hook, start)));
+        let delivery_stopped = async {
+            match delivery.as_mut() {
+                Some(task) => task.await,
+                None => std::future::pending().await,
             }
         };
+        let result = tokio::select! {
+            served = self.server => served,
+            stopped = &mut tracker => Err(task_stopped("the deadline tracker", stopped)),
+            stopped = delivery_stopped => Err(task_stopped("the webhook delivery task", stopped)),
+        };
         tracker.abort();
+        if let Some(task) = &delivery {
+            task.abort();
+        }
         result
     }
+}
+
+fn task_stopped(what: &str, stopped: Result<anyhow::Result<()>, tokio::task::JoinError>) -> std::io::Error {
+    let why = match stopped {
+        Ok(Ok(())) => "returned".to_owned(),
+        Ok(Err(e)) => format!("{e:#}"),
+        Err(e) => e.to_string(),
+    };
+    tracing::error!(error = %why, "{what} stopped");
+    std::io::Error::other(format!("{what} stopped: {why}"))
 }
 
 fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {

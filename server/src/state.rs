@@ -25,6 +25,9 @@ pub struct AppState {
     /// Wakes the deadline tracker after a commit that may have changed deadlines or stored
     /// retractions (a push), so alerts never wait for its next timer.
     pub tracker_wake: Arc<Notify>,
+    /// Wakes the webhook delivery task (`webhook.rs`) when the tracker sees new alerts committed.
+    /// Rung whether or not a webhook is configured; nobody waits on it when none is.
+    pub webhook_wake: Arc<Notify>,
     /// Alerts as the tracker sees them committed, for the SSE stream (`routes/alerts.rs`).
     pub alerts: broadcast::Sender<Arc<FiredAlert>>,
 }

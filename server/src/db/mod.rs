@@ -11,6 +11,7 @@ pub mod blobs;
 pub mod devices;
 pub mod location;
 pub mod migrate;
+pub mod outbox;
 pub mod policies;
 pub mod pool;
 pub mod records;

@@ -268,6 +268,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_outbox (alert_id) {
+        alert_id -> BigInt,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        delivered_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(webhook_outbox -> alerts (alert_id));
 diesel::joinable!(teams -> areas (area_id));
 diesel::joinable!(households -> areas (area_id));
 diesel::joinable!(visits -> households (household_id));
@@ -281,4 +292,4 @@ diesel::joinable!(sessions -> devices (device_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 
 diesel::allow_tables_to_appear_in_same_query!(areas, teams, users, devices, sessions, refresh_tokens, audit_log,);
-diesel::allow_tables_to_appear_in_same_query!(alerts, tickets, households, visits, ticket_events);
+diesel::allow_tables_to_appear_in_same_query!(alerts, tickets, households, visits, ticket_events, webhook_outbox);

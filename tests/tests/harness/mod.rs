@@ -149,9 +149,29 @@ pub async fn json_of(res: reqwest::Response) -> (u16, Value) {
     (status, body)
 }
 
-/// Declares `mod sqlite` and `mod postgres`, each running every listed `async fn(TestApp)`.
+/// Declares `mod sqlite` and `mod postgres`, each running every listed `async fn(TestApp)`; with
+/// a leading `db:`, every listed `async fn(Db)` instead (tests that spawn their app themselves,
+/// with `TestApp::spawn_with`).
 #[macro_export]
 macro_rules! backend_tests {
+    (db: $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::harness::Db::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::harness::Db::Postgres).await
+                }
+            )*
+        }
+    };
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(
