@@ -190,6 +190,28 @@ async fn skewed_clocks_are_corrected_and_future_times_refused(app: TestApp) {
         assert!(((raw - corrected).num_minutes() - skew_min).abs() <= 1, "raw {raw} kept beside corrected {corrected}");
         assert_eq!(stored["clock_verified"], false);
     }
+    // Tamper-evident time: the same boot session → the time comes from elapsed milliseconds,
+    // whatever the wall clock says (here it is a day off), and is marked verified.
+    let tv = new_id();
+    let mut stamped = visit(&tv, &h, 24 * 60);
+    stamped["boot_id"] = json!("boot-42");
+    stamped["elapsed_ms"] = json!(1_000_000 - 600_000);
+    let mut body = batch(&at_minutes(24 * 60), json!({"visits": [stamped]}));
+    body["device_boot_id"] = json!("boot-42");
+    body["device_elapsed_ms"] = json!(1_000_000);
+    let (_, res) = app.push(&token, &body).await;
+    assert_eq!(result_for(&res, &tv)["status"], "applied", "{res}");
+    let (pages, _) = app.pull_all(&token, None, 1000).await;
+    let stored = pages
+        .iter()
+        .flat_map(|p| p["visits"].as_array().cloned().unwrap_or_default())
+        .find(|x| x["id"] == tv)
+        .expect("pulled");
+    assert_eq!(stored["clock_verified"], true);
+    let at = chrono::DateTime::parse_from_rfc3339(stored["visited_at"].as_str().expect("t")).expect("rfc3339");
+    let expected = chrono::Utc::now() - chrono::Duration::minutes(10);
+    assert!((at.timestamp() - expected.timestamp()).abs() < 10, "verified time {at}, expected about {expected}");
+
     // A right clock and a visit an hour in the future: refused.
     let f = new_id();
     let (_, res) = app.push(&token, &batch(&at_minutes(0), json!({"visits": [visit(&f, &h, 60)]}))).await;
