@@ -20,7 +20,20 @@ pub enum Db {
 
 /// Server of the PostgreSQL cluster the suite creates its databases in.
 pub fn pg_admin_url() -> String {
-    std::env::var("FIELDVISIT_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    pg_url_for("postgres")
+}
+
+/// The URL of database `name` on the test cluster. SSL is off: on loopback it buys nothing, and
+/// libpq's OpenSSL teardown at process exit can crash while a server thread still holds a
+/// connection (seen as SIGSEGV after a passing test).
+pub fn pg_url_for(name: &str) -> String {
+    let base = std::env::var("FIELDVISIT_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let (base, query) = base.split_once('?').unwrap_or((&base, ""));
+    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    let mut params: Vec<&str> = query.split('&').filter(|p| !p.is_empty() && !p.starts_with("sslmode=")).collect();
+    params.push("sslmode=disable");
+    format!("{server}/{name}?{}", params.join("&"))
 }
 
 /// A database that exists for one test.
@@ -42,8 +55,7 @@ impl TestDb {
                 let mut conn = PgConnection::establish(&pg_admin_url())
                     .expect("PostgreSQL must run on 127.0.0.1:5432 (.ci/run starts it)");
                 diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create database");
-                let base = pg_admin_url();
-                let url = format!("{}/{name}", base.rsplit_once('/').map(|(b, _)| b).unwrap_or(&base));
+                let url = pg_url_for(&name);
                 (TestDb::Postgres { name }, url)
             }
         }
