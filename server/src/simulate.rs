@@ -127,22 +127,12 @@ pub async fn run(args: SimArgs) -> anyhow::Result<Summary> {
     let (_, areas) = call(&client, reqwest::Method::GET, format!("{base}/api/v1/areas"), Some(&admin), None).await?;
     let root = areas["areas"][0]["id"].as_str().context("no root area")?.to_owned();
     let run_id = Uuid::new_v4().simple().to_string()[..6].to_owned();
-    let town = create(
-        &client,
-        &base,
-        &admin,
-        "/api/v1/areas",
-        json!({"parent_id": root, "kind": "town", "name": format!("模拟镇 {run_id}")}),
-    )
-    .await?;
-    let grid = create(
-        &client,
-        &base,
-        &admin,
-        "/api/v1/areas",
-        json!({"parent_id": town, "kind": "grid", "name": format!("模拟网格 {run_id}")}),
-    )
-    .await?;
+    let mut parent = root;
+    for (kind, name) in [("town", "模拟镇"), ("grid", "模拟网格")] {
+        let body = json!({"parent_id": parent, "kind": kind, "name": format!("{name} {run_id}")});
+        parent = create(&client, &base, &admin, "/api/v1/areas", body).await?;
+    }
+    let grid = parent;
     let password = format!("sim-{run_id}-password");
     let mut tokens = Vec::new();
     for i in 0..args.devices {
