@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod import;
 pub mod keyset;
 pub mod metrics;
 pub mod reports;

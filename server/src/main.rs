@@ -29,6 +29,8 @@ enum Command {
     Migrate(Settings),
     /// Drive simulated phones against a running server and report throughput and latency.
     Simulate(fieldvisit_server::simulate::SimArgs),
+    /// Import areas, teams, users and households from a folder of CSV files (docs/import.md).
+    Import(fieldvisit_server::import::ImportArgs),
     /// Manage users from the command line.
     #[command(subcommand)]
     User(UserCommand),
@@ -90,6 +92,10 @@ async fn dispatch(command: Option<Command>) -> anyhow::Result<()> {
             println!("push latency: {}", lat.join(" "));
             Ok(())
         }
+        Command::Import(args) => match fieldvisit_server::import::run(args).await? {
+            true => Ok(()),
+            false => Err(anyhow::anyhow!("the import was refused")),
+        },
         Command::User(UserCommand::Add { username, display_name, role, area_id, team_id, settings }) => {
             let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("--role: unknown role {role:?}"))?;
             let password = match std::env::var("FIELDVISIT_NEW_PASSWORD") {

@@ -85,3 +85,25 @@ fn migrate_applies_once_and_user_add_creates_a_user() {
     assert!(!dup.status.success());
     assert!(String::from_utf8_lossy(&dup.stderr).contains("username: that username is taken"));
 }
+
+#[test]
+fn import_dry_run_prints_the_tally_and_a_bad_folder_fails_with_the_row() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/import-example");
+    let out = fieldvisit(&["import", example, "--dry-run"], data.path(), &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("households.csv") && stdout.contains("dry run: nothing was stored"), "{stdout}");
+    assert!(!stdout.contains("13800000001"), "no resident phone numbers in the output: {stdout}");
+
+    let bad = tempfile::tempdir().expect("temp dir");
+    std::fs::write(bad.path().join("areas.csv"), "code,kind,name\nT1,village,某村\n").expect("write");
+    let out = fieldvisit(&["import", &bad.path().display().to_string()], data.path(), &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(stdout.contains("areas.csv:2: kind (T1):"), "{stdout}");
+
+    let out = fieldvisit(&["import", example], data.path(), &[]);
+    assert!(!out.status.success(), "users without passwords need --credentials-out");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--credentials-out"));
+}

@@ -47,6 +47,35 @@ pub struct HouseholdRow {
 }
 
 impl HouseholdRow {
+    /// Version 1 of a household in `area` (its id and path).
+    pub fn first(
+        id: String,
+        area: (&str, &str),
+        fields: &HouseholdFields,
+        times: (i64, i64),
+        by: String,
+        seq: i64,
+    ) -> Self {
+        let (updated_at, received_at) = times;
+        let mut row = HouseholdRow {
+            id,
+            area_id: area.0.to_owned(),
+            area_path: area.1.to_owned(),
+            address: String::new(),
+            head_name: String::new(),
+            phone: None,
+            heating: String::new(),
+            tags: String::new(),
+            version: 1,
+            updated_at,
+            received_at,
+            created_by: by,
+            seq,
+        };
+        row.set_fields(fields);
+        row
+    }
+
     pub fn fields(&self) -> HouseholdFields {
         HouseholdFields {
             address: self.address.clone(),
@@ -331,4 +360,28 @@ pub fn events_of(conn: &mut DbConn, ticket_ids: &[String]) -> QueryResult<Vec<Ev
         .order((ticket_events::occurred_at, ticket_events::id))
         .select(EventRow::as_select())
         .load(conn)
+}
+
+/// Stores a new household with its first version.
+pub fn insert_household(conn: &mut DbConn, row: &HouseholdRow) -> QueryResult<()> {
+    diesel::insert_into(households::table).values(row).execute(conn)?;
+    insert_version(conn, row)
+}
+
+/// Stores a household's next version (the row already carries the new version number).
+pub fn update_household(conn: &mut DbConn, row: &HouseholdRow) -> QueryResult<()> {
+    diesel::update(households::table.find(&row.id)).set(row).execute(conn)?;
+    insert_version(conn, row)
+}
+
+/// Every version's fields are kept, so a stale edit can be merged against what its phone saw.
+fn insert_version(conn: &mut DbConn, row: &HouseholdRow) -> QueryResult<()> {
+    let v = HouseholdVersionRow {
+        household_id: row.id.clone(),
+        version: row.version,
+        fields: serde_json::to_string(&row.fields()).unwrap_or_else(|_| "{}".into()),
+        updated_at: row.updated_at,
+    };
+    diesel::insert_into(household_versions::table).values(&v).execute(conn)?;
+    Ok(())
 }

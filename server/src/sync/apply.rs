@@ -19,10 +19,8 @@ use crate::auth::authz::{EventRefusal, TicketAccess};
 use crate::auth::{Action, Principal};
 use crate::db::alerts::{self, AlertKey, NewAlert};
 use crate::db::policies::PolicyBook;
-use crate::db::records::{self, EventRow, HouseholdRow, HouseholdVersionRow, TicketRow, VisitRow};
-use crate::db::schema::{
-    household_versions, households, record_photos, removals, sync_batches, ticket_events, tickets, visits,
-};
+use crate::db::records::{self, EventRow, HouseholdRow, TicketRow, VisitRow};
+use crate::db::schema::{record_photos, removals, sync_batches, ticket_events, tickets, visits};
 use crate::db::seq::SeqAlloc;
 use crate::db::{areas, DbConn};
 use crate::error::ApiError;
@@ -194,24 +192,11 @@ impl Run<'_, '_> {
                     continue;
                 }
                 None => {
-                    let mut row = HouseholdRow {
-                        id: id.clone(),
-                        area_id: area.id.clone(),
-                        area_path: area.path.clone(),
-                        address: String::new(),
-                        head_name: String::new(),
-                        phone: None,
-                        heating: String::new(),
-                        tags: String::new(),
-                        version: 1,
-                        updated_at,
-                        received_at: self.job.received_at,
-                        created_by: self.who().user_id.clone(),
-                        seq: self.seq.next(self.conn)?,
-                    };
-                    row.set_fields(&h.fields);
-                    diesel::insert_into(households::table).values(&row).execute(self.conn)?;
-                    self.store_version(&row)?;
+                    let seq = self.seq.next(self.conn)?;
+                    let times = (updated_at, self.job.received_at);
+                    let by = self.who().user_id.clone();
+                    let row = HouseholdRow::first(id.clone(), (&area.id, &area.path), &h.fields, times, by, seq);
+                    records::insert_household(self.conn, &row)?;
                     existing.insert(id.clone(), row);
                     RecordResult::applied(T, id)
                 }
@@ -249,8 +234,7 @@ impl Run<'_, '_> {
                         row.updated_at = row.updated_at.max(updated_at);
                         row.received_at = self.job.received_at;
                         row.seq = self.seq.next(self.conn)?;
-                        diesel::update(households::table.find(&id)).set(&row).execute(self.conn)?;
-                        self.store_version(&row)?;
+                        records::update_household(self.conn, &row)?;
                         let out = to_json(&HouseholdOut::from(&row));
                         existing.insert(id.clone(), row);
                         if merged {
@@ -263,18 +247,6 @@ impl Run<'_, '_> {
             };
             self.record(result);
         }
-        Ok(())
-    }
-
-    fn store_version(&mut self, row: &HouseholdRow) -> Result<(), ApiError> {
-        let fields = serde_json::to_string(&row.fields()).map_err(|e| ApiError::internal(e.into()))?;
-        let v = HouseholdVersionRow {
-            household_id: row.id.clone(),
-            version: row.version,
-            fields,
-            updated_at: row.updated_at,
-        };
-        diesel::insert_into(household_versions::table).values(&v).execute(self.conn)?;
         Ok(())
     }
 
