@@ -2,10 +2,12 @@
 //! the app through [`startup::Application`].
 
 pub mod accounts;
+pub mod api_client;
 pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod import;

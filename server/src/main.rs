@@ -29,6 +29,8 @@ enum Command {
     Migrate(Settings),
     /// Drive simulated phones against a running server and report throughput and latency.
     Simulate(fieldvisit_server::simulate::SimArgs),
+    /// Run a demo county on the embedded database with simulated phones and desks (open the dashboard).
+    Demo(fieldvisit_server::demo::DemoArgs),
     /// Import areas, teams, users and households from a folder of CSV files (docs/import.md).
     Import(fieldvisit_server::import::ImportArgs),
     /// Manage users from the command line.
@@ -64,7 +66,12 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let cli = Cli::parse();
-    telemetry::init(telemetry::DEFAULT_FILTER, std::io::stdout, false);
+    // The demo prints its own banner; request logs would bury it (RUST_LOG still overrides).
+    let filter = match cli.command {
+        Some(Command::Demo(_)) => "warn",
+        _ => telemetry::DEFAULT_FILTER,
+    };
+    telemetry::init(filter, std::io::stdout, false);
     let result = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt.block_on(dispatch(cli.command)),
         Err(e) => Err(e.into()),
@@ -92,6 +99,7 @@ async fn dispatch(command: Option<Command>) -> anyhow::Result<()> {
             println!("push latency: {}", lat.join(" "));
             Ok(())
         }
+        Command::Demo(args) => fieldvisit_server::demo::run(args).await,
         Command::Import(args) => match fieldvisit_server::import::run(args).await? {
             true => Ok(()),
             false => Err(anyhow::anyhow!("the import was refused")),

@@ -17,7 +17,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 /// The rows of one import, each with the file and line it came from.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Roster {
     pub areas: Vec<Line<AreaIn>>,
     pub teams: Vec<Line<TeamIn>>,

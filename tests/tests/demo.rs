@@ -1,0 +1,55 @@
+//! `fieldvisit demo`: the county seeds once (a restart changes nothing) and its actors, playing
+//! over HTTP, leave visits, tickets at every stage and overdue alerts, losing nothing.
+
+mod harness;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use fieldvisit_server::api_client::ApiClient;
+use fieldvisit_server::demo::{county, seed, story};
+use fieldvisit_server::import::Outcome;
+use harness::TestApp;
+
+const PASSWORD: &str = "demo-test-pass";
+
+async fn the_demo_county_comes_alive_with_overdue_tickets(app: TestApp) {
+    let county = county::county(PASSWORD);
+    let first = seed(&app.state, county.roster.clone()).await.expect("seeds");
+    assert!(first.rows.iter().all(|r| r.outcome == Outcome::Created));
+    assert_eq!(county.handlers.len(), 13, "13 heating stations, a handler each");
+    let again = seed(&app.state, county.roster.clone()).await.expect("seeds again");
+    assert!(again.rows.iter().all(|r| r.outcome == Outcome::Unchanged), "a restarted demo changes nothing");
+
+    let api = ApiClient::new(&app.address, Duration::from_secs(15), 16).expect("client");
+    let pace = story::Pace {
+        phones: 6,
+        push_every: Duration::from_millis(300),
+        desk_every: Duration::from_millis(300),
+        seed: 7,
+    };
+    let until = tokio::time::Instant::now() + Duration::from_secs(6);
+    let tally = story::play(api, &county, PASSWORD, pace, Some(until)).await.expect("actors play");
+    assert_eq!(tally.failures.load(Ordering::Relaxed), 0);
+    assert!(tally.visits.load(Ordering::Relaxed) >= 6, "every phone pushed");
+    assert!(tally.events.load(Ordering::Relaxed) > 0, "the desk and the stations acted");
+
+    let supervisor = app.token("supervisor", PASSWORD, "sup-laptop").await;
+    let (_, page) = app.get_as(&supervisor, "/api/v1/tickets?limit=200").await;
+    let tickets = page["tickets"].as_array().expect("tickets");
+    assert_eq!(tickets.len() as u64, tally.tickets.load(Ordering::Relaxed), "every acknowledged ticket is there once");
+    assert!(tickets.iter().any(|t| !t["team_id"].is_null()), "some were dispatched to a station");
+    assert!(tickets.iter().any(|t| t["overdue"] == true), "phones back from an offline spell bring overdue tickets");
+
+    // The tracker raises the alerts on its own.
+    for _ in 0..50 {
+        let (_, alerts) = app.get_as(&supervisor, "/api/v1/alerts?limit=500").await;
+        if alerts["alerts"].as_array().is_some_and(|a| a.iter().any(|x| x["type"] == "overdue")) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no overdue alert fired");
+}
+
+backend_tests!(the_demo_county_comes_alive_with_overdue_tickets);
