@@ -1,6 +1,7 @@
 //! Authentication (passwords, tokens, sessions) and authorization (roles and area scope).
 
 pub mod authz;
+pub mod cookie;
 pub mod keys;
 pub mod password;
 pub mod principal;

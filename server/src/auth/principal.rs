@@ -1,5 +1,6 @@
-//! The authenticated caller, extracted once per request from the bearer token and checked against
-//! the database (session ended? device revoked?) so a revocation takes effect at once.
+//! The authenticated caller, extracted once per request from the bearer token (phones) or the
+//! session cookie (the dashboard, CSRF-checked, see `cookie`) and checked against the database
+//! (session ended? device revoked?) so a revocation takes effect at once.
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -7,6 +8,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use fieldvisit_sync_protocol::org::Role;
 use futures_util::future::LocalBoxFuture;
 
+use super::cookie;
 use crate::db::{self, scope};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -55,13 +57,24 @@ pub fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::unauthorized("invalid_token", "the Authorization header is not a bearer token"))
 }
 
+/// The bearer header wins; without one, the session cookie, whose unsafe calls must pass the CSRF check.
+fn access_token(req: &HttpRequest) -> Result<String, ApiError> {
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        return bearer(req).map(str::to_owned);
+    }
+    match cookie::session_token(req) {
+        Some(token) => cookie::check_csrf(req).map(|()| token),
+        None => bearer(req).map(str::to_owned),
+    }
+}
+
 impl FromRequest for Principal {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer(req).map(str::to_owned);
+        let token = access_token(req);
         let client_addr = req.peer_addr().map(|a| a.ip().to_string());
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("app state missing")))?;

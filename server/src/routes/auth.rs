@@ -5,7 +5,7 @@ use fieldvisit_sync_protocol::org::User;
 use serde::Deserialize;
 
 use crate::accounts::{self, TokenPair};
-use crate::auth::{password, tokens, Principal};
+use crate::auth::{cookie, password, tokens, Principal};
 use crate::db::audit::NewAudit;
 use crate::db::devices::DeviceRow;
 use crate::db::{self, audit, devices, users};
@@ -45,7 +45,63 @@ pub async fn login(
     req: HttpRequest,
     body: Json<LoginRequest>,
 ) -> Result<web::Json<TokenPair>, ApiError> {
-    let body = body.0;
+    authenticate(state, &req, body.0).await.map(web::Json)
+}
+
+/// The dashboard's login: the same body as login, but the tokens go into HttpOnly cookies (plus a
+/// readable CSRF cookie) and the answer carries only the user and the access token's lifetime.
+#[utoipa::path(tag = "auth", request_body = LoginRequest, responses(
+    (status = 200, body = Object), (status = 401, body = crate::error::ErrorBody)))]
+#[post("/api/v1/auth/browser-login")]
+pub async fn browser_login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let pair = authenticate(state.clone(), &req, body.0).await?;
+    Ok(with_cookies(&state, &req, &pair))
+}
+
+/// The dashboard's refresh: the refresh token comes from its cookie; the CSRF header is required.
+#[utoipa::path(tag = "auth", responses((status = 200, body = Object), (status = 401, body = crate::error::ErrorBody),
+    (status = 403, body = crate::error::ErrorBody)))]
+#[post("/api/v1/auth/browser-refresh")]
+pub async fn browser_refresh(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    cookie::check_csrf(&req)?;
+    let token = cookie::refresh_token(&req)
+        .ok_or_else(|| ApiError::unauthorized("missing_token", "no refresh cookie; log in again"))?;
+    let pair = rotate(state.clone(), token).await?;
+    Ok(with_cookies(&state, &req, &pair))
+}
+
+/// The dashboard's logout: ends the session (when the cookie still names one) and clears the cookies.
+#[utoipa::path(tag = "auth", responses((status = 204)))]
+#[post("/api/v1/auth/browser-logout")]
+pub async fn browser_logout(state: web::Data<AppState>, req: HttpRequest, who: Option<Principal>) -> HttpResponse {
+    if let Some(who) = who {
+        let now = state.clock.now();
+        let ended = db::run(&state.pool, move |conn| Ok(devices::end_session(conn, &who.session_id, now, "logout")?));
+        if let Err(e) = ended.await {
+            tracing::warn!(error = %e, "browser logout could not end the session");
+        }
+    }
+    let mut res = HttpResponse::NoContent();
+    cookie::clear(&mut res, &req);
+    res.finish()
+}
+
+fn with_cookies(state: &AppState, req: &HttpRequest, pair: &TokenPair) -> HttpResponse {
+    let mut res = HttpResponse::Ok();
+    cookie::set(&mut res, req, pair, state.settings.refresh_token_ttl_days);
+    res.json(serde_json::json!({"user": pair.user, "expires_in": pair.expires_in}))
+}
+
+/// Checks the credentials and opens a session bound to the body's device.
+async fn authenticate(
+    state: web::Data<AppState>,
+    req: &HttpRequest,
+    body: LoginRequest,
+) -> Result<TokenPair, ApiError> {
     let device_id = body
         .device_id
         .filter(|d| !d.trim().is_empty())
@@ -124,7 +180,6 @@ pub async fn login(
         })
     })
     .await
-    .map(web::Json)
 }
 
 /// Swap a refresh token for a new pair. A spent token presented again ends the device's sessions.
@@ -132,7 +187,11 @@ pub async fn login(
     (status = 200, body = TokenPair), (status = 401, body = crate::error::ErrorBody)))]
 #[post("/api/v1/auth/refresh")]
 pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<web::Json<TokenPair>, ApiError> {
-    let hash = tokens::hash_token(&body.0.refresh_token);
+    rotate(state, body.0.refresh_token).await.map(web::Json)
+}
+
+async fn rotate(state: web::Data<AppState>, refresh_token: String) -> Result<TokenPair, ApiError> {
+    let hash = tokens::hash_token(&refresh_token);
     let st = state.clone();
     db::run(&state.pool, move |conn| {
         let now = st.clock.now();
@@ -171,7 +230,6 @@ pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> 
         accounts::issue(conn, &st.keys, &st.settings, user, &session.id, &device.id, now)
     })
     .await
-    .map(web::Json)
 }
 
 /// End this session.

@@ -14,6 +14,7 @@ pub mod policy;
 pub mod reports;
 pub mod sync;
 pub mod tickets;
+pub mod ui;
 
 use actix_web::web;
 
@@ -24,6 +25,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(auth::login)
         .service(auth::refresh)
         .service(auth::logout)
+        .service(auth::browser_login)
+        .service(auth::browser_refresh)
+        .service(auth::browser_logout)
         .service(auth::me)
         .service(org::create_area)
         .service(org::list_areas)
@@ -50,5 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(tickets::list_tickets)
         .service(tickets::get_ticket)
         .service(tickets::add_event)
-        .service(households::get_household);
+        .service(households::get_household)
+        .service(ui::index)
+        .service(ui::asset);
 }

@@ -11,7 +11,7 @@ use super::{alerts, audit, auth, blobs, devices, health, households, org, policy
     info(title = "fieldvisit", description = "Offline sync and 1-1-2-4 deadline tracking for door-to-door visits"),
     paths(
         health::healthz, health::readyz,
-        auth::login, auth::refresh, auth::logout, auth::me,
+        auth::login, auth::refresh, auth::logout, auth::me, auth::browser_login, auth::browser_refresh, auth::browser_logout,
         org::create_area, org::list_areas, org::create_team, org::list_teams, org::create_user, org::list_users,
         devices::list_devices, devices::revoke_device,
         audit::list_audit,

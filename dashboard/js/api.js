@@ -1,0 +1,79 @@
+// Calls to the fieldvisit API with the browser session: the HttpOnly session cookie goes along by
+// itself; unsafe calls echo the readable CSRF cookie in X-CSRF-Token. An expired session is
+// refreshed once through the refresh cookie before giving up.
+
+import { uuid } from './dom.js';
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.error?.message ?? `HTTP ${status}`);
+    this.status = status;
+    this.code = body?.error?.code;
+  }
+}
+
+function csrf() {
+  const m = document.cookie.match(/(?:^|;\s*)fv_csrf=([^;]+)/);
+  return m ? m[1] : '';
+}
+
+async function send(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (method !== 'GET') headers['X-CSRF-Token'] = csrf();
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  return fetch(path, {
+    method,
+    headers,
+    credentials: 'same-origin',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+let onSignedOut = () => {};
+export function whenSignedOut(fn) {
+  onSignedOut = fn;
+}
+
+export async function refresh() {
+  const res = await send('POST', '/api/v1/auth/browser-refresh');
+  return res.ok;
+}
+
+export async function call(method, path, body) {
+  let res = await send(method, path, body);
+  if (res.status === 401 && (await refresh())) res = await send(method, path, body);
+  if (res.status === 401) onSignedOut();
+  if (res.status === 204) return null;
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+export const get = (path) => call('GET', path);
+export const post = (path, body) => call('POST', path, body);
+
+/** The device id of this browser: made once and kept; it names the device, it is not a secret. */
+export function deviceId() {
+  let id = localStorage.getItem('fv.device_id');
+  if (!id) {
+    id = `browser-${uuid().slice(0, 13)}`;
+    localStorage.setItem('fv.device_id', id);
+  }
+  return id;
+}
+
+export async function login(username, password) {
+  const res = await fetch('/api/v1/auth/browser-login', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    credentials: 'same-origin',
+    body: JSON.stringify({ username, password, device_id: deviceId(), device_name: `Browser · ${navigator.platform}`.slice(0, 100) }),
+  });
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data.user;
+}
+
+export async function logout() {
+  await send('POST', '/api/v1/auth/browser-logout');
+}
