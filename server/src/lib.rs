@@ -3,6 +3,8 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod backup;
+pub mod check;
 pub mod clock;
 pub mod config;
 pub mod db;
