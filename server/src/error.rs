@@ -192,6 +192,10 @@ impl From<diesel::result::Error> for ApiError {
             E::DatabaseError(K::Unknown, ref info) if is_transient(info.message()) => {
                 ApiError::database_unavailable(info.message())
             }
+            // A lost link during ROLLBACK leaves diesel's transaction manager broken; the pool
+            // drops such a connection (`has_broken`), so the next try gets a fresh one.
+            E::BrokenTransactionManager => ApiError::database_unavailable("connection lost during a transaction"),
+            E::RollbackErrorOnCommit { commit_error, .. } => ApiError::from(*commit_error),
             other => ApiError::internal(other.into()),
         }
     }
@@ -205,6 +209,13 @@ fn is_transient(message: &str) -> bool {
         || m.contains("terminating connection")
         || m.contains("connection refused")
         || m.contains("no connection to the server")
+        || m.contains("could not receive data from server")
+        || m.contains("could not send data to server")
+        || m.contains("connection reset")
+        || m.contains("broken pipe")
+        || m.contains("connection timed out")
+        || m.contains("the database system is starting up")
+        || m.contains("the database system is shutting down")
 }
 
 impl From<r2d2::Error> for ApiError {

@@ -4,6 +4,8 @@
 pub mod accounts;
 pub mod api_client;
 pub mod auth;
+pub mod backup;
+pub mod check;
 pub mod clock;
 pub mod config;
 pub mod db;

@@ -36,6 +36,16 @@ enum Command {
     /// Manage users from the command line.
     #[command(subcommand)]
     User(UserCommand),
+    /// Check the database's consistency: projections against events, alerts once, the change sequence.
+    Check(Settings),
+    /// Copy a SQLite database online into a new file (PostgreSQL: use pg_dump).
+    Backup {
+        /// The new file to write; it must not exist.
+        #[arg(long)]
+        to: std::path::PathBuf,
+        #[command(flatten)]
+        settings: Settings,
+    },
 }
 
 #[derive(Subcommand)]
@@ -89,6 +99,15 @@ async fn dispatch(command: Option<Command>) -> anyhow::Result<()> {
     match command.unwrap_or_else(|| Command::Serve(Settings::from_env())) {
         Command::Serve(settings) => serve(settings).await,
         Command::Migrate(settings) => migrate(settings).await,
+        Command::Check(settings) => check(settings).await,
+        Command::Backup { to, settings } => {
+            let location = settings.location().map_err(anyhow::Error::msg)?;
+            let shown = to.display().to_string();
+            let bytes =
+                tokio::task::spawn_blocking(move || fieldvisit_server::backup::sqlite_backup(&location, &to)).await??;
+            println!("backed up to {shown} ({bytes} bytes), copy checked");
+            Ok(())
+        }
         Command::Simulate(args) => {
             let s = fieldvisit_server::simulate::run(args).await?;
             println!(
@@ -147,6 +166,29 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     app.run_until_stopped().await?;
     tracing::info!("fieldvisit stopped");
+    Ok(())
+}
+
+async fn check(settings: Settings) -> anyhow::Result<()> {
+    let location = settings.location().map_err(anyhow::Error::msg)?;
+    let report = tokio::task::spawn_blocking(move || -> anyhow::Result<fieldvisit_server::check::Report> {
+        let pool = db::pool::connect(&location, 1)?;
+        let mut conn = pool.get()?;
+        let now = chrono::Utc::now().timestamp_millis();
+        fieldvisit_server::check::run(&mut conn, now).map_err(|e| anyhow::anyhow!("{}", e.detail_line()))
+    })
+    .await??;
+    println!(
+        "checked {} tickets, {} events, {} alerts, {} sequence numbers",
+        report.tickets, report.events, report.alerts, report.sequence_numbers
+    );
+    for line in &report.findings {
+        println!("FINDING {line}");
+    }
+    if !report.is_clean() {
+        anyhow::bail!("{} finding(s)", report.problems);
+    }
+    println!("no findings");
     Ok(())
 }
 

@@ -1,0 +1,95 @@
+//! `fieldvisit check` (`server/src/check.rs`) on both backends: clean after real pushes, and each
+//! kind of damage (a projection column, the projection itself, a doubled sequence number) found.
+
+mod harness;
+
+use diesel::connection::SimpleConnection;
+use fieldvisit_server::check::{self, Report};
+use fieldvisit_server::db;
+use harness::*;
+use serde_json::json;
+
+/// A ticket with two events, pushed by a volunteer; returns its id.
+async fn a_ticket_with_events(app: &TestApp) -> String {
+    let org = app.org().await;
+    let token = app.token("volunteer_a", PASSWORD, "phone-a").await;
+    let (h, t) = (new_id(), new_id());
+    let body = batch(
+        &at_minutes(0),
+        json!({
+            "households": [household(&h, &org.grid_a, "西城区3号楼2单元501")],
+            "visits": [visit(&new_id(), &h, -90)],
+            "tickets": [ticket(&t, &h, -89)],
+            "ticket_events": [event(&new_id(), &t, "comment", -80), event(&new_id(), &t, "feedback", -70)],
+        }),
+    );
+    let (status, res) = app.push(&token, &body).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["summary"]["applied"], 5, "{res}");
+    t
+}
+
+/// Runs `damage` (SQL), then the check.
+async fn check_after(app: &TestApp, damage: String) -> Report {
+    db::run(&app.state.pool, move |c| {
+        if !damage.is_empty() {
+            c.batch_execute(&damage)?;
+        }
+        check::run(c, chrono::Utc::now().timestamp_millis())
+    })
+    .await
+    .expect("check runs")
+}
+
+async fn a_clean_database_has_no_findings(app: TestApp) {
+    a_ticket_with_events(&app).await;
+    let report = check_after(&app, String::new()).await;
+    assert!(report.is_clean(), "{:?}", report.findings);
+    assert_eq!((report.tickets, report.events), (1, 2));
+    assert!(report.sequence_numbers >= 5, "{report:?}");
+}
+
+async fn a_ticket_column_set_by_hand_is_found(app: TestApp) {
+    let t = a_ticket_with_events(&app).await;
+    let report = check_after(&app, format!("UPDATE tickets SET stage = 'no_such_stage' WHERE id = '{t}'")).await;
+    assert_eq!(report.problems, 1, "{:?}", report.findings);
+    assert!(report.findings[0].contains(&t) && report.findings[0].contains("stage"), "{:?}", report.findings);
+}
+
+async fn a_projection_that_disagrees_with_the_events_is_found(app: TestApp) {
+    let t = a_ticket_with_events(&app).await;
+    // The fold of the same events for a ticket reported an hour earlier: other due times.
+    let wrong = db::run(&app.state.pool, {
+        let t = t.clone();
+        move |c| {
+            use fieldvisit_server::db::{policies, records};
+            let mut row = records::tickets_by_id(c, std::slice::from_ref(&t))?.remove(&t).expect("ticket");
+            let events: Vec<_> =
+                records::events_of(c, std::slice::from_ref(&t))?.iter().map(|e| e.fold_event()).collect();
+            let book = policies::load(c)?;
+            row.reported_at -= 3_600_000;
+            let (now, policy) = (row.received_at, book.version(row.policy_version));
+            fieldvisit_server::sync::apply::set_projection(&mut row, policy, &events, now, &Default::default());
+            Ok(row.projection)
+        }
+    })
+    .await
+    .expect("fold");
+    let report = check_after(&app, format!("UPDATE tickets SET projection = '{wrong}' WHERE id = '{t}'")).await;
+    assert_eq!(report.problems, 1, "{:?}", report.findings);
+    assert!(report.findings[0].contains("stored projection differs"), "{:?}", report.findings);
+}
+
+async fn a_sequence_number_used_twice_is_found(app: TestApp) {
+    let t = a_ticket_with_events(&app).await;
+    let report = check_after(&app, format!("UPDATE visits SET seq = (SELECT seq FROM tickets WHERE id = '{t}')")).await;
+    assert_eq!(report.problems, 1, "{:?}", report.findings);
+    assert!(report.findings[0].contains("used twice"), "{:?}", report.findings);
+}
+
+backend_tests!(
+    a_clean_database_has_no_findings,
+    a_ticket_column_set_by_hand_is_found,
+    a_projection_that_disagrees_with_the_events_is_found,
+    a_sequence_number_used_twice_is_found,
+);
