@@ -65,17 +65,34 @@ impl Proxy {
     }
 }
 
-/// A fresh test database and the server on it, reached through a proxy.
-async fn app_behind_proxy() -> (TestDb, Proxy, TestApp) {
+/// The server on a fresh test database, reached through a proxy, with the test org, a phone's
+/// and a desk's tokens and one stored household.
+struct Scene {
+    proxy: Proxy,
+    app: TestApp,
+    phone: String,
+    desk: String,
+    household: String,
+    // Last: the database is dropped after the app.
+    _db: TestDb,
+}
+
+async fn scene() -> Scene {
     let (db, url) = TestDb::create(Db::Postgres);
     let (scheme, rest) = url.split_once("://").expect("URL scheme");
     let (authority, path) = rest.split_once('/').expect("URL path");
     let (user, target) = authority.rsplit_once('@').map_or(("", authority), |(u, t)| (u, t));
     let proxy = Proxy::start(target.to_owned()).await;
     let at = if user.is_empty() { String::new() } else { format!("{user}@") };
-    let proxied = format!("{scheme}://{at}127.0.0.1:{}/{path}", proxy.port);
-    let app = TestApp::spawn_on(Db::Postgres, proxied).await;
-    (db, proxy, app)
+    let app = TestApp::spawn_on(Db::Postgres, format!("{scheme}://{at}127.0.0.1:{}/{path}", proxy.port)).await;
+    let org = app.org().await;
+    let phone = app.token("volunteer_a", PASSWORD, "phone-a").await;
+    let desk = app.token("dispatcher_a", PASSWORD, "desk-a").await;
+    let home = new_id();
+    let body = batch(&at_minutes(0), json!({"households": [household(&home, &org.grid_a, "西城区3号楼2单元501")]}));
+    let (status, res) = app.push(&phone, &body).await;
+    assert_eq!(status, 200, "{res}");
+    Scene { proxy, app, phone, desk, household: home, _db: db }
 }
 
 /// Status, `Retry-After` and body of one request.
@@ -118,21 +135,10 @@ async fn push_until_accepted(app: &TestApp, token: &str, body: &Value) -> (Value
     }
 }
 
-async fn one_household(app: &TestApp, org: &Org, token: &str) -> String {
-    let h = new_id();
-    let body = batch(&at_minutes(0), json!({"households": [household(&h, &org.grid_a, "西城区3号楼2单元501")]}));
-    let (status, res) = app.push(token, &body).await;
-    assert_eq!(status, 200, "{res}");
-    h
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_down_answers_503_and_recovers_without_restart() {
-    let (_db, proxy, app) = app_behind_proxy().await;
-    let org = app.org().await;
-    let phone = app.token("volunteer_a", PASSWORD, "phone-a").await;
-    let desk = app.token("dispatcher_a", PASSWORD, "desk-a").await;
-    let h = one_household(&app, &org, &phone).await;
+    // `_db` first: bound first, dropped last, after the app.
+    let Scene { _db, proxy, app, phone, desk, household: h } = scene().await;
 
     proxy.down();
     let t = new_id();
@@ -160,11 +166,8 @@ async fn postgres_down_answers_503_and_recovers_without_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cut_connections_cost_a_phone_at_most_a_retry() {
-    let (_db, proxy, app) = app_behind_proxy().await;
-    let org = app.org().await;
-    let phone = app.token("volunteer_a", PASSWORD, "phone-a").await;
-    let desk = app.token("dispatcher_a", PASSWORD, "desk-a").await;
-    let h = one_household(&app, &org, &phone).await;
+    // `_db` first: bound first, dropped last, after the app.
+    let Scene { _db, proxy, app, phone, desk, household: h } = scene().await;
     for round in 0..3 {
         // Every pooled connection and the writer's own are now dead sockets.
         proxy.cut();
