@@ -23,7 +23,7 @@ function chart(canvas, groups) {
     data: {
       labels: groups.map((g) => tr('group', g.name)),
       datasets: STAGES.map((s) => ({
-        label: tr('stage', s), backgroundColor: COLOURS[s], data: groups.map((g) => onTime(g.stages[s])),
+        label: tr('stage', s), backgroundColor: COLOURS[s], minBarLength: 3, data: groups.map((g) => onTime(g.stages[s])),
       })),
     },
     options: {
