@@ -44,7 +44,7 @@ function timeline(events) {
         h('dt', {}, t('received_at')), h('dd', {}, when(e.received_at)),
         h('dt', {}, t('sync_delay')), h('dd', {}, duration(delay)),
         h('dt', {}, t('clock_verified')), h('dd', {}, e.clock_verified ? t('yes') : t('no')),
-        h('dt', {}, t('who')), h('dd', {}, userName(e.user_id)),
+        h('dt', {}, t('who')), h('dd', {}, e.user_name || userName(e.user_id)),
         h('dt', {}, t('device')), h('dd', {}, e.device_id)));
   }));
 }

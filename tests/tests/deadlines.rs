@@ -142,6 +142,7 @@ async fn each_stage_state_shows_on_the_ticket(app: TestApp) {
     let e = &m["events"][0];
     assert_eq!(e["type"], "classified");
     assert_eq!(e["user_id"], d.org.user("dispatcher_a"));
+    assert_eq!(e["user_name"], "dispatcher_a", "the display name, for desks that may not list users");
     assert!(e["device_occurred_at"].is_string() && e["received_at"].is_string(), "{e}");
     assert!(e["sync_delay_s"].as_i64().is_some_and(|s| s >= 100 * 60 - 5), "{e}");
     // Time moves the states without new data.

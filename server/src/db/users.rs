@@ -57,3 +57,10 @@ pub fn list_within(conn: &mut DbConn, scope_path: &str) -> QueryResult<Vec<UserR
         .select(UserRow::as_select())
         .load(conn)
 }
+
+/// Display names by user id, for timelines (who did what) shown to callers who may not list users.
+pub fn display_names(conn: &mut DbConn, ids: &[String]) -> QueryResult<std::collections::HashMap<String, String>> {
+    let rows: Vec<(String, String)> =
+        users::table.filter(users::id.eq_any(ids)).select((users::id, users::display_name)).load(conn)?;
+    Ok(rows.into_iter().collect())
+}

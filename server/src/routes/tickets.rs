@@ -1,6 +1,8 @@
 //! Tickets for the desk: the filtered list (overdue first when asked), one ticket with its
 //! timeline, and adding one event over HTTP through the same write path as a push.
 
+use std::collections::HashMap;
+
 use actix_web::{get, post, web, HttpResponse};
 use fieldvisit_sync_protocol::org::Role;
 use fieldvisit_sync_protocol::sync::pull::{sync_delay_s, TicketEventOut};
@@ -13,7 +15,7 @@ use crate::auth::authz::TicketAccess;
 use crate::auth::{Action, Principal};
 use crate::db::records::{self, EventRow, TicketRow};
 use crate::db::tickets::{self as queries, TicketFilter, Viewer};
-use crate::db::{self, areas, policies};
+use crate::db::{self, areas, policies, users};
 use crate::error::{ApiError, Kind};
 use crate::extract::Json;
 use crate::keyset;
@@ -115,10 +117,12 @@ fn to_json<T: Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-/// An event with `sync_delay_s`: how long after it happened the server heard of it.
-fn event_json(e: &EventRow) -> Value {
+/// An event with `sync_delay_s` (how long after it happened the server heard of it) and
+/// `user_name`, the display name of who recorded it.
+fn event_json(e: &EventRow, names: &HashMap<String, String>) -> Value {
     let mut v = to_json(&TicketEventOut::from(e));
     v["sync_delay_s"] = json!(sync_delay_s(e.occurred_at, e.received_at));
+    v["user_name"] = json!(names.get(&e.user_id));
     v
 }
 
@@ -132,9 +136,11 @@ async fn ticket_with_events(state: &AppState, who: Principal, id: String) -> Res
             return Ok(None);
         }
         let events = records::events_of(conn, &ids)?;
+        let who_ids: Vec<String> = events.iter().map(|e| e.user_id.clone()).collect();
+        let names = users::display_names(conn, &who_ids)?;
         let book = policies::load(conn)?;
         let mut out = to_json(&row.to_out(book.version(row.policy_version), now));
-        out["events"] = Value::Array(events.iter().map(event_json).collect());
+        out["events"] = Value::Array(events.iter().map(|e| event_json(e, &names)).collect());
         Ok(Some(out))
     })
     .await
