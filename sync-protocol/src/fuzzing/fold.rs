@@ -12,16 +12,6 @@ use crate::deadline::{
 };
 use crate::time::Millis;
 
-const EVENT_TYPES: [EventType; 7] = [
-    EventType::Classified,
-    EventType::Dispatched,
-    EventType::OnSite,
-    EventType::Resolved,
-    EventType::Feedback,
-    EventType::Reopened,
-    EventType::Comment,
-];
-const SEVERITIES: [Severity; 3] = [Severity::Normal, Severity::Urgent, Severity::Critical];
 const CATEGORIES: [&str; 3] = ["heating", "gas", "water"];
 
 /// The fuzzer's input, decoded from raw bytes. Small ids make duplicate ids (with different
@@ -83,7 +73,7 @@ impl Case {
                 .overrides
                 .iter()
                 .map(|o| Override {
-                    severity: o.severity.map(|s| pick(&SEVERITIES, s)),
+                    severity: o.severity.map(|s| pick(&Severity::ALL, s)),
                     category: o.category.map(|c| pick(&CATEGORIES, c).to_owned()),
                     stages: o
                         .windows
@@ -109,7 +99,7 @@ impl Case {
     fn ticket(&self) -> TicketFacts {
         TicketFacts {
             reported_at: self.reported_at,
-            severity: pick(&SEVERITIES, self.severity),
+            severity: pick(&Severity::ALL, self.severity),
             category: pick(&CATEGORIES, self.category).to_owned(),
             resolved_on_the_spot: self.resolved_on_the_spot,
         }
@@ -120,7 +110,7 @@ impl Case {
             .iter()
             .map(|e| FoldEvent {
                 id: Uuid::from_u128(u128::from(e.id)),
-                event_type: pick(&EVENT_TYPES, e.event_type),
+                event_type: pick(&EventType::ALL, e.event_type),
                 occurred_at: e.occurred_at,
                 category: e.category.map(|c| pick(&CATEGORIES, c).to_owned()),
                 team_id: e.team.map(|t| Uuid::from_u128(0x7ea0_0000 + u128::from(t))),
