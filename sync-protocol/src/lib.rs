@@ -4,6 +4,9 @@
 //! runtimes, so a phone app built on it computes the same due times as the server, offline.
 
 pub mod deadline;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod org;
 pub mod sync;
 pub mod time;

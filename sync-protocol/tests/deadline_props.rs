@@ -37,7 +37,7 @@ fn policy() -> Policy {
 }
 
 fn ticket() -> impl Strategy<Value = TicketFacts> {
-    let severity = select(vec![Severity::Normal, Severity::Urgent, Severity::Critical]);
+    let severity = select(Severity::ALL.to_vec());
     (severity, select(CATEGORIES.to_vec()), prop::bool::weighted(0.1)).prop_map(
         |(severity, category, resolved_on_the_spot)| TicketFacts {
             reported_at: T0,
@@ -49,15 +49,7 @@ fn ticket() -> impl Strategy<Value = TicketFacts> {
 }
 
 fn event_type() -> impl Strategy<Value = EventType> {
-    select(vec![
-        EventType::Classified,
-        EventType::Dispatched,
-        EventType::OnSite,
-        EventType::Resolved,
-        EventType::Feedback,
-        EventType::Reopened,
-        EventType::Comment,
-    ])
+    select(EventType::ALL.to_vec())
 }
 
 /// Events with distinct ids, some before the report time, some at the same instant.

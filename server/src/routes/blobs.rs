@@ -57,8 +57,8 @@ impl BodyLimit for BlobLimit {
 /// Upload a photo. 201 when stored, 200 when it already was; idempotent.
 #[utoipa::path(tag = "media", security(("bearer" = [])), params(("sha256" = String, Path)),
     request_body(content = Vec<u8>, content_type = "image/jpeg"),
-    responses((status = 201), (status = 200), (status = 413, body = crate::error::ErrorBody), (status = 415, body = crate::error::ErrorBody),
-        (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 201), (status = 200), (status = 404, description = "not a SHA-256 name", body = crate::error::ErrorBody),
+        (status = 413, body = crate::error::ErrorBody), (status = 415, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 #[put("/api/v1/blobs/{sha256}")]
 pub async fn put_blob(
     state: web::Data<AppState>,

@@ -1,7 +1,9 @@
 //! The machine-readable contract, generated from the handlers and types themselves.
 
 use actix_web::{get, HttpResponse};
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, Ref, Response};
 use utoipa::{Modify, OpenApi};
 
 use super::{alerts, audit, auth, blobs, devices, health, households, org, policy, reports, sync, tickets};
@@ -22,7 +24,7 @@ use super::{alerts, audit, auth, blobs, devices, health, households, org, policy
         policy::get_policy, policy::put_policy, alerts::list_alerts, alerts::alert_stream,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &CommonErrors)
 )]
 pub struct ApiDoc;
 
@@ -35,6 +37,46 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
+    }
+}
+
+/// The error answers every handler of a kind can give, so no operation has to repeat them:
+/// 401 where a bearer token is required (missing, expired or revoked); 400 where a query string
+/// is parsed; 400, 413 and 415 where a JSON body is read (bad JSON or shape, past the body limit,
+/// another content type).
+struct CommonErrors;
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            for op in operations.into_iter().flatten() {
+                add_common_errors(op);
+            }
+        }
+    }
+}
+
+fn add_common_errors(op: &mut Operation) {
+    let mut codes = Vec::new();
+    if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+        codes.push(("401", "missing, invalid, expired or revoked token"));
+    }
+    let has_query = op.parameters.iter().flatten().any(|p| matches!(p.parameter_in, ParameterIn::Query));
+    let json_body =
+        op.request_body.as_ref().is_some_and(|b| b.content.keys().any(|c| c.starts_with("application/json")));
+    if has_query || json_body {
+        codes.push(("400", "a query parameter or the body is malformed"));
+    }
+    if json_body {
+        codes.push(("413", "the body is larger than allowed"));
+        codes.push(("415", "the body is not application/json"));
+    }
+    for (code, description) in codes {
+        op.responses.responses.entry(code.to_owned()).or_insert_with(|| {
+            let body = Content::new(Some(Ref::from_schema_name("ErrorBody")));
+            Response::builder().description(description).content("application/json", body).build().into()
+        });
     }
 }
 

@@ -219,7 +219,8 @@ pub struct CoverageReport {
 
 /// Every household, every door: per grid, households visited since a time and the list of those not.
 #[utoipa::path(tag = "reports", security(("bearer" = [])), params(CoverageQuery),
-    responses((status = 200, body = CoverageReport), (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = CoverageReport), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, description = "`area_id` names no area", body = crate::error::ErrorBody)))]
 #[get("/api/v1/reports/coverage")]
 pub async fn coverage(
     state: web::Data<AppState>,

@@ -66,7 +66,8 @@ pub fn access(t: &TicketRow) -> TicketAccess<'_> {
 
 /// Tickets in the caller's scope: newest reported first, or with `overdue=true` most overdue first.
 #[utoipa::path(tag = "tickets", security(("bearer" = [])), params(TicketQuery),
-    responses((status = 200, body = TicketPage), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = TicketPage), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+        (status = 422, description = "`area_id` names no area", body = crate::error::ErrorBody)))]
 #[get("/api/v1/tickets")]
 pub async fn list_tickets(
     state: web::Data<AppState>,

@@ -91,6 +91,17 @@ pub enum EventType {
 }
 
 impl EventType {
+    /// Every event type, in declaration order.
+    pub const ALL: [EventType; 7] = [
+        EventType::Classified,
+        EventType::Dispatched,
+        EventType::OnSite,
+        EventType::Resolved,
+        EventType::Feedback,
+        EventType::Reopened,
+        EventType::Comment,
+    ];
+
     /// The wire name (`on_site`, ...).
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -115,6 +126,9 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Every severity, mildest first.
+    pub const ALL: [Severity; 3] = [Severity::Normal, Severity::Urgent, Severity::Critical];
+
     /// The wire name.
     pub const fn as_str(self) -> &'static str {
         match self {
