@@ -30,7 +30,7 @@ function machine() {
   return [
     `- CPU: ${cpu[0] ? cpu[0].model : '?'}, ${cpu.length} cores (\`nproc\`: ${sh('nproc')})`,
     `- RAM: ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
-    `- disk: ${disk}${rot === '0' ? ' (non-rotational)' : rot === '1' ? ' (rotational)' : ''}`,
+    `- disk: ${disk}${rot === '0' ? ' (non-rotational)' : rot === '1' ? ' (the kernel calls it rotational)' : ''}`,
     `- kernel: ${os.release()}; ${sh('rustc -V')}; node ${process.version}; ${sh("psql -V")}`,
     `- load average when the run started: ${read('loadavg.txt') || os.loadavg().map((l) => l.toFixed(1)).join(' ')}`,
   ].join('\n');
@@ -82,8 +82,8 @@ function section() {
     if (peer && peer.docs_per_s) cmp.push(`${(s.records_per_s / peer.docs_per_s).toFixed(1)}× the peer`);
     lines.push(`| ${label} | ${int(s.records_per_s)} | ${ms(lat(s, 50))} | ${ms(lat(s, 99))} | ${mib(r && r.peak_rss_kib)} | ${cmp.join('; ')} |`);
   };
-  row('push ingest over HTTP, SQLite (16 phones × 200)', sq, rss.sqlite, 'sqlite');
-  row('push ingest over HTTP, PostgreSQL (16 phones × 200)', pg, rss.postgres, 'postgres');
+  row(`push ingest over HTTP, SQLite (${sq ? sq.devices : 16} phones × ${sq ? sq.batch : 200})`, sq, rss.sqlite, 'sqlite');
+  row(`push ingest over HTTP, PostgreSQL (${pg ? pg.devices : 16} phones × ${pg ? pg.batch : 200})`, pg, rss.postgres, 'postgres');
   for (const backend of ['sqlite', 'postgres']) {
     for (const [c, v] of Object.entries(lim[backend])) {
       lines.push(`| the limit: diesel, one process, ${backend === 'sqlite' ? 'SQLite' : 'PostgreSQL'}, ${Number(c).toLocaleString('en-US')}-row commits | ${int(v)} | | | | |`);

@@ -28,7 +28,7 @@ use uuid::Uuid;
 pub use pull::PullFigures;
 
 use http::Api;
-use phone::{Account, Phone, Shifts};
+use phone::{Account, Fleet, Phone, Shifts};
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     match s.parse::<u64>() {
@@ -260,8 +260,9 @@ pub async fn run(args: SimArgs) -> anyhow::Result<Summary> {
     let shifts = Shifts { started, every: args.shift_every, quiet: args.shift_quiet.min(args.shift_every / 2) };
     let progress = progress_bar(&args);
     let mut phones = Vec::new();
+    let fleet = Fleet { api: api.clone(), grid: grid.clone(), args: args.clone(), shifts, shared: shared.clone() };
     for (i, account) in accounts.into_iter().enumerate() {
-        let phone = Phone::new(i as u64, api.clone(), account, grid.clone(), args.clone(), shifts, shared.clone());
+        let phone = Phone::new(i as u64, fleet.clone(), account);
         phones.push(tokio::spawn(phone.run(deadline)));
     }
     while Instant::now() < deadline {

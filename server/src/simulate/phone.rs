@@ -61,14 +61,20 @@ fn clock_skew_ms(rng: &mut StdRng) -> i64 {
     }
 }
 
+/// What every phone of a run shares.
+#[derive(Clone)]
+pub struct Fleet {
+    pub api: Api,
+    pub grid: String,
+    pub args: SimArgs,
+    pub shifts: Shifts,
+    pub shared: Arc<Mutex<Shared>>,
+}
+
 pub struct Phone {
     rng: StdRng,
-    api: Api,
+    fleet: Fleet,
     account: Account,
-    grid: String,
-    args: SimArgs,
-    shifts: Shifts,
-    shared: Arc<Mutex<Shared>>,
     pub skew_ms: i64,
     /// When, in the quiet spell before a shift end, this phone loses signal.
     quiet_offset: Duration,
@@ -82,26 +88,14 @@ pub struct Phone {
 }
 
 impl Phone {
-    pub fn new(
-        i: u64,
-        api: Api,
-        account: Account,
-        grid: String,
-        args: SimArgs,
-        shifts: Shifts,
-        shared: Arc<Mutex<Shared>>,
-    ) -> Self {
-        let mut rng = StdRng::seed_from_u64(args.seed.wrapping_add(i));
+    pub fn new(i: u64, fleet: Fleet, account: Account) -> Self {
+        let mut rng = StdRng::seed_from_u64(fleet.args.seed.wrapping_add(i));
         let skew_ms = clock_skew_ms(&mut rng);
-        let quiet_offset = shifts.quiet.mul_f64(rng.gen_range(0.0..0.8));
+        let quiet_offset = fleet.shifts.quiet.mul_f64(rng.gen_range(0.0..0.8));
         Self {
             rng,
-            api,
+            fleet,
             account,
-            grid,
-            args,
-            shifts,
-            shared,
             skew_ms,
             quiet_offset,
             households: Vec::new(),
@@ -120,12 +114,12 @@ impl Phone {
         let mut households = Vec::new();
         while self.households.len() < 20 {
             let id = Uuid::new_v4().to_string();
-            households.push(json!({"id": id, "area_id": self.grid, "address": format!("{}号楼{}单元", self.rng.gen_range(1..40), self.rng.gen_range(1..6)),
+            households.push(json!({"id": id, "area_id": self.fleet.grid, "address": format!("{}号楼{}单元", self.rng.gen_range(1..40), self.rng.gen_range(1..6)),
                 "head_name": "住户", "heating": "central", "tags": [], "base_version": 0, "updated_at": rfc3339(now - 3_600_000)}));
             self.households.push(id);
         }
         let (mut visits, mut tickets, mut events) = (Vec::new(), Vec::new(), Vec::new());
-        while households.len() + visits.len() + tickets.len() + events.len() < self.args.batch {
+        while households.len() + visits.len() + tickets.len() + events.len() < self.fleet.args.batch {
             let h = self.households[self.rng.gen_range(0..self.households.len())].clone();
             let at = now - self.rng.gen_range(60_000..3_600_000);
             match self.rng.gen_range(0..100) {
@@ -166,37 +160,40 @@ impl Phone {
         loop {
             body["device_time"] = json!(rfc3339(now_ms() + self.skew_ms));
             // Some phones give up waiting early (a weak signal): the server may still store the batch.
-            let impatient = self.rng.gen_bool(self.args.timeout_share.clamp(0.0, 1.0));
+            let impatient = self.rng.gen_bool(self.fleet.args.timeout_share.clamp(0.0, 1.0));
             let timeout = impatient.then(|| Duration::from_millis(self.rng.gen_range(5..60)));
             let t0 = Instant::now();
-            let answer =
-                self.api.send(Method::POST, "/api/v1/sync/push", Some(&self.account.token), Some(&body), timeout).await;
+            let answer = self
+                .fleet
+                .api
+                .send(Method::POST, "/api/v1/sync/push", Some(&self.account.token), Some(&body), timeout)
+                .await;
             let took = t0.elapsed();
             let retry_after = match answer {
                 Ok(a) if a.status == 200 => {
                     self.pace = took.clamp(Duration::from_millis(20), Duration::from_secs(1));
                     let replay = !self.answered.insert(batch_id);
-                    self.shared.lock().await.count_answer(took, &a.body, replay);
+                    self.fleet.shared.lock().await.count_answer(took, &a.body, replay);
                     return Ok(());
                 }
                 Ok(a) if a.status == 401 => {
                     let Account { username, password, device_id, .. } = &self.account;
-                    self.account.token = self.api.login(username, password, device_id).await?;
+                    self.account.token = self.fleet.api.login(username, password, device_id).await?;
                     continue;
                 }
                 Ok(a) if a.status < 500 && a.status != 429 => bail!("push answered {}: {}", a.status, a.body),
                 Ok(a) => a.retry_after,
                 Err(e) if e.is_timeout() => {
-                    Counters::bump(&self.api.counters.timeouts);
+                    Counters::bump(&self.fleet.api.counters.timeouts);
                     continue;
                 }
                 Err(_) => None,
             };
             let since = *failing_since.get_or_insert_with(Instant::now);
-            if since.elapsed() > self.api.give_up() {
-                bail!("push kept failing for {:?}", self.api.give_up());
+            if since.elapsed() > self.fleet.api.give_up() {
+                bail!("push kept failing for {:?}", self.fleet.api.give_up());
             }
-            Counters::bump(&self.api.counters.retries);
+            Counters::bump(&self.fleet.api.counters.retries);
             tokio::time::sleep(backoff(attempt, retry_after)).await;
             attempt += 1;
         }
@@ -206,13 +203,13 @@ impl Phone {
         let mut outbox: Vec<Value> = Vec::new();
         while Instant::now() < deadline {
             let now = Instant::now();
-            if let Some(shift_end) = self.shifts.quiet_until(now, self.quiet_offset) {
+            if let Some(shift_end) = self.fleet.shifts.quiet_until(now, self.quiet_offset) {
                 self.offline(shift_end.min(deadline), &mut outbox).await;
-                self.shared.lock().await.summary.shift_end_bursts += 1;
-            } else if self.rng.gen_bool(self.args.offline_share.clamp(0.0, 1.0)) {
+                self.fleet.shared.lock().await.summary.shift_end_bursts += 1;
+            } else if self.rng.gen_bool(self.fleet.args.offline_share.clamp(0.0, 1.0)) {
                 let spell = Duration::from_millis(self.rng.gen_range(300..3000));
                 self.offline((now + spell).min(deadline), &mut outbox).await;
-                self.shared.lock().await.summary.offline_spells += 1;
+                self.fleet.shared.lock().await.summary.offline_spells += 1;
             } else {
                 outbox.push(self.next_batch());
             }
@@ -220,7 +217,7 @@ impl Phone {
                 self.push(body.clone()).await?;
                 self.sent.push(body);
             }
-            if self.rng.gen_bool(self.args.repeat_share.clamp(0.0, 1.0)) && !self.sent.is_empty() {
+            if self.rng.gen_bool(self.fleet.args.repeat_share.clamp(0.0, 1.0)) && !self.sent.is_empty() {
                 // A repeat: the same batch id (a lost answer), or the same records in a new batch
                 // (an app that rebuilt its outbox).
                 let mut again = self.sent[self.rng.gen_range(0..self.sent.len())].clone();
