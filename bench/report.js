@@ -32,7 +32,7 @@ function machine() {
     `- RAM: ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
     `- disk: ${disk}${rot === '0' ? ' (non-rotational)' : rot === '1' ? ' (the kernel calls it rotational)' : ''}`,
     `- kernel: ${os.release()}; ${sh('rustc -V')}; node ${process.version}; ${sh("psql -V")}`,
-    `- load average when the run started: ${read('loadavg.txt') || os.loadavg().map((l) => l.toFixed(1)).join(' ')}`,
+    `- load average when the run started: ${(read('loadavg.txt') || '').trim() || os.loadavg().map((l) => l.toFixed(1)).join(' ')}`,
   ].join('\n');
 }
 
