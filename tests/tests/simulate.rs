@@ -30,7 +30,7 @@ async fn every_acknowledged_record_is_stored_once(app: TestApp) {
     assert_eq!(s.rejected, 0, "{s}");
     assert!(s.verified as u64 >= s.records_applied, "{s}");
     assert!(s.offline_spells + s.shift_end_bursts > 0, "{s}");
-    let pull = s.pull.expect("pull measured");
+    let pull = s.pull.as_ref().expect("pull measured");
     // 20 households, two visits each, a ticket for one in ten.
     assert_eq!(pull.records, 20 + 40 + 2, "{s}");
 }

@@ -133,7 +133,9 @@ impl Phone {
                 }
                 _ => {
                     let Some((t, reported)) = self.tickets.get(self.rng.gen_range(0..self.tickets.len().max(1))).cloned() else { continue };
-                    let at = reported + self.rng.gen_range(0..(now - reported).max(1));
+                    // At least a minute after the report: per-batch clock correction jitters by
+                    // up to seconds, and an event must not land before its ticket.
+                    let at = reported + self.rng.gen_range(60_000..(now - reported).max(60_001));
                     let kind = if self.rng.gen_bool(0.5) { "comment" } else { "feedback" };
                     events.push(json!({"id": Uuid::new_v4(), "ticket_id": t, "type": kind, "occurred_at": rfc3339(at)}));
                 }
