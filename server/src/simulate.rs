@@ -265,6 +265,8 @@ pub async fn run(args: SimArgs) -> anyhow::Result<Summary> {
         let phone = Phone::new(i as u64, fleet.clone(), account);
         phones.push(tokio::spawn(phone.run(deadline)));
     }
+    // The phones hold the only other handles on `shared`: it is unwrapped once they are done.
+    drop(fleet);
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let applied = shared.lock().await.summary.records_applied;
