@@ -6,7 +6,6 @@
 //! `cargo bench -p fieldvisit-server --bench deadlines`. The seeded database is kept in
 //! `target/bench-data/` and reused (set FIELDVISIT_BENCH_RESEED=1 to rebuild it).
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -19,10 +18,12 @@ use fieldvisit_server::db::schema::{alerts, households, tickets};
 use fieldvisit_server::db::tickets::{list, TicketFilter, Viewer};
 use fieldvisit_server::db::{self, areas, migrate, policies, pool, DbConn, DbLocation, DbPool};
 use fieldvisit_server::startup::Application;
-use fieldvisit_server::sync::apply::set_projection;
 use fieldvisit_server::tracker;
 use fieldvisit_sync_protocol::org::AreaKind;
 use uuid::Uuid;
+
+#[path = "support/rows.rs"]
+mod rows;
 
 const TICKETS: usize = 1_000_000;
 const OPEN_EVERY: usize = 10;
@@ -89,23 +90,9 @@ fn seed(conn: &mut DbConn, settings: &Settings) {
             .expect("county");
         let grid =
             accounts::create_area(conn, None, &county.id, AreaKind::Grid, "网格", &root.path, now).expect("grid");
-        let homes: Vec<HouseholdRow> = (0..HOUSEHOLDS_PER_COUNTY)
-            .map(|i| HouseholdRow {
-                id: Uuid::new_v4().to_string(),
-                area_id: grid.id.clone(),
-                area_path: grid.path.clone(),
-                address: format!("{i}号"),
-                head_name: "住户".into(),
-                phone: None,
-                heating: "central".into(),
-                tags: "[]".into(),
-                version: 1,
-                updated_at: now,
-                received_at: now,
-                created_by: "bench".into(),
-                seq: 0,
-            })
-            .collect();
+        let place = rows::Place { area_id: &grid.id, area_path: &grid.path };
+        let homes: Vec<HouseholdRow> =
+            (0..HOUSEHOLDS_PER_COUNTY).map(|i| rows::household(&place, format!("{i}号"), now)).collect();
         db::transaction(conn, |c| {
             for chunk in homes.chunks(500) {
                 fieldvisit_server::with_conn!(&mut *c, c => diesel::insert_into(households::table).values(chunk).execute(c))?;
@@ -118,39 +105,7 @@ fn seed(conn: &mut DbConn, settings: &Settings) {
                         // Open tickets reported over the last 10 hours (most overdue); closed ones on the spot.
                         let reported_at = now - (i as i64 % 600) * 60_000 - 60_000;
                         let home = &homes[i % homes.len()];
-                        let mut row = TicketRow {
-                            id: Uuid::new_v4().to_string(),
-                            household_id: home.id.clone(),
-                            visit_id: None,
-                            area_id: grid.id.clone(),
-                            area_path: grid.path.clone(),
-                            category: "heating".into(),
-                            severity: "normal".into(),
-                            description: "暖气不热".into(),
-                            reported_at,
-                            device_reported_at: reported_at,
-                            received_at: reported_at + 1000,
-                            clock_verified: false,
-                            resolved_on_the_spot: !open,
-                            photos: "[]".into(),
-                            reporter_id: "bench".into(),
-                            device_id: "bench".into(),
-                            content_hash: String::new(),
-                            policy_version: 1,
-                            status: String::new(),
-                            stage: String::new(),
-                            team_id: None,
-                            effective_category: String::new(),
-                            projection: String::new(),
-                            current_due_at: None,
-                            next_deadline_at: None,
-                            closed_at: None,
-                            last_event_received_at: None,
-                            version: 1,
-                            seq: 0,
-                        };
-                        set_projection(&mut row, &policy, &[], now, &HashSet::new());
-                        row
+                        rows::ticket(&place, home.id.clone(), (reported_at, reported_at + 1000, now), !open, &policy)
                     })
                     .collect();
                 for chunk in rows.chunks(1000) {

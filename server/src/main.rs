@@ -109,13 +109,7 @@ async fn dispatch(command: Option<Command>) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Simulate(args) => {
-            let s = fieldvisit_server::simulate::run(args).await?;
-            println!(
-                "{} pushes, {} records applied ({:.0} records/s), {} duplicates acknowledged, {} rejected, {} retries, {:.1} s",
-                s.pushes, s.records_applied, s.records_per_s(), s.records_duplicate, s.rejected, s.retries, s.elapsed_s
-            );
-            let lat: Vec<String> = s.latency_ms.iter().map(|(q, ms)| format!("p{q}={ms:.1}ms")).collect();
-            println!("push latency: {}", lat.join(" "));
+            println!("{}", fieldvisit_server::simulate::run(args).await?);
             Ok(())
         }
         Command::Demo(args) => fieldvisit_server::demo::run(args).await,

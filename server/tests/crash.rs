@@ -108,16 +108,12 @@ async fn crash_run(db: Db) {
     let mut server = Server::new(database_url, data.path());
     server.start().await;
 
-    let args = SimArgs {
-        url: server.url(),
-        devices: 6,
-        duration_s: seconds,
-        batch: 100,
-        admin_password: ADMIN_PASSWORD.into(),
-        repeat_share: 0.05,
-        offline_share: 0.05,
-        quiet: true,
-    };
+    let mut args = SimArgs::new(&server.url(), ADMIN_PASSWORD);
+    args.devices = 6;
+    args.duration = Duration::from_secs(seconds);
+    args.batch = 100;
+    args.repeat_share = 0.05;
+    args.quiet = true;
     let sim = tokio::spawn(simulate::run(args));
     let started = Instant::now();
     while !phones_pushing(&server.url()).await {

@@ -1,0 +1,76 @@
+//! Rows for seeding benchmarks straight through diesel (shared by `benches/deadlines.rs` and
+//! `examples/ingest_limit.rs` with `#[path]`): a household and a new ticket folded under `policy`.
+
+use std::collections::HashSet;
+
+use fieldvisit_server::db::records::{HouseholdRow, TicketRow};
+use fieldvisit_server::sync::apply::set_projection;
+use fieldvisit_sync_protocol::deadline::Policy;
+use uuid::Uuid;
+
+/// Where seeded rows live: an area's id and materialized path.
+pub struct Place<'a> {
+    pub area_id: &'a str,
+    pub area_path: &'a str,
+}
+
+pub fn household(at: &Place<'_>, address: String, now: i64) -> HouseholdRow {
+    HouseholdRow {
+        id: Uuid::new_v4().to_string(),
+        area_id: at.area_id.to_owned(),
+        area_path: at.area_path.to_owned(),
+        address,
+        head_name: "住户".into(),
+        phone: None,
+        heating: "central".into(),
+        tags: "[]".into(),
+        version: 1,
+        updated_at: now,
+        received_at: now,
+        created_by: "bench".into(),
+        seq: 0,
+    }
+}
+
+/// A ticket reported at `reported_at`, received at `received_at`, folded as of `now`.
+pub fn ticket(
+    at: &Place<'_>,
+    household_id: String,
+    (reported_at, received_at, now): (i64, i64, i64),
+    on_the_spot: bool,
+    policy: &Policy,
+) -> TicketRow {
+    let mut row = TicketRow {
+        id: Uuid::new_v4().to_string(),
+        household_id,
+        visit_id: None,
+        area_id: at.area_id.to_owned(),
+        area_path: at.area_path.to_owned(),
+        category: "heating".into(),
+        severity: "normal".into(),
+        description: "暖气不热".into(),
+        reported_at,
+        device_reported_at: reported_at,
+        received_at,
+        clock_verified: false,
+        resolved_on_the_spot: on_the_spot,
+        photos: "[]".into(),
+        reporter_id: "bench".into(),
+        device_id: "bench".into(),
+        content_hash: String::new(),
+        policy_version: policy.version,
+        status: String::new(),
+        stage: String::new(),
+        team_id: None,
+        effective_category: String::new(),
+        projection: String::new(),
+        current_due_at: None,
+        next_deadline_at: None,
+        closed_at: None,
+        last_event_received_at: None,
+        version: 1,
+        seq: 0,
+    };
+    set_projection(&mut row, policy, &[], now, &HashSet::new());
+    row
+}
