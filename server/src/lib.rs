@@ -2,7 +2,6 @@
 //! the app through [`startup::Application`].
 
 pub mod accounts;
-pub mod api_client;
 pub mod auth;
 pub mod backup;
 pub mod check;

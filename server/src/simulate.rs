@@ -7,7 +7,7 @@
 //!
 //! [`run`] is the library entry point (the CLI and other commands call it with a [`SimArgs`]).
 
-mod http;
+pub mod http;
 mod phone;
 mod pull;
 

@@ -6,9 +6,9 @@ mod harness;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use fieldvisit_server::api_client::ApiClient;
 use fieldvisit_server::demo::{county, seed, story};
 use fieldvisit_server::import::Outcome;
+use fieldvisit_server::simulate::http::Api;
 use harness::TestApp;
 
 const PASSWORD: &str = "demo-test-pass";
@@ -21,14 +21,14 @@ async fn the_demo_county_comes_alive_with_overdue_tickets(app: TestApp) {
     let again = seed(&app.state, county.roster.clone()).await.expect("seeds again");
     assert!(again.rows.iter().all(|r| r.outcome == Outcome::Unchanged), "a restarted demo changes nothing");
 
-    let api = ApiClient::new(&app.address, Duration::from_secs(15), 16).expect("client");
+    let api = Api::new(&app.address, 16, Duration::from_secs(30)).expect("client");
     let pace = story::Pace {
         phones: 6,
         push_every: Duration::from_millis(300),
         desk_every: Duration::from_millis(300),
         seed: 7,
     };
-    let until = tokio::time::Instant::now() + Duration::from_secs(6);
+    let until = tokio::time::Instant::now() + Duration::from_secs(8);
     let tally = story::play(api, &county, PASSWORD, pace, Some(until)).await.expect("actors play");
     assert_eq!(tally.failures.load(Ordering::Relaxed), 0);
     assert!(tally.visits.load(Ordering::Relaxed) >= 6, "every phone pushed");
@@ -42,7 +42,7 @@ async fn the_demo_county_comes_alive_with_overdue_tickets(app: TestApp) {
     assert!(tickets.iter().any(|t| t["overdue"] == true), "phones back from an offline spell bring overdue tickets");
 
     // The tracker raises the alerts on its own.
-    for _ in 0..50 {
+    for _ in 0..150 {
         let (_, alerts) = app.get_as(&supervisor, "/api/v1/alerts?limit=500").await;
         if alerts["alerts"].as_array().is_some_and(|a| a.iter().any(|x| x["type"] == "overdue")) {
             return;

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::api_client::ApiClient;
 use crate::config::{Secret, Settings};
 use crate::import::{self, Report, Roster};
+use crate::simulate::http::Api;
 use crate::startup::Application;
 use crate::state::AppState;
 
@@ -75,7 +75,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  phones     {} volunteers push every ~{} s; the desk classifies and dispatches, stations close tickets; some are left to go overdue", args.phones, args.push_every_s);
     println!("  stop       Ctrl-C (the data stays in {})", args.data_dir.display());
     let server = tokio::spawn(app.run_until_stopped());
-    let api = ApiClient::new(&base, Duration::from_secs(15), 64)?;
+    let api = Api::new(&base, 64, Duration::from_secs(120))?;
     let pace = story::Pace {
         phones: args.phones,
         push_every: Duration::from_secs_f64(args.push_every_s.max(0.1)),

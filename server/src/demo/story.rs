@@ -14,8 +14,8 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::county::{County, Grid, CATEGORIES, HOUSEHOLDS_PER_GRID};
-use crate::api_client::ApiClient;
 use crate::import::{area_id, household_id, team_id};
+use crate::simulate::http::Api;
 use fieldvisit_sync_protocol::time::format_utc;
 
 /// How the story is played.
@@ -53,7 +53,7 @@ fn neglected(ticket_id: &str, one_in: u128) -> bool {
 
 /// Runs every actor until `until` (or forever); returns what they did.
 pub async fn play(
-    api: ApiClient,
+    api: Api,
     county: &County,
     password: &str,
     pace: Pace,
@@ -141,21 +141,17 @@ impl Phone {
         (body, nv, nt)
     }
 
-    async fn run(mut self, api: ApiClient, tally: Arc<Tally>, every: Duration, until: Option<Instant>) {
+    async fn run(mut self, api: Api, tally: Arc<Tally>, every: Duration, until: Option<Instant>) {
         while !over(until) {
             let (body, visits, tickets) = self.batch();
-            // A phone re-sends the same batch until it is acknowledged (the server dedupes it).
-            for attempt in 0..3 {
-                match api.call(reqwest::Method::POST, "/api/v1/sync/push", Some(&self.token), Some(&body)).await {
-                    Ok((200, _)) => {
-                        tally.visits.fetch_add(visits, Ordering::Relaxed);
-                        tally.tickets.fetch_add(tickets, Ordering::Relaxed);
-                        break;
-                    }
-                    _ if attempt < 2 => tokio::time::sleep(Duration::from_millis(500)).await,
-                    _ => {
-                        tally.failures.fetch_add(1, Ordering::Relaxed);
-                    }
+            // `call` re-sends the same batch while the server is busy or away (it dedupes it).
+            match api.call(reqwest::Method::POST, "/api/v1/sync/push", Some(&self.token), Some(&body)).await {
+                Ok(a) if a.status == 200 => {
+                    tally.visits.fetch_add(visits, Ordering::Relaxed);
+                    tally.tickets.fetch_add(tickets, Ordering::Relaxed);
+                }
+                _ => {
+                    tally.failures.fetch_add(1, Ordering::Relaxed);
                 }
             }
             let wait = every.mul_f64(self.rng.gen_range(0.5..1.5));
@@ -174,18 +170,18 @@ fn describe(category: &str) -> &'static str {
     }
 }
 
-async fn open_tickets(api: &ApiClient, token: &str, filter: &str) -> Vec<Value> {
+async fn open_tickets(api: &Api, token: &str, filter: &str) -> Vec<Value> {
     let path = format!("/api/v1/tickets?status=open&limit=200{filter}");
-    match api.get(&path, token).await {
-        Ok(page) => page["tickets"].as_array().cloned().unwrap_or_default(),
-        Err(_) => Vec::new(),
+    match api.call(reqwest::Method::GET, &path, Some(token), None).await {
+        Ok(a) if a.status == 200 => a.body["tickets"].as_array().cloned().unwrap_or_default(),
+        _ => Vec::new(),
     }
 }
 
 /// The county desk: classifies and dispatches to a station serving the ticket's grid, leaving one
 /// ticket in six at each stage alone.
 async fn dispatch_desk(
-    api: ApiClient,
+    api: Api,
     token: String,
     grids: Vec<(String, Vec<String>)>,
     tally: Arc<Tally>,
@@ -212,7 +208,7 @@ async fn dispatch_desk(
             body["id"] = json!(Uuid::new_v4().to_string());
             body["occurred_at"] = json!(format_utc(now_ms()));
             let path = format!("/api/v1/tickets/{id}/events");
-            if let Ok((201, _)) = api.call(reqwest::Method::POST, &path, Some(&token), Some(&body)).await {
+            if api.call(reqwest::Method::POST, &path, Some(&token), Some(&body)).await.is_ok_and(|a| a.status == 201) {
                 tally.events.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -222,15 +218,7 @@ async fn dispatch_desk(
 
 /// A station's handler: arrives on site, then resolves with the resident's feedback, from a phone
 /// that syncs its events.
-async fn handler(
-    api: ApiClient,
-    token: String,
-    team: String,
-    tally: Arc<Tally>,
-    pace: Pace,
-    n: u64,
-    until: Option<Instant>,
-) {
+async fn handler(api: Api, token: String, team: String, tally: Arc<Tally>, pace: Pace, n: u64, until: Option<Instant>) {
     let mut rng = StdRng::seed_from_u64(pace.seed ^ (0x4a4d << 8) ^ n);
     while !over(until) {
         let mut events = Vec::new();
@@ -253,8 +241,8 @@ async fn handler(
             let n = events.len() as u64;
             let body = json!({"protocol_version": 1, "batch_id": Uuid::new_v4().to_string(), "device_time": now,
                 "ticket_events": events});
-            if let Ok((200, _)) = api.call(reqwest::Method::POST, "/api/v1/sync/push", Some(&token), Some(&body)).await
-            {
+            let pushed = api.call(reqwest::Method::POST, "/api/v1/sync/push", Some(&token), Some(&body)).await;
+            if pushed.is_ok_and(|a| a.status == 200) {
                 tally.events.fetch_add(n, Ordering::Relaxed);
             }
         }
