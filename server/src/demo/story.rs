@@ -112,7 +112,12 @@ impl Phone {
     fn batch(&mut self) -> (Value, u64, u64) {
         let now = now_ms();
         let offline = self.first || self.rng.gen_bool(0.2);
-        let late = if offline { self.rng.gen_range(50..150) * MINUTE } else { self.rng.gen_range(0..2) * MINUTE };
+        // The first spell is long enough that its ticket is past the 1 h classify window on arrival.
+        let late = match (self.first, offline) {
+            (true, _) => self.rng.gen_range(90..150) * MINUTE,
+            (false, true) => self.rng.gen_range(50..150) * MINUTE,
+            (false, false) => self.rng.gen_range(0..2) * MINUTE,
+        };
         let device = |t: i64| format_utc(t + self.skew_ms);
         let (mut visits, mut tickets) = (Vec::new(), Vec::new());
         for v in 0..self.rng.gen_range(1..=3) {
