@@ -19,12 +19,12 @@ pub struct Manager {
 }
 
 /// WAL lets readers run beside the writer; synchronous=FULL makes a commit survive a power cut;
-/// busy_timeout makes a writer wait for the lock instead of failing at once. A group commit
-/// touches thousands of pages: a 16 MiB page cache keeps them from spilling to the WAL before the
-/// commit, and temp_store=MEMORY keeps the savepoint sub-journals of its pushes off the disk.
+/// busy_timeout makes a writer wait for the lock instead of failing at once; temp_store=MEMORY
+/// keeps savepoint sub-journals off the disk. Readers keep SQLite's default 2 MiB page cache (the
+/// OS caches the file too): with eight connections a larger one would multiply the server's
+/// memory; the push writer sets its own (`sync::writer`).
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16384; \
-     PRAGMA temp_store = MEMORY;";
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY;";
 
 impl Manager {
     pub fn new(location: DbLocation) -> Self {
@@ -36,6 +36,7 @@ impl Manager {
     }
 
     fn open(&self) -> Result<DbConn, diesel::ConnectionError> {
+        configure_sqlite();
         match &self.location {
             DbLocation::Postgres(url) => PgConnection::establish(url).map(DbConn::Pg),
             DbLocation::Sqlite(path) => {
@@ -46,6 +47,24 @@ impl Manager {
             }
         }
     }
+}
+
+/// Process-wide SQLite settings, made once before the library initialises. Multi-thread mode drops
+/// the per-connection mutex (a pooled connection is only ever used by one thread at a time) and
+/// no memory statistics drops a global mutex taken on every allocation: together a few percent of
+/// the push writer's time.
+fn configure_sqlite() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use libsqlite3_sys as ffi;
+        // SAFETY: sqlite3_config is called before any connection is opened by this process (the
+        // Once runs ahead of the first open); if SQLite was initialised already it answers
+        // SQLITE_MISUSE and changes nothing, which is harmless.
+        unsafe {
+            ffi::sqlite3_config(ffi::SQLITE_CONFIG_MULTITHREAD);
+            ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int);
+        }
+    });
 }
 
 impl r2d2::ManageConnection for Manager {

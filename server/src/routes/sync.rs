@@ -59,7 +59,7 @@ pub async fn push(
         EnvelopeError::TooManyRecords { count, max } => too_large(format!("{count} records; at most {max} per batch")),
         EnvelopeError::DeviceTime(f) => ApiError::bad_request(f.code, f.message).with_field(f.field),
     })?;
-    let job = Job { request, device_time, received_at, who };
+    let job = Job::new(request, device_time, received_at, who);
     let answer = state.writer.submit(job).await?;
     // New tickets may be due already (synced late) and retractions wait to be streamed.
     state.tracker_wake.notify_one();

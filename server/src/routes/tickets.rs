@@ -200,7 +200,7 @@ pub async fn add_event(
         tickets: Vec::new(),
         ticket_events: vec![event],
     };
-    let answer = state.writer.submit(Job { request, device_time: now, received_at: now, who: who.clone() }).await?;
+    let answer = state.writer.submit(Job::new(request, now, now, who.clone())).await?;
     state.tracker_wake.notify_one();
     let result = answer.results.into_iter().next().ok_or_else(|| ApiError::internal(anyhow::anyhow!("no result")))?;
     let error = |kind: Kind| {

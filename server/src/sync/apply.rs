@@ -7,16 +7,15 @@ use std::collections::{HashMap, HashSet};
 use diesel::prelude::*;
 use fieldvisit_sync_protocol::deadline::{self, AlertKind, FoldEvent, Projection, ScheduledAlert, Stage};
 use fieldvisit_sync_protocol::sync::clock::ClockCheck;
+use fieldvisit_sync_protocol::sync::merge::merge_household;
 use fieldvisit_sync_protocol::sync::pull::{HouseholdOut, TicketEventOut, VisitOut};
 use fieldvisit_sync_protocol::sync::push::{PushRequest, PushResponse, RecordError, RecordResult, RecordType};
-use fieldvisit_sync_protocol::sync::records::{DeviceStamp, FieldError, HouseholdIn, TicketEventIn, TicketIn, VisitIn};
-use fieldvisit_sync_protocol::sync::{merge::merge_household, records::record_id};
+use fieldvisit_sync_protocol::sync::records::DeviceStamp;
 use fieldvisit_sync_protocol::time::Millis;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::auth::authz::{EventRefusal, TicketAccess};
-use crate::auth::{Action, Principal};
+use crate::auth::Principal;
 use crate::db::alerts::{self, AlertKey, NewAlert};
 use crate::db::policies::PolicyBook;
 use crate::db::records::{self, EventRow, HouseholdRow, TicketRow, VisitRow};
@@ -24,18 +23,27 @@ use crate::db::schema::{record_photos, removals, sync_batches, ticket_events, ti
 use crate::db::seq::SeqAlloc;
 use crate::db::{areas, DbConn};
 use crate::error::ApiError;
+use crate::sync::parsed::Parsed;
 
-/// One authenticated push, parsed down to its envelope.
+/// One authenticated push: its envelope, and its records parsed and hashed (`parsed`).
 pub struct Job {
+    /// The envelope; its record arrays have been taken into `parsed`.
     pub request: PushRequest,
+    pub parsed: Parsed,
     pub device_time: Millis,
     pub received_at: Millis,
     pub who: Principal,
 }
 
 impl Job {
+    /// Parses `request`'s records; runs on the caller's thread, before the writer's queue.
+    pub fn new(mut request: PushRequest, device_time: Millis, received_at: Millis, who: Principal) -> Self {
+        let parsed = Parsed::take(&mut request, &who);
+        Job { request, parsed, device_time, received_at, who }
+    }
+
     pub fn record_count(&self) -> usize {
-        self.request.record_count()
+        self.parsed.record_count()
     }
 }
 
@@ -64,6 +72,10 @@ pub fn apply(
     let clock = ClockCheck::measure(job.received_at, job.device_time, tolerance_ms, job.request.batch_boot());
     let offset_ms = clock.offset_ms();
     let mut run = Run { conn, job, policies, seq, clock, results: Vec::with_capacity(job.record_count()), at: 0 };
+    for (at, refused) in &job.parsed.refused {
+        run.at = *at;
+        run.record(refused.clone());
+    }
     run.households()?;
     run.visits()?;
     run.tickets()?;
@@ -81,11 +93,6 @@ pub fn apply(
         ))
         .execute(conn)?;
     Ok(response)
-}
-
-/// SHA-256 of the canonical JSON: equal content, equal hash, whatever the key order sent.
-fn content_hash(canonical: &Value) -> String {
-    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Value {
@@ -123,30 +130,6 @@ impl Run<'_, '_> {
         self.record(RecordResult::rejected(t, id, RecordError::at(code, message, field)));
     }
 
-    /// Parses every record of one type; unparsable ones are rejected here with their field.
-    fn parse_all<T>(
-        &mut self,
-        t: RecordType,
-        raw: &[Value],
-        parse: fn(&Value, &str) -> Result<T, FieldError>,
-    ) -> Vec<(usize, T)> {
-        let may_write = t == RecordType::TicketEvent || self.who().authorize(Action::WriteRecords).is_ok();
-        let mut out = Vec::with_capacity(raw.len());
-        for (i, v) in raw.iter().enumerate() {
-            self.at = i;
-            if !may_write {
-                let role = self.who().role.as_str();
-                self.reject(t, record_id(v), "forbidden", &format!("a {role} may not push {}s", t.as_str()), t.path(i));
-                continue;
-            }
-            match parse(v, &t.path(i)) {
-                Ok(r) => out.push((i, r)),
-                Err(e) => self.record(RecordResult::rejected(t, record_id(v), e)),
-            }
-        }
-        out
-    }
-
     /// Corrects a device time; a time still in the future is refused with its field.
     fn corrected(&self, raw: Millis, stamp: &DeviceStamp) -> Result<(Millis, bool), ()> {
         let c = self.clock.correct(raw, stamp);
@@ -159,12 +142,13 @@ impl Run<'_, '_> {
 
     fn households(&mut self) -> Result<(), ApiError> {
         const T: RecordType = RecordType::Household;
-        let parsed = self.parse_all(T, &self.job.request.households, HouseholdIn::parse);
+        let job = self.job;
+        let parsed = &job.parsed.households;
         let ids: Vec<String> = parsed.iter().map(|(_, h)| h.id.to_string()).collect();
         let mut existing = records::households_by_id(self.conn, &ids)?;
         let area_ids: Vec<String> = parsed.iter().map(|(_, h)| h.area_id.to_string()).collect();
         let areas = areas::by_ids(self.conn, &area_ids)?;
-        for (i, h) in parsed {
+        for &(i, ref h) in parsed {
             self.at = i;
             let id = h.id.to_string();
             let path = T.path(i);
@@ -257,15 +241,16 @@ impl Run<'_, '_> {
         id: &str,
         hash: &str,
         stored: Option<&String>,
-        seen: &HashMap<String, (String, Value)>,
+        seen: &HashMap<String, (&str, &Value)>,
     ) -> Result<bool, ApiError> {
-        let prior_hash = stored.cloned().or_else(|| seen.get(id).map(|(h, _)| h.clone()));
-        let Some(prior) = prior_hash else { return Ok(false) };
+        let Some(prior) = stored.map(String::as_str).or_else(|| seen.get(id).map(|(h, _)| *h)) else {
+            return Ok(false);
+        };
         let result = if prior == hash {
             RecordResult::duplicate(t, id)
         } else {
             let current = match seen.get(id) {
-                Some((_, canonical)) if stored.is_none() => canonical.clone(),
+                Some((_, canonical)) if stored.is_none() => (*canonical).clone(),
                 _ => self.current_of(t, id)?,
             };
             RecordResult::conflict(t, id, current)
@@ -340,19 +325,19 @@ impl Run<'_, '_> {
 
     fn visits(&mut self) -> Result<(), ApiError> {
         const T: RecordType = RecordType::Visit;
-        let parsed = self.parse_all(T, &self.job.request.visits, VisitIn::parse);
-        let ids: Vec<String> = parsed.iter().map(|(_, v)| v.id.to_string()).collect();
+        let job = self.job;
+        let parsed = &job.parsed.visits;
+        let ids: Vec<String> = parsed.iter().map(|p| p.record.id.to_string()).collect();
         let stored = records::visit_hashes(self.conn, &ids)?;
-        let hh_ids: Vec<String> = parsed.iter().map(|(_, v)| v.household_id.to_string()).collect();
+        let hh_ids: Vec<String> = parsed.iter().map(|p| p.record.household_id.to_string()).collect();
         let homes = records::households_by_id(self.conn, &hh_ids)?;
-        let mut seen: HashMap<String, (String, Value)> = HashMap::new();
+        let mut seen: HashMap<String, (&str, &Value)> = HashMap::new();
         let (mut rows, mut photos) = (Vec::new(), Vec::new());
-        for (i, v) in parsed {
+        for p in parsed {
+            let (i, v, hash) = (p.at, &p.record, &p.hash);
             self.at = i;
             let (id, path) = (v.id.to_string(), T.path(i));
-            let canonical = v.canonical();
-            let hash = content_hash(&canonical);
-            if self.repeat(T, &id, &hash, stored.get(&id), &seen)? {
+            if self.repeat(T, &id, hash, stored.get(&id), &seen)? {
                 continue;
             }
             let Some(home) = self.home_of(T, &id, &path, &v.household_id.to_string(), &homes) else { continue };
@@ -382,7 +367,7 @@ impl Run<'_, '_> {
                 content_hash: hash.clone(),
                 seq: self.seq.next(self.conn)?,
             });
-            seen.insert(id.clone(), (hash, canonical));
+            seen.insert(id.clone(), (hash.as_str(), &p.canonical));
             self.record(RecordResult::applied(T, id));
         }
         for chunk in rows.chunks(400) {
@@ -393,22 +378,22 @@ impl Run<'_, '_> {
 
     fn tickets(&mut self) -> Result<(), ApiError> {
         const T: RecordType = RecordType::Ticket;
-        let parsed = self.parse_all(T, &self.job.request.tickets, TicketIn::parse);
-        let ids: Vec<String> = parsed.iter().map(|(_, t)| t.id.to_string()).collect();
+        let job = self.job;
+        let parsed = &job.parsed.tickets;
+        let ids: Vec<String> = parsed.iter().map(|p| p.record.id.to_string()).collect();
         let stored: HashMap<String, String> =
             records::tickets_by_id(self.conn, &ids)?.into_iter().map(|(k, v)| (k, v.content_hash)).collect();
-        let hh_ids: Vec<String> = parsed.iter().map(|(_, t)| t.household_id.to_string()).collect();
+        let hh_ids: Vec<String> = parsed.iter().map(|p| p.record.household_id.to_string()).collect();
         let homes = records::households_by_id(self.conn, &hh_ids)?;
-        let visit_ids: Vec<String> = parsed.iter().filter_map(|(_, t)| t.visit_id.map(|v| v.to_string())).collect();
+        let visit_ids: Vec<String> = parsed.iter().filter_map(|p| p.record.visit_id.map(|v| v.to_string())).collect();
         let known_visits: HashSet<String> = records::visit_hashes(self.conn, &visit_ids)?.into_keys().collect();
-        let mut seen: HashMap<String, (String, Value)> = HashMap::new();
+        let mut seen: HashMap<String, (&str, &Value)> = HashMap::new();
         let (mut rows, mut photos) = (Vec::new(), Vec::new());
-        for (i, t) in parsed {
+        for p in parsed {
+            let (i, t, hash) = (p.at, &p.record, &p.hash);
             self.at = i;
             let (id, path) = (t.id.to_string(), T.path(i));
-            let canonical = t.canonical();
-            let hash = content_hash(&canonical);
-            if self.repeat(T, &id, &hash, stored.get(&id), &seen)? {
+            if self.repeat(T, &id, hash, stored.get(&id), &seen)? {
                 continue;
             }
             let Some(home) = self.home_of(T, &id, &path, &t.household_id.to_string(), &homes) else { continue };
@@ -461,7 +446,7 @@ impl Run<'_, '_> {
             set_projection(&mut row, policy, &[], self.job.received_at, &HashSet::new());
             photos.extend(self.photo_rows(T, &id, &home.area_path, &t.photos));
             rows.push(row);
-            seen.insert(id.clone(), (hash, canonical));
+            seen.insert(id.clone(), (hash.as_str(), &p.canonical));
             self.record(RecordResult::applied(T, id));
         }
         for chunk in rows.chunks(300) {
@@ -472,22 +457,22 @@ impl Run<'_, '_> {
 
     fn events(&mut self) -> Result<(), ApiError> {
         const T: RecordType = RecordType::TicketEvent;
-        let parsed = self.parse_all(T, &self.job.request.ticket_events, TicketEventIn::parse);
-        let ids: Vec<String> = parsed.iter().map(|(_, e)| e.id.to_string()).collect();
+        let job = self.job;
+        let parsed = &job.parsed.events;
+        let ids: Vec<String> = parsed.iter().map(|p| p.record.id.to_string()).collect();
         let stored = records::event_hashes(self.conn, &ids)?;
-        let ticket_ids: Vec<String> = parsed.iter().map(|(_, e)| e.ticket_id.to_string()).collect();
+        let ticket_ids: Vec<String> = parsed.iter().map(|p| p.record.ticket_id.to_string()).collect();
         let tickets_by_id = records::tickets_by_id(self.conn, &ticket_ids)?;
-        let team_ids: Vec<String> = parsed.iter().filter_map(|(_, e)| e.team_id.map(|t| t.to_string())).collect();
+        let team_ids: Vec<String> = parsed.iter().filter_map(|p| p.record.team_id.map(|t| t.to_string())).collect();
         let teams = areas::teams_by_ids(self.conn, &team_ids)?;
-        let mut seen: HashMap<String, (String, Value)> = HashMap::new();
+        let mut seen: HashMap<String, (&str, &Value)> = HashMap::new();
         let mut rows = Vec::new();
         let mut touched: Vec<String> = Vec::new();
-        for (i, e) in parsed {
+        for p in parsed {
+            let (i, e, hash) = (p.at, &p.record, &p.hash);
             self.at = i;
             let (id, path) = (e.id.to_string(), T.path(i));
-            let canonical = e.canonical();
-            let hash = content_hash(&canonical);
-            if self.repeat(T, &id, &hash, stored.get(&id), &seen)? {
+            if self.repeat(T, &id, hash, stored.get(&id), &seen)? {
                 continue;
             }
             let Some(ticket) = tickets_by_id.get(&e.ticket_id.to_string()) else {
@@ -560,7 +545,7 @@ impl Run<'_, '_> {
             if !touched.contains(&ticket.id) {
                 touched.push(ticket.id.clone());
             }
-            seen.insert(id.clone(), (hash, canonical));
+            seen.insert(id.clone(), (hash.as_str(), &p.canonical));
             self.record(RecordResult::applied(T, id));
         }
         for chunk in rows.chunks(400) {

@@ -1,7 +1,9 @@
-//! The offline-sync write and read paths: applying pushes (`apply`), committing them in groups
-//! (`writer`), and serving gap-free pulls (`pull`).
+//! The offline-sync write and read paths: parsing pushes on the request's thread (`parsed`),
+//! applying them (`apply`), committing them in groups (`writer`), and serving gap-free pulls
+//! (`pull`).
 
 pub mod apply;
+pub mod parsed;
 pub mod pull;
 pub mod writer;
 

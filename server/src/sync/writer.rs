@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::apply::{self, Job};
 use crate::db::seq::SeqAlloc;
-use crate::db::{self, policies, DbConn, DbPool};
+use crate::db::{self, policies, Backend, DbConn, DbPool};
 use crate::error::ApiError;
 
 /// Records per shared transaction: big enough to amortise the commit, small enough to keep the
@@ -29,9 +29,20 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(pool: DbPool) -> std::io::Result<Self> {
+    pub fn start(pool: DbPool, backend: Backend) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel(QUEUE);
-        std::thread::Builder::new().name("fieldvisit-writer".into()).spawn(move || run(&pool, rx))?;
+        // The checkpointer stops when the writer does: the writer holds `alive` until it ends.
+        let (alive, stopped) = std::sync::mpsc::channel::<()>();
+        if backend == Backend::Sqlite {
+            let pool = pool.clone();
+            std::thread::Builder::new()
+                .name("fieldvisit-checkpoint".into())
+                .spawn(move || checkpoints(&pool, &stopped))?;
+        }
+        std::thread::Builder::new().name("fieldvisit-writer".into()).spawn(move || {
+            run(&pool, rx);
+            drop(alive);
+        })?;
         Ok(Self { tx })
     }
 
@@ -50,7 +61,6 @@ fn run(pool: &DbPool, mut rx: mpsc::Receiver<Pending>) {
     // The writer keeps one connection while it works, so its page cache stays warm across
     // groups; a broken one is dropped and a fresh one taken for the next group.
     let mut held: Option<PooledConn> = None;
-    let mut last_checkpoint = std::time::Instant::now();
     while let Some(first) = rx.blocking_recv() {
         let mut records = first.job.record_count();
         let mut group = vec![first];
@@ -66,10 +76,6 @@ fn run(pool: &DbPool, mut rx: mpsc::Receiver<Pending>) {
         let (jobs, replies): (Vec<Job>, Vec<_>) = group.into_iter().map(|p| (p.job, p.reply)).unzip();
         let started = std::time::Instant::now();
         let results = commit_group(pool, &mut held, &jobs);
-        if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
-            checkpoint(pool);
-            last_checkpoint = std::time::Instant::now();
-        }
         tracing::debug!(pushes = jobs.len(), records, ms = started.elapsed().as_millis() as u64, "group committed");
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);
@@ -80,15 +86,18 @@ fn run(pool: &DbPool, mut rx: mpsc::Receiver<Pending>) {
 type PooledConn = r2d2::PooledConnection<crate::db::pool::Manager>;
 
 /// How often the WAL is copied back into the database file. SQLite would do it inside the
-/// commit that crosses 1,000 pages, on the writer's own time; a pooled connection does it here,
-/// between groups, without blocking readers or the next commit (PASSIVE).
+/// commit that crosses 1,000 pages, on the writer's own time; a thread of its own does it instead,
+/// beside the writer, without blocking readers or the next commit (PASSIVE).
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
-fn checkpoint(pool: &DbPool) {
-    if let Ok(mut conn) = pool.get() {
-        if let DbConn::Sqlite(c) = &mut *conn {
-            if let Err(e) = diesel::connection::SimpleConnection::batch_execute(c, "PRAGMA wal_checkpoint(PASSIVE)") {
-                tracing::warn!(error = %e, "WAL checkpoint failed");
+fn checkpoints(pool: &DbPool, stopped: &std::sync::mpsc::Receiver<()>) {
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
+        if let Ok(mut conn) = pool.get() {
+            if let DbConn::Sqlite(c) = &mut *conn {
+                if let Err(e) = diesel::connection::SimpleConnection::batch_execute(c, "PRAGMA wal_checkpoint(PASSIVE)")
+                {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                }
             }
         }
     }
@@ -110,13 +119,36 @@ fn commit_group(pool: &DbPool, held: &mut Option<PooledConn>, jobs: &[Job]) -> V
         Err(e) => return fail_all(e),
     };
     if let DbConn::Sqlite(c) = &mut *conn {
-        // Checkpoints happen between groups (see `checkpoint`), never inside a push's commit.
-        let _ = diesel::connection::SimpleConnection::batch_execute(c, "PRAGMA wal_autocheckpoint = 0");
+        // Checkpoints happen between groups (see `checkpoint`), never inside a push's commit. A
+        // group touches thousands of pages: the writer alone gets a large page cache, so they
+        // neither spill to the WAL before the commit nor are read from the file again.
+        let _ = diesel::connection::SimpleConnection::batch_execute(
+            c,
+            "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -32768",
+        );
     }
     let policies = match policies::load(&mut conn) {
         Ok(p) => p,
         Err(e) => return fail_all(e.into()),
     };
+    // Fast path: the whole group in one transaction with no savepoints, which spares SQLite a
+    // sub-journal copy of every page a push touches. A push fails only on a database or server
+    // error (a refused record is an answer, not an error), so this almost always commits; when
+    // one does fail, the group is rolled back and applied again with a savepoint per push, so the
+    // failure stays that push's own.
+    let fast = db::transaction(&mut conn, |conn| {
+        let mut seq = SeqAlloc::new();
+        jobs.iter().map(|job| apply::apply(conn, job, &policies, &mut seq)).collect::<Result<Vec<_>, _>>()
+    });
+    match fast {
+        Ok(results) => {
+            *held = Some(conn);
+            return results.into_iter().map(Ok).collect();
+        }
+        // A lone push's error is its own answer; its connection goes back for the pool to judge.
+        Err(e) if jobs.len() == 1 => return vec![Err(e)],
+        Err(_) => {}
+    }
     let mut results = Vec::with_capacity(jobs.len());
     let committed = db::transaction(&mut conn, |conn| {
         let mut seq = SeqAlloc::new();
