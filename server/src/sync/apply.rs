@@ -370,9 +370,7 @@ impl Run<'_, '_> {
             seen.insert(id.clone(), (hash.as_str(), &p.canonical));
             self.record(RecordResult::applied(T, id));
         }
-        for chunk in rows.chunks(400) {
-            crate::with_conn!(&mut *self.conn, c => diesel::insert_into(visits::table).values(chunk).execute(c))?;
-        }
+        crate::insert_rows!(&mut *self.conn, visits::table, rows, 400);
         self.insert_photos(photos)
     }
 
@@ -449,9 +447,7 @@ impl Run<'_, '_> {
             seen.insert(id.clone(), (hash.as_str(), &p.canonical));
             self.record(RecordResult::applied(T, id));
         }
-        for chunk in rows.chunks(300) {
-            crate::with_conn!(&mut *self.conn, c => diesel::insert_into(tickets::table).values(chunk).execute(c))?;
-        }
+        crate::insert_rows!(&mut *self.conn, tickets::table, rows, 300);
         self.insert_photos(photos)
     }
 
@@ -548,9 +544,7 @@ impl Run<'_, '_> {
             seen.insert(id.clone(), (hash.as_str(), &p.canonical));
             self.record(RecordResult::applied(T, id));
         }
-        for chunk in rows.chunks(400) {
-            crate::with_conn!(&mut *self.conn, c => diesel::insert_into(ticket_events::table).values(chunk).execute(c))?;
-        }
+        crate::insert_rows!(&mut *self.conn, ticket_events::table, rows, 400);
         self.refold(&touched, tickets_by_id)
     }
 
