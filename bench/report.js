@@ -71,7 +71,7 @@ function section() {
   const peer = json('peer.json');
   const lines = [BEGIN, '', `### Latest run: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${seconds} s per run`, '', machine(), ''];
   lines.push('Commands, in the order run:', '', '```sh', (read('commands.txt') || '').trim(), '```', '');
-  lines.push('| what | records/s | p50 | p99 | peak RSS | compared |', '|---|---|---|---|---|---|');
+  lines.push('| what | records/s | p50 | p99 | peak RSS (under load / whole run) | compared |', '|---|---|---|---|---|---|');
   const row = (label, s, r, backend) => {
     if (!s) return;
     const l200 = lim[backend] && lim[backend]['200'];
@@ -80,7 +80,7 @@ function section() {
     if (l200) cmp.push(`${pct((100 * s.records_per_s) / l200)} of the limit at 200-row commits`);
     if (l2000) cmp.push(`${pct((100 * s.records_per_s) / l2000)} at 2,000`);
     if (peer && peer.docs_per_s) cmp.push(`${(s.records_per_s / peer.docs_per_s).toFixed(1)}× the peer`);
-    lines.push(`| ${label} | ${int(s.records_per_s)} | ${ms(lat(s, 50))} | ${ms(lat(s, 99))} | ${mib(r && r.peak_rss_kib)} | ${cmp.join('; ')} |`);
+    lines.push(`| ${label} | ${int(s.records_per_s)} | ${ms(lat(s, 50))} | ${ms(lat(s, 99))} | ${r && r.load_peak_rss_kib ? `${mib(r.load_peak_rss_kib)} / ` : ''}${mib(r && r.peak_rss_kib)} | ${cmp.join('; ')} |`);
   };
   row(`push ingest over HTTP, SQLite (${sq ? sq.devices : 16} phones × ${sq ? sq.batch : 200})`, sq, rss.sqlite, 'sqlite');
   row(`push ingest over HTTP, PostgreSQL (${pg ? pg.devices : 16} phones × ${pg ? pg.batch : 200})`, pg, rss.postgres, 'postgres');
@@ -108,12 +108,13 @@ function section() {
     lines.push('');
   }
   if (sq) {
-    const r = rss.sqlite && rss.sqlite.peak_rss_kib / 1024;
+    // The target is for the ingest load; the whole run adds the end check pulling everything back.
+    const r = rss.sqlite && (rss.sqlite.load_peak_rss_kib || rss.sqlite.peak_rss_kib) / 1024;
     const mark = (ok) => (ok ? 'met' : '**not met**');
     lines.push('| target (SQLite, 16 × 200) | measured | |', '|---|---|---|');
     lines.push(`| ingest ≥ 15,000 records/s (aim 22,000) | ${int(sq.records_per_s)} | ${mark(sq.records_per_s >= 15000)} |`);
     lines.push(`| p99 push latency < 250 ms | ${ms(lat(sq, 99))} | ${mark(lat(sq, 99) < 250)} |`);
-    lines.push(`| server peak RSS < 150 MB | ${r ? `${Math.round(r * 1.048576)} MB` : '—'} | ${mark(r && r * 1.048576 < 150)} |`);
+    lines.push(`| server peak RSS under the ingest load < 150 MB | ${r ? `${Math.round(r * 1.048576)} MB` : '—'} | ${mark(r && r * 1.048576 < 150)} |`);
     lines.push('');
   }
   lines.push(END);
