@@ -5,7 +5,10 @@
 use diesel::dsl::{And, GtEq, Lt};
 use diesel::expression::AsExpression;
 use diesel::sql_types::Text;
-use diesel::{BoolExpressionMethods, Expression, ExpressionMethods};
+use diesel::{BoolExpressionMethods, Expression, ExpressionMethods, QueryDsl, QueryResult, RunQueryDsl};
+
+use super::schema::areas;
+use super::DbConn;
 
 /// Whether `path` is at or below `scope` (both materialized paths ending in '/').
 pub fn is_within(path: &str, scope: &str) -> bool {
@@ -29,6 +32,14 @@ where
 {
     let (lo, hi) = range(scope);
     column.ge(lo).and(column.lt(hi))
+}
+
+/// Whether `scope` holds at least a tenth of all areas: then most rows of any table are inside it,
+/// and reading in `seq` order while filtering by area beats reading the scope and sorting it.
+pub fn is_broad(conn: &mut DbConn, scope: &str) -> QueryResult<bool> {
+    let all: i64 = areas::table.count().get_result(conn)?;
+    let inside: i64 = areas::table.filter(within(areas::path, scope)).count().get_result(conn)?;
+    Ok(inside * 10 >= all)
 }
 
 #[cfg(test)]

@@ -77,57 +77,41 @@ pub fn pull(
     let team = who.team_id.clone().filter(|_| who.role == Role::Handler);
     let page = limit + 1;
 
-    let hh: Vec<HouseholdRow> = households::table
-        .filter(households::seq.gt(after))
-        .filter(households::area_path.ge(&lo).and(households::area_path.lt(&hi)))
-        .order(households::seq)
-        .limit(page)
-        .select(HouseholdRow::as_select())
-        .load(conn)?;
-    let vs: Vec<VisitRow> = visits::table
-        .filter(visits::seq.gt(after))
-        .filter(visits::area_path.ge(&lo).and(visits::area_path.lt(&hi)))
-        .order(visits::seq)
-        .limit(page)
-        .select(VisitRow::as_select())
-        .load(conn)?;
+    // SQLite keeps no statistics and would always read a scope by its `area_path` index, then sort
+    // the whole scope by `seq` for every page: for a county-wide pull, quadratic. A scope holding
+    // much of the county instead walks the `seq` index in order, where most rows match; the bound
+    // that is always true (`seq <= i64::MAX`) is what makes SQLite prefer that index.
+    let walk = scope::is_broad(conn, &who.area_path)?;
+    macro_rules! page_of {
+        ($table:ident, $row:ty, $scope:expr) => {{
+            let mut q = $table::table
+                .filter($table::seq.gt(after))
+                .filter($scope)
+                .order($table::seq)
+                .limit(page)
+                .select(<$row>::as_select())
+                .into_boxed();
+            if walk {
+                q = q.filter($table::seq.le(i64::MAX));
+            }
+            q.load::<$row>(conn)?
+        }};
+    }
+    let hh = page_of!(households, HouseholdRow, households::area_path.ge(&lo).and(households::area_path.lt(&hi)));
+    let vs = page_of!(visits, VisitRow, visits::area_path.ge(&lo).and(visits::area_path.lt(&hi)));
     let in_area = tickets::area_path.ge(lo.clone()).and(tickets::area_path.lt(hi.clone()));
-    let ts: Vec<TicketRow> = match &team {
-        Some(t) => tickets::table
-            .filter(tickets::seq.gt(after))
-            .filter(in_area.or(tickets::team_id.eq(t)))
-            .order(tickets::seq)
-            .limit(page)
-            .select(TicketRow::as_select())
-            .load(conn)?,
-        None => tickets::table
-            .filter(tickets::seq.gt(after))
-            .filter(in_area)
-            .order(tickets::seq)
-            .limit(page)
-            .select(TicketRow::as_select())
-            .load(conn)?,
+    let ts = match &team {
+        Some(t) => page_of!(tickets, TicketRow, in_area.or(tickets::team_id.eq(t))),
+        None => page_of!(tickets, TicketRow, in_area),
     };
     let ev_in_area = ticket_events::area_path.ge(lo.clone()).and(ticket_events::area_path.lt(hi.clone()));
-    let es: Vec<EventRow> = match &team {
+    let es = match &team {
         Some(t) => {
             let team_tickets: Vec<String> =
                 tickets::table.filter(tickets::team_id.eq(t)).select(tickets::id).load(conn)?;
-            ticket_events::table
-                .filter(ticket_events::seq.gt(after))
-                .filter(ev_in_area.or(ticket_events::ticket_id.eq_any(team_tickets)))
-                .order(ticket_events::seq)
-                .limit(page)
-                .select(EventRow::as_select())
-                .load(conn)?
+            page_of!(ticket_events, EventRow, ev_in_area.or(ticket_events::ticket_id.eq_any(team_tickets)))
         }
-        None => ticket_events::table
-            .filter(ticket_events::seq.gt(after))
-            .filter(ev_in_area)
-            .order(ticket_events::seq)
-            .limit(page)
-            .select(EventRow::as_select())
-            .load(conn)?,
+        None => page_of!(ticket_events, EventRow, ev_in_area),
     };
     let rm: Vec<(i64, String, String)> = match &team {
         Some(t) => removals::table

@@ -4,7 +4,11 @@
 //! one fsync; with a single push waiting it is one transaction as usual. SQLite has a single
 //! writer anyway, and on PostgreSQL the change-sequence row lock serializes writers regardless.
 
-use diesel::Connection;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use diesel::sql_types::Integer;
+use diesel::{Connection, QueryableByName, RunQueryDsl};
 use fieldvisit_sync_protocol::sync::push::PushResponse;
 use tokio::sync::{mpsc, oneshot};
 
@@ -33,14 +37,15 @@ impl Writer {
         let (tx, rx) = mpsc::channel(QUEUE);
         // The checkpointer stops when the writer does: the writer holds `alive` until it ends.
         let (alive, stopped) = std::sync::mpsc::channel::<()>();
+        let wal = Arc::new(AtomicI64::new(0));
         if backend == Backend::Sqlite {
-            let pool = pool.clone();
+            let (pool, wal) = (pool.clone(), wal.clone());
             std::thread::Builder::new()
                 .name("fieldvisit-checkpoint".into())
-                .spawn(move || checkpoints(&pool, &stopped))?;
+                .spawn(move || checkpoints(&pool, &wal, &stopped))?;
         }
         std::thread::Builder::new().name("fieldvisit-writer".into()).spawn(move || {
-            run(&pool, rx);
+            run(&pool, &wal, rx);
             drop(alive);
         })?;
         Ok(Self { tx })
@@ -57,7 +62,7 @@ impl Writer {
     }
 }
 
-fn run(pool: &DbPool, mut rx: mpsc::Receiver<Pending>) {
+fn run(pool: &DbPool, wal: &AtomicI64, mut rx: mpsc::Receiver<Pending>) {
     // The writer keeps one connection while it works, so its page cache stays warm across
     // groups; a broken one is dropped and a fresh one taken for the next group.
     let mut held: Option<PooledConn> = None;
@@ -80,6 +85,11 @@ fn run(pool: &DbPool, mut rx: mpsc::Receiver<Pending>) {
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);
         }
+        if wal.load(Ordering::Relaxed) > WAL_RESTART_FRAMES {
+            if let Some(conn) = held.as_mut() {
+                restart_wal(conn, wal);
+            }
+        }
     }
 }
 
@@ -88,17 +98,52 @@ type PooledConn = r2d2::PooledConnection<crate::db::pool::Manager>;
 /// How often the WAL is copied back into the database file. SQLite would do it inside the
 /// commit that crosses 1,000 pages, on the writer's own time; a thread of its own does it instead,
 /// beside the writer, without blocking readers or the next commit (PASSIVE).
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
-fn checkpoints(pool: &DbPool, stopped: &std::sync::mpsc::Receiver<()>) {
+/// WAL frames (4 KiB pages) beyond which the writer starts the WAL over. Under steady load the
+/// checkpointer never catches up with the writer, so SQLite never rewinds the WAL by itself: it
+/// grew by gigabytes, and every commit appended to new file blocks, which the kernel allocates and
+/// zeroes (a third of the writer's time). Rewinding keeps the WAL within the same few dozen MiB
+/// of blocks that are already allocated and cached.
+const WAL_RESTART_FRAMES: i64 = 16_384;
+
+/// `PRAGMA wal_checkpoint`'s answer: frames in the WAL, and how many of them are in the database.
+#[derive(QueryableByName)]
+struct Checkpoint {
+    #[diesel(sql_type = Integer)]
+    log: i32,
+    #[diesel(sql_type = Integer)]
+    checkpointed: i32,
+}
+
+/// A PASSIVE checkpoint: copies what it can without waiting for anyone; `None` if SQLite was busy
+/// (another checkpoint running) or failed.
+fn checkpoint(conn: &mut DbConn) -> Option<Checkpoint> {
+    let DbConn::Sqlite(c) = conn else { return None };
+    match diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result::<Checkpoint>(c) {
+        Ok(done) => Some(done),
+        Err(e) => {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+            None
+        }
+    }
+}
+
+fn checkpoints(pool: &DbPool, wal: &AtomicI64, stopped: &std::sync::mpsc::Receiver<()>) {
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
-        if let Ok(mut conn) = pool.get() {
-            if let DbConn::Sqlite(c) = &mut *conn {
-                if let Err(e) = diesel::connection::SimpleConnection::batch_execute(c, "PRAGMA wal_checkpoint(PASSIVE)")
-                {
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
-                }
-            }
+        if let Some(done) = pool.get().ok().as_deref_mut().and_then(checkpoint) {
+            wal.store(i64::from(done.log), Ordering::Relaxed);
+        }
+    }
+}
+
+/// Between groups, where no frame can be added meanwhile, the writer copies the last frames the
+/// checkpointer has not reached; once every frame is in the database, SQLite's next commit writes
+/// the WAL from its start again (unless a reader still reads from it: then after a later group).
+fn restart_wal(conn: &mut DbConn, wal: &AtomicI64) {
+    if let Some(done) = checkpoint(conn) {
+        if done.log == done.checkpointed {
+            wal.store(0, Ordering::Relaxed);
         }
     }
 }
@@ -119,12 +164,13 @@ fn commit_group(pool: &DbPool, held: &mut Option<PooledConn>, jobs: &[Job]) -> V
         Err(e) => return fail_all(e),
     };
     if let DbConn::Sqlite(c) = &mut *conn {
-        // Checkpoints happen between groups (see `checkpoint`), never inside a push's commit. A
-        // group touches thousands of pages: the writer alone gets a large page cache, so they
-        // neither spill to the WAL before the commit nor are read from the file again.
+        // Checkpoints happen beside the writer (see `checkpoints`), never inside a push's commit.
+        // A group touches thousands of pages: the writer alone gets a large page cache, so they
+        // neither spill to the WAL before the commit nor are read from the file again. A WAL
+        // that a long reader let grow is cut back to twice the restart size when it rewinds.
         let _ = diesel::connection::SimpleConnection::batch_execute(
             c,
-            "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -32768",
+            "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 134217728",
         );
     }
     let policies = match policies::load(&mut conn) {
