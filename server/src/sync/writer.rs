@@ -5,7 +5,7 @@
 //! writer anyway, and on PostgreSQL the change-sequence row lock serializes writers regardless.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use diesel::sql_types::Integer;
 use diesel::{Connection, QueryableByName, RunQueryDsl};
@@ -37,7 +37,7 @@ impl Writer {
         let (tx, rx) = mpsc::channel(QUEUE);
         // The checkpointer stops when the writer does: the writer holds `alive` until it ends.
         let (alive, stopped) = std::sync::mpsc::channel::<()>();
-        let wal = Arc::new(AtomicI64::new(0));
+        let wal = Arc::new(Wal::default());
         if backend == Backend::Sqlite {
             let (pool, wal) = (pool.clone(), wal.clone());
             std::thread::Builder::new()
@@ -62,7 +62,7 @@ impl Writer {
     }
 }
 
-fn run(pool: &DbPool, wal: &AtomicI64, mut rx: mpsc::Receiver<Pending>) {
+fn run(pool: &DbPool, wal: &Wal, mut rx: mpsc::Receiver<Pending>) {
     // The writer keeps one connection while it works, so its page cache stays warm across
     // groups; a broken one is dropped and a fresh one taken for the next group.
     let mut held: Option<PooledConn> = None;
@@ -85,7 +85,9 @@ fn run(pool: &DbPool, wal: &AtomicI64, mut rx: mpsc::Receiver<Pending>) {
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);
         }
-        if wal.load(Ordering::Relaxed) > WAL_RESTART_FRAMES {
+        // One try per checkpointer report, so a rewind that a reader holds up costs the writer
+        // one checkpoint per report, not one per group.
+        if wal.frames.swap(0, Ordering::Relaxed) > WAL_RESTART_FRAMES {
             if let Some(conn) = held.as_mut() {
                 restart_wal(conn, wal);
             }
@@ -103,9 +105,18 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(5
 /// WAL frames (4 KiB pages) beyond which the writer starts the WAL over. Under steady load the
 /// checkpointer never catches up with the writer, so SQLite never rewinds the WAL by itself: it
 /// grew by gigabytes, and every commit appended to new file blocks, which the kernel allocates and
-/// zeroes (a third of the writer's time). Rewinding keeps the WAL within the same few dozen MiB
+/// zeroes (a third of the writer's time). Rewinding keeps the WAL within the same few hundred MiB
 /// of blocks that are already allocated and cached.
-const WAL_RESTART_FRAMES: i64 = 16_384;
+const WAL_RESTART_FRAMES: i64 = 65_536;
+
+/// What the checkpointer and the writer share about the WAL.
+#[derive(Default)]
+struct Wal {
+    /// Frames in the WAL at the checkpointer's last pass; the writer takes (zeroes) it.
+    frames: AtomicI64,
+    /// Held by whoever checkpoints, so the writer never waits on (or collides with) a pass.
+    checkpointing: Mutex<()>,
+}
 
 /// `PRAGMA wal_checkpoint`'s answer: frames in the WAL, and how many of them are in the database.
 #[derive(QueryableByName)]
@@ -116,11 +127,12 @@ struct Checkpoint {
     checkpointed: i32,
 }
 
-/// A PASSIVE checkpoint: copies what it can without waiting for anyone; `None` if SQLite was busy
-/// (another checkpoint running) or failed.
-fn checkpoint(conn: &mut DbConn) -> Option<Checkpoint> {
+/// A checkpoint in `mode`: PASSIVE copies what it can without waiting for anyone; RESTART copies
+/// everything and waits (busy timeout) for the readers still on the WAL, so the next commit
+/// rewinds it. `None` if it failed.
+fn checkpoint(conn: &mut DbConn, mode: &str) -> Option<Checkpoint> {
     let DbConn::Sqlite(c) = conn else { return None };
-    match diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result::<Checkpoint>(c) {
+    match diesel::sql_query(format!("PRAGMA wal_checkpoint({mode})")).get_result::<Checkpoint>(c) {
         Ok(done) => Some(done),
         Err(e) => {
             tracing::warn!(error = %e, "WAL checkpoint failed");
@@ -129,22 +141,33 @@ fn checkpoint(conn: &mut DbConn) -> Option<Checkpoint> {
     }
 }
 
-fn checkpoints(pool: &DbPool, wal: &AtomicI64, stopped: &std::sync::mpsc::Receiver<()>) {
+fn checkpoints(pool: &DbPool, wal: &Wal, stopped: &std::sync::mpsc::Receiver<()>) {
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
-        if let Some(done) = pool.get().ok().as_deref_mut().and_then(checkpoint) {
-            wal.store(i64::from(done.log), Ordering::Relaxed);
+        let Ok(mut conn) = pool.get() else { continue };
+        let _pass = wal.checkpointing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Before the writer rewinds, passes back to back copy what came in during the previous
+        // one, each shorter than the last: the writer then stops for only the last few frames.
+        for _ in 0..3 {
+            let Some(done) = checkpoint(&mut conn, "PASSIVE") else { break };
+            wal.frames.store(i64::from(done.log), Ordering::Relaxed);
+            if i64::from(done.log) <= WAL_RESTART_FRAMES {
+                break;
+            }
         }
     }
 }
 
 /// Between groups, where no frame can be added meanwhile, the writer copies the last frames the
-/// checkpointer has not reached; once every frame is in the database, SQLite's next commit writes
-/// the WAL from its start again (unless a reader still reads from it: then after a later group).
-fn restart_wal(conn: &mut DbConn, wal: &AtomicI64) {
-    if let Some(done) = checkpoint(conn) {
-        if done.log == done.checkpointed {
-            wal.store(0, Ordering::Relaxed);
-        }
+/// checkpointer has not reached and waits for the readers still on the WAL (short reads, about a
+/// millisecond); SQLite's next commit then writes the WAL from its start again. PASSIVE alone
+/// rarely rewound it: under load some reader almost always held a WAL snapshot at that moment.
+fn restart_wal(conn: &mut DbConn, wal: &Wal) {
+    // A pass under way has most of the frames in hand: the next report comes soon after it.
+    let Ok(_pass) = wal.checkpointing.try_lock() else { return };
+    let started = std::time::Instant::now();
+    if let Some(done) = checkpoint(conn, "RESTART") {
+        let ms = started.elapsed().as_millis() as u64;
+        tracing::debug!(frames = done.log, copied = done.checkpointed, ms, "WAL copied back for a rewind");
     }
 }
 
@@ -167,10 +190,10 @@ fn commit_group(pool: &DbPool, held: &mut Option<PooledConn>, jobs: &[Job]) -> V
         // Checkpoints happen beside the writer (see `checkpoints`), never inside a push's commit.
         // A group touches thousands of pages: the writer alone gets a large page cache, so they
         // neither spill to the WAL before the commit nor are read from the file again. A WAL
-        // that a long reader let grow is cut back to twice the restart size when it rewinds.
+        // that a long reader let grow is cut back to twice the rewind size when it rewinds.
         let _ = diesel::connection::SimpleConnection::batch_execute(
             c,
-            "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 134217728",
+            "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 536870912",
         );
     }
     let policies = match policies::load(&mut conn) {
