@@ -18,8 +18,10 @@ use crate::db::{self, policies, Backend, DbConn, DbPool};
 use crate::error::ApiError;
 
 /// Records per shared transaction: big enough to amortise the commit, small enough to keep the
-/// first push's latency low.
-pub const GROUP_RECORDS: usize = 4000;
+/// first push's latency low. A push that arrives while a group runs waits for it and then for its
+/// own: at 4,000 the bursts at a shift end made 150 ms groups and a p99 of about 310 ms; at 2,000
+/// the throughput is the same (groups average about 1,100 records) and the p99 250–290 ms.
+pub const GROUP_RECORDS: usize = 2000;
 const QUEUE: usize = 1024;
 
 struct Pending {
