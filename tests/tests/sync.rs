@@ -82,10 +82,10 @@ async fn immutable_records_report_duplicate_or_conflict_with_current(app: TestAp
     let r = result_for(&res, &v);
     assert_eq!(r["status"], "conflict", "{res}");
     assert_eq!(r["current"]["indoor_temp_c"], 16.5, "the stored record is kept and shown");
-    // Twice in one batch: the second is a duplicate of the first.
-    let v2 = new_id();
-    let (_, res) =
-        app.push(&token, &batch(&at_minutes(0), json!({"visits": [visit(&v2, &h, -4), visit(&v2, &h, -4)]}))).await;
+    // Twice in one batch: the second is a duplicate of the first (one value: two `visit` calls
+    // could read the clock a millisecond apart and make two different records).
+    let twice = visit(&new_id(), &h, -4);
+    let (_, res) = app.push(&token, &batch(&at_minutes(0), json!({"visits": [twice.clone(), twice]}))).await;
     let got: Vec<String> = statuses(&res).into_iter().map(|s| s.2).collect();
     assert_eq!(got, vec!["applied", "duplicate"]);
 }
