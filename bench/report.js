@@ -52,7 +52,7 @@ function criterion() {
     for (const e of fs.existsSync(p) ? fs.readdirSync(p, { withFileTypes: true }) : []) {
       const full = path.join(p, e.name);
       if (e.isDirectory()) walk(full);
-      else if (e.name === 'estimates.json' && path.basename(path.dirname(full)) === 'new') {
+      else if (e.name === 'estimates.json' && path.basename(path.dirname(full)) === 'new' && fs.statSync(full).mtimeMs >= (d.since_ms || 0)) {
         const b = JSON.parse(fs.readFileSync(path.join(path.dirname(full), 'benchmark.json'), 'utf8'));
         const est = JSON.parse(fs.readFileSync(full, 'utf8'));
         rows.push({ id: b.full_id, median: est.median.point_estimate / 1e6, lo: est.median.confidence_interval.lower_bound / 1e6, hi: est.median.confidence_interval.upper_bound / 1e6 });
