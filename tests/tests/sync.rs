@@ -401,7 +401,38 @@ async fn a_reader_following_concurrent_writers_misses_nothing(app: TestApp) {
     assert_eq!(seen_sorted, applied, "every applied visit pulled exactly once");
 }
 
+/// A pull reads one of two ways (`scope::is_broad`): the county admin's and town A's scopes (half
+/// the areas or more) walk `seq` and filter by area; town B's reads by area and sorts. Both must
+/// page through exactly their own records.
+async fn broad_and_narrow_scopes_page_through_exactly_their_records(app: TestApp) {
+    let (org, a) = volunteer(&app).await;
+    let b = app.token("volunteer_b", PASSWORD, "phone-b").await;
+    let mut pushed: Vec<Vec<String>> = Vec::new();
+    for (token, grid) in [(&a, &org.grid_a), (&b, &org.grid_b)] {
+        let h = new_id();
+        let visits: Vec<Value> = (0..5).map(|i| visit(&new_id(), &h, -30 + i)).collect();
+        let mut ids: Vec<String> = visits.iter().map(|v| v["id"].as_str().expect("id").to_owned()).collect();
+        let body = batch(&at_minutes(0), json!({"households": [household(&h, grid, "6号")], "visits": visits}));
+        app.push(token, &body).await;
+        ids.sort();
+        pushed.push(ids);
+    }
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let admin = app.admin_token().await;
+    let (pages, _) = app.pull_all(&admin, None, 3).await;
+    let everything = sorted([pushed[0].clone(), pushed[1].clone()].concat());
+    assert_eq!(sorted(ids_in(&pages, "visits")), everything, "the county sees both grids, each visit once");
+    let (pages, _) = app.pull_all(&a, None, 3).await;
+    assert_eq!(sorted(ids_in(&pages, "visits")), pushed[0], "town A sees only its grid");
+    let (pages, _) = app.pull_all(&b, None, 3).await;
+    assert_eq!(sorted(ids_in(&pages, "visits")), pushed[1], "town B sees only its grid");
+}
+
 backend_tests!(
+    broad_and_narrow_scopes_page_through_exactly_their_records,
     a_day_of_records_lands_once_and_a_replay_returns_the_stored_answer,
     immutable_records_report_duplicate_or_conflict_with_current,
     one_bad_record_is_rejected_with_its_field_and_the_rest_apply,

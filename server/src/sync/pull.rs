@@ -73,7 +73,6 @@ pub fn pull(
     if after > seq::current(conn)? {
         return Err(cursor_reset());
     }
-    let (lo, hi) = scope::range(&who.area_path);
     let team = who.team_id.clone().filter(|_| who.role == Role::Handler);
     let page = limit + 1;
 
@@ -97,14 +96,14 @@ pub fn pull(
             q.load::<$row>(conn)?
         }};
     }
-    let hh = page_of!(households, HouseholdRow, households::area_path.ge(&lo).and(households::area_path.lt(&hi)));
-    let vs = page_of!(visits, VisitRow, visits::area_path.ge(&lo).and(visits::area_path.lt(&hi)));
-    let in_area = tickets::area_path.ge(lo.clone()).and(tickets::area_path.lt(hi.clone()));
+    let hh = page_of!(households, HouseholdRow, scope::within(households::area_path, &who.area_path));
+    let vs = page_of!(visits, VisitRow, scope::within(visits::area_path, &who.area_path));
+    let in_area = scope::within(tickets::area_path, &who.area_path);
     let ts = match &team {
         Some(t) => page_of!(tickets, TicketRow, in_area.or(tickets::team_id.eq(t))),
         None => page_of!(tickets, TicketRow, in_area),
     };
-    let ev_in_area = ticket_events::area_path.ge(lo.clone()).and(ticket_events::area_path.lt(hi.clone()));
+    let ev_in_area = scope::within(ticket_events::area_path, &who.area_path);
     let es = match &team {
         Some(t) => {
             let team_tickets: Vec<String> =
@@ -142,14 +141,14 @@ pub fn pull(
     let upto = if has_more { last } else { i64::MAX };
     let area_rows: Vec<AreaRow> = areas::table
         .filter(areas::seq.gt(after).and(areas::seq.le(upto)))
-        .filter(areas::path.ge(&lo).and(areas::path.lt(&hi)))
+        .filter(scope::within(areas::path, &who.area_path))
         .order(areas::seq)
         .select(AreaRow::as_select())
         .load(conn)?;
     let ancestors = crate::db::areas::ancestor_paths(&who.area_path);
     let team_rows: Vec<TeamRow> = teams::table
         .filter(teams::seq.gt(after).and(teams::seq.le(upto)))
-        .filter(teams::area_path.ge(&lo).and(teams::area_path.lt(&hi)).or(teams::area_path.eq_any(ancestors)))
+        .filter(scope::within(teams::area_path, &who.area_path).or(teams::area_path.eq_any(ancestors)))
         .order(teams::seq)
         .select(TeamRow::as_select())
         .load(conn)?;

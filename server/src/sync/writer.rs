@@ -184,15 +184,17 @@ fn commit_group(pool: &DbPool, held: &mut Option<PooledConn>, jobs: &[Job]) -> V
             })
             .collect()
     };
+    let fresh = held.is_none();
     let mut conn = match held.take().map_or_else(|| pool.get().map_err(ApiError::database_unavailable), Ok) {
         Ok(c) => c,
         Err(e) => return fail_all(e),
     };
-    // Checkpoints happen beside the writer (see `checkpoints`), never inside a push's commit. A
-    // group touches thousands of pages: the writer alone gets a large page cache, so they neither
-    // spill to the WAL before the commit nor are read from the file again. A WAL that a long
-    // reader let grow is cut back to twice the rewind size when it rewinds.
-    if let DbConn::Sqlite(c) = &mut *conn {
+    // Set once per connection the writer takes. Checkpoints happen beside the writer (see
+    // `checkpoints`), never inside a push's commit. A group touches thousands of pages: the writer
+    // alone gets a large page cache, so they neither spill to the WAL before the commit nor are
+    // read from the file again. A WAL that a long reader let grow is cut back to twice the rewind
+    // size when it rewinds.
+    if let (true, DbConn::Sqlite(c)) = (fresh, &mut *conn) {
         let _ = diesel::connection::SimpleConnection::batch_execute(
             c,
             "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 536870912",
