@@ -431,7 +431,86 @@ async fn broad_and_narrow_scopes_page_through_exactly_their_records(app: TestApp
     assert_eq!(sorted(ids_in(&pages, "visits")), pushed[1], "town B sees only its grid");
 }
 
+/// A push that fails in the database (here a trigger, standing in for a full disk or a broken
+/// constraint) while it shares a commit with others fails alone: the writer applies the group
+/// again push by push, the others are stored and answered, and nothing of the failed push stays,
+/// so its retry applies every record. Bursts repeat until one failure met company in a group.
+async fn a_push_failing_in_a_shared_commit_fails_alone(app: TestApp) {
+    let org = app.org().await;
+    let admin = org.admin.clone();
+    let h = new_id();
+    app.push(&admin, &batch(&at_minutes(0), json!({"households": [household(&h, &org.grid_a, "9号")]}))).await;
+    let trigger = match app.db {
+        Db::Sqlite => {
+            "CREATE TRIGGER fail_on_purpose BEFORE INSERT ON visits WHEN NEW.notes = 'fail' \
+             BEGIN SELECT RAISE(ABORT, 'failed on purpose'); END;"
+        }
+        Db::Postgres => {
+            "CREATE FUNCTION fail_on_purpose() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF NEW.notes = 'fail' THEN RAISE EXCEPTION 'failed on purpose'; END IF; RETURN NEW; END $$; \
+             CREATE TRIGGER fail_on_purpose BEFORE INSERT ON visits FOR EACH ROW EXECUTE FUNCTION fail_on_purpose();"
+        }
+    };
+    let pool = app.state.pool.clone();
+    let execute = |sql: &'static str| {
+        use diesel::connection::SimpleConnection;
+        pool.get().expect("connection").batch_execute(sql).expect("trigger")
+    };
+    execute(trigger);
+    let app = std::sync::Arc::new(app);
+    let mut tokens = Vec::new();
+    for d in 0..8 {
+        tokens.push(app.token("admin", ADMIN_PASSWORD, &format!("burst-{d}")).await);
+    }
+    let (mut stored, mut failed_batches) = (Vec::new(), Vec::new());
+    for _ in 0..20 {
+        let pushes: Vec<_> = tokens
+            .iter()
+            .enumerate()
+            .map(|(d, token)| {
+                let mut visits: Vec<Value> = (0..20).map(|i| visit(&new_id(), &h, -60 + i)).collect();
+                if d == 4 {
+                    visits[7]["notes"] = json!("fail");
+                }
+                let (app, token, body) = (app.clone(), token.clone(), batch(&at_minutes(0), json!({"visits": visits})));
+                tokio::spawn(async move { (d, app.push(&token, &body).await, body) })
+            })
+            .collect();
+        for push in pushes {
+            let (d, (status, res), body) = push.await.expect("push task");
+            if d == 4 {
+                assert!(status >= 500, "the failing push must fail: {status} {res}");
+                assert_eq!(res["error"]["code"], "internal_error", "{res}");
+                failed_batches.push(body);
+            } else {
+                assert_eq!(status, 200, "a push that shared the commit failed with it: {res}");
+                assert!(statuses(&res).iter().all(|s| s.2 == "applied"), "{res}");
+                stored.extend(statuses(&res).into_iter().map(|s| s.1));
+            }
+        }
+        if app.state.writer.fallbacks() > 0 {
+            break;
+        }
+    }
+    assert!(app.state.writer.fallbacks() > 0, "no failing push ever shared a commit");
+    let (pages, _) = app.pull_all(&admin, None, 500).await;
+    let mut pulled = ids_in(&pages, "visits");
+    pulled.sort();
+    stored.sort();
+    assert_eq!(pulled, stored, "exactly the answered pushes' visits are stored, each once");
+    execute(match app.db {
+        Db::Sqlite => "DROP TRIGGER fail_on_purpose;",
+        Db::Postgres => "DROP TRIGGER fail_on_purpose ON visits; DROP FUNCTION fail_on_purpose();",
+    });
+    for body in failed_batches {
+        let (status, res) = app.push(&admin, &body).await;
+        assert_eq!(status, 200, "{res}");
+        assert!(statuses(&res).iter().all(|s| s.2 == "applied"), "nothing of the failed push was kept: {res}");
+    }
+}
+
 backend_tests!(
+    a_push_failing_in_a_shared_commit_fails_alone,
     broad_and_narrow_scopes_page_through_exactly_their_records,
     a_day_of_records_lands_once_and_a_replay_returns_the_stored_answer,
     immutable_records_report_duplicate_or_conflict_with_current,

@@ -1,10 +1,10 @@
 //! Group commit: one thread owns the write path for pushes. It takes the first queued push, drains
-//! whatever else is queued (up to [`GROUP_RECORDS`]), applies them all in ONE transaction, each in
-//! its own savepoint, commits once, and only then answers every push. Under load many pushes share
+//! whatever else is queued (up to [`GROUP_RECORDS`]), applies them all in ONE transaction (again
+//! with a savepoint per push if one of them fails), commits once, and only then answers every push. Under load many pushes share
 //! one fsync; with a single push waiting it is one transaction as usual. SQLite has a single
 //! writer anyway, and on PostgreSQL the change-sequence row lock serializes writers regardless.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use diesel::sql_types::Integer;
@@ -32,6 +32,7 @@ struct Pending {
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Pending>,
+    fallbacks: Arc<AtomicU64>,
 }
 
 impl Writer {
@@ -40,17 +41,24 @@ impl Writer {
         // The checkpointer stops when the writer does: the writer holds `alive` until it ends.
         let (alive, stopped) = std::sync::mpsc::channel::<()>();
         let wal = Arc::new(Wal::default());
+        let fallbacks = Arc::new(AtomicU64::new(0));
         if backend == Backend::Sqlite {
             let (pool, wal) = (pool.clone(), wal.clone());
             std::thread::Builder::new()
                 .name("fieldvisit-checkpoint".into())
                 .spawn(move || checkpoints(&pool, &wal, &stopped))?;
         }
+        let counted = fallbacks.clone();
         std::thread::Builder::new().name("fieldvisit-writer".into()).spawn(move || {
-            run(&pool, &wal, rx);
+            run(&pool, &wal, &counted, rx);
             drop(alive);
         })?;
-        Ok(Self { tx })
+        Ok(Self { tx, fallbacks })
+    }
+
+    /// Shared commits that a failing push made the writer apply again, push by push.
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks.load(Ordering::Relaxed)
     }
 
     /// Queues `job` and waits until its transaction has committed (or failed).
@@ -64,7 +72,7 @@ impl Writer {
     }
 }
 
-fn run(pool: &DbPool, wal: &Wal, mut rx: mpsc::Receiver<Pending>) {
+fn run(pool: &DbPool, wal: &Wal, fallbacks: &AtomicU64, mut rx: mpsc::Receiver<Pending>) {
     // The writer keeps one connection while it works, so its page cache stays warm across
     // groups; a broken one is dropped and a fresh one taken for the next group.
     let mut held: Option<PooledConn> = None;
@@ -82,7 +90,7 @@ fn run(pool: &DbPool, wal: &Wal, mut rx: mpsc::Receiver<Pending>) {
         }
         let (jobs, replies): (Vec<Job>, Vec<_>) = group.into_iter().map(|p| (p.job, p.reply)).unzip();
         let started = std::time::Instant::now();
-        let results = commit_group(pool, &mut held, &jobs);
+        let results = commit_group(pool, &mut held, &jobs, fallbacks);
         tracing::debug!(pushes = jobs.len(), records, ms = started.elapsed().as_millis() as u64, "group committed");
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);
@@ -173,7 +181,12 @@ fn restart_wal(conn: &mut DbConn, wal: &Wal) {
     }
 }
 
-fn commit_group(pool: &DbPool, held: &mut Option<PooledConn>, jobs: &[Job]) -> Vec<Result<PushResponse, ApiError>> {
+fn commit_group(
+    pool: &DbPool,
+    held: &mut Option<PooledConn>,
+    jobs: &[Job],
+    fallbacks: &AtomicU64,
+) -> Vec<Result<PushResponse, ApiError>> {
     let fail_all = |e: ApiError| {
         let (kind, code, message, retry) = (e.kind, e.code.clone(), e.message.clone(), e.retry_after_s);
         jobs.iter()
@@ -220,7 +233,10 @@ fn commit_group(pool: &DbPool, held: &mut Option<PooledConn>, jobs: &[Job]) -> V
         }
         // A lone push's error is its own answer; its connection goes back for the pool to judge.
         Err(e) if jobs.len() == 1 => return vec![Err(e)],
-        Err(_) => {}
+        Err(e) => {
+            fallbacks.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, pushes = jobs.len(), "a push failed in a shared commit; applying the group push by push");
+        }
     }
     let mut results = Vec::with_capacity(jobs.len());
     let committed = db::transaction(&mut conn, |conn| {
