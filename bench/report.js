@@ -33,7 +33,15 @@ function machine() {
     `- disk: ${disk}${rot === '0' ? ' (non-rotational)' : rot === '1' ? ' (the kernel calls it rotational)' : ''}`,
     `- kernel: ${os.release()}; ${sh('rustc -V')}; node ${process.version}; ${sh("psql -V")}`,
     `- load average when the run started: ${(read('loadavg.txt') || '').trim() || os.loadavg().map((l) => l.toFixed(1)).join(' ')}`,
-  ].join('\n');
+    steal(),
+  ].filter(Boolean).join('\n');
+}
+
+// On a shared host the hypervisor may run others on "our" cores: every figure shrinks with it.
+function steal() {
+  const [a, b] = ['cpu-start.txt', 'cpu-end.txt'].map((f) => (read(f) || '').trim().split(/\s+/).map(Number));
+  if (a.length !== 2 || b.length !== 2 || !(b[1] > a[1])) return null;
+  return `- CPU time taken by the hypervisor during the run (steal): ${pct((100 * (b[0] - a[0])) / (b[1] - a[1]))}`;
 }
 
 function limit(name) {
