@@ -89,10 +89,9 @@ pub fn fired_keys(conn: &mut DbConn, ticket_ids: &[String]) -> QueryResult<HashM
     if ticket_ids.is_empty() {
         return Ok(out);
     }
-    let rows: Vec<(String, String, String, i32, i32)> = alerts::table
-        .filter(alerts::ticket_id.eq_any(ticket_ids))
-        .select((alerts::ticket_id, alerts::kind, alerts::stage, alerts::cycle, alerts::level))
-        .load(conn)?;
+    let query = alerts::table.select((alerts::ticket_id, alerts::kind, alerts::stage, alerts::cycle, alerts::level));
+    let rows: Vec<(String, String, String, i32, i32)> =
+        crate::load_any_of!(conn, query, alerts::ticket_id, ticket_ids)?;
     for (ticket, kind, stage, cycle, level) in rows {
         if let (Some(kind), Some(stage)) = (AlertKind::parse(&kind), Stage::parse(&stage)) {
             let key = (kind, stage, u32::try_from(cycle).unwrap_or(0), u32::try_from(level).unwrap_or(0));

@@ -53,12 +53,12 @@ pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<AreaRow>> {
 }
 
 pub fn by_ids(conn: &mut DbConn, ids: &[String]) -> QueryResult<std::collections::HashMap<String, AreaRow>> {
-    let rows = areas::table.filter(areas::id.eq_any(ids)).select(AreaRow::as_select()).load(conn)?;
+    let rows: Vec<AreaRow> = crate::load_any_of!(conn, areas::table.select(AreaRow::as_select()), areas::id, ids)?;
     Ok(rows.into_iter().map(|r| (r.id.clone(), r)).collect())
 }
 
 pub fn teams_by_ids(conn: &mut DbConn, ids: &[String]) -> QueryResult<std::collections::HashMap<String, TeamRow>> {
-    let rows = teams::table.filter(teams::id.eq_any(ids)).select(TeamRow::as_select()).load(conn)?;
+    let rows: Vec<TeamRow> = crate::load_any_of!(conn, teams::table.select(TeamRow::as_select()), teams::id, ids)?;
     Ok(rows.into_iter().map(|r| (r.id.clone(), r)).collect())
 }
 

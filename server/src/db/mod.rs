@@ -5,6 +5,7 @@
 //! body once per backend.
 
 pub mod alerts;
+pub mod any_of;
 pub mod areas;
 pub mod audit;
 pub mod blobs;

@@ -306,7 +306,8 @@ pub fn households_by_id(conn: &mut DbConn, ids: &[String]) -> QueryResult<HashMa
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows = households::table.filter(households::id.eq_any(ids)).select(HouseholdRow::as_select()).load(conn)?;
+    let rows: Vec<HouseholdRow> =
+        crate::load_any_of!(conn, households::table.select(HouseholdRow::as_select()), households::id, ids)?;
     Ok(by_id(rows, |r| &r.id))
 }
 
@@ -319,11 +320,9 @@ pub fn visit_hashes(conn: &mut DbConn, ids: &[String]) -> QueryResult<HashMap<St
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    visits::table
-        .filter(visits::id.eq_any(ids))
-        .select((visits::id, visits::content_hash))
-        .load(conn)
-        .map(|v| v.into_iter().collect())
+    let rows: Vec<(String, String)> =
+        crate::load_any_of!(conn, visits::table.select((visits::id, visits::content_hash)), visits::id, ids)?;
+    Ok(rows.into_iter().collect())
 }
 
 pub fn visits_by_id(conn: &mut DbConn, ids: &[String]) -> QueryResult<Vec<VisitRow>> {
@@ -334,7 +333,8 @@ pub fn tickets_by_id(conn: &mut DbConn, ids: &[String]) -> QueryResult<HashMap<S
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows = tickets::table.filter(tickets::id.eq_any(ids)).select(TicketRow::as_select()).load(conn)?;
+    let rows: Vec<TicketRow> =
+        crate::load_any_of!(conn, tickets::table.select(TicketRow::as_select()), tickets::id, ids)?;
     Ok(by_id(rows, |r| &r.id))
 }
 
@@ -342,11 +342,9 @@ pub fn event_hashes(conn: &mut DbConn, ids: &[String]) -> QueryResult<HashMap<St
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    ticket_events::table
-        .filter(ticket_events::id.eq_any(ids))
-        .select((ticket_events::id, ticket_events::content_hash))
-        .load(conn)
-        .map(|v| v.into_iter().collect())
+    let query = ticket_events::table.select((ticket_events::id, ticket_events::content_hash));
+    let rows: Vec<(String, String)> = crate::load_any_of!(conn, query, ticket_events::id, ids)?;
+    Ok(rows.into_iter().collect())
 }
 
 pub fn events_by_id(conn: &mut DbConn, ids: &[String]) -> QueryResult<Vec<EventRow>> {
@@ -355,11 +353,12 @@ pub fn events_by_id(conn: &mut DbConn, ids: &[String]) -> QueryResult<Vec<EventR
 
 /// Every event of the given tickets, in time order.
 pub fn events_of(conn: &mut DbConn, ticket_ids: &[String]) -> QueryResult<Vec<EventRow>> {
-    ticket_events::table
-        .filter(ticket_events::ticket_id.eq_any(ticket_ids))
-        .order((ticket_events::occurred_at, ticket_events::id))
-        .select(EventRow::as_select())
-        .load(conn)
+    crate::load_any_of!(
+        conn,
+        ticket_events::table.order((ticket_events::occurred_at, ticket_events::id)).select(EventRow::as_select()),
+        ticket_events::ticket_id,
+        ticket_ids
+    )
 }
 
 /// Stores a new household with its first version.
