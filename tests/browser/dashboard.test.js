@@ -180,6 +180,8 @@ test('keyboard: log in and reach the filters without a mouse', async () => {
   await page.keyboard.type(PASSWORD);
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { level: 1, name: '超时看板' }).waitFor();
+  // The heading is drawn before the view's data arrives; focus moves to it once the view is done.
+  await page.waitForFunction(() => document.activeElement?.tagName === 'H1', null, { timeout: 10_000 }).catch(() => {});
   assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'H1', 'focus lands on the view heading');
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'f-area_id');
