@@ -1,8 +1,9 @@
 //! Group commit: one thread owns the write path for pushes. It takes the first queued push, drains
 //! whatever else is queued (up to [`GROUP_RECORDS`]), applies them all in ONE transaction (again
-//! with a savepoint per push if one of them fails), commits once, and only then answers every push. Under load many pushes share
-//! one fsync; with a single push waiting it is one transaction as usual. SQLite has a single
-//! writer anyway, and on PostgreSQL the change-sequence row lock serializes writers regardless.
+//! with a savepoint per push if one of them fails), commits once, and only then answers every
+//! push. Under load many pushes share one fsync; with a single push waiting it is one transaction
+//! as usual. SQLite has a single writer anyway, and on PostgreSQL the change-sequence row lock
+//! serializes writers regardless.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
