@@ -315,6 +315,40 @@ async fn pull_pages_resume_and_reject_foreign_cursors(app: TestApp) {
     assert!(ids_in(&pages, "visits").is_empty() && ids_in(&pages, "households").is_empty());
 }
 
+/// A pull serves nothing above the writer's horizon (where a shared commit still awaits its
+/// fsync, `sync::wal_sync`): the cursor stays below it, and the rows come once it is released.
+async fn a_pull_stops_at_the_horizon_and_resumes_past_it(app: TestApp) {
+    let (org, token) = volunteer(&app).await;
+    let h = new_id();
+    let sorted = |mut ids: Vec<String>| {
+        ids.sort();
+        ids
+    };
+    let first: Vec<String> = (0..3).map(|_| new_id()).collect();
+    let visits: Vec<Value> = first.iter().map(|v| visit(v, &h, -30)).collect();
+    let body = json!({"households": [household(&h, &org.grid_a, "7号")], "visits": visits});
+    assert_eq!(app.push(&token, &batch(&at_minutes(0), body)).await.0, 200);
+    let (_, cursor) = app.pull_all(&token, None, 2).await;
+    let below = {
+        let mut conn = app.state.pool.get().expect("connection");
+        fieldvisit_server::db::seq::current(&mut conn).expect("counter")
+    };
+    let later: Vec<String> = (0..3).map(|_| new_id()).collect();
+    let visits: Vec<Value> = later.iter().map(|v| visit(v, &h, -20)).collect();
+    assert_eq!(app.push(&token, &batch(&at_minutes(0), json!({"visits": visits}))).await.0, 200);
+
+    app.state.writer.horizon().hold(below);
+    let (pages, held) = app.pull_all(&token, cursor.clone(), 2).await;
+    assert!(ids_in(&pages, "visits").is_empty(), "{pages:?}");
+    assert_eq!(held, cursor, "the cursor does not move past the horizon");
+    let (pages, _) = app.pull_all(&token, None, 2).await;
+    assert_eq!(sorted(ids_in(&pages, "visits")), sorted(first.clone()));
+
+    app.state.writer.horizon().release();
+    let (pages, _) = app.pull_all(&token, held, 2).await;
+    assert_eq!(sorted(ids_in(&pages, "visits")), sorted(later));
+}
+
 async fn a_team_pulls_its_tickets_and_learns_when_one_is_taken_away(app: TestApp) {
     let (org, token) = volunteer(&app).await;
     let admin = &org.admin;
@@ -520,6 +554,7 @@ backend_tests!(
     envelope_limits_and_formats,
     stale_household_edits_are_merged_field_by_field,
     pull_pages_resume_and_reject_foreign_cursors,
+    a_pull_stops_at_the_horizon_and_resumes_past_it,
     a_team_pulls_its_tickets_and_learns_when_one_is_taken_away,
     a_reader_following_concurrent_writers_misses_nothing,
 );

@@ -46,3 +46,37 @@ impl Default for SeqAlloc {
         Self::new()
     }
 }
+
+/// The highest sequence number a pull may serve. While a shared commit's fsync is still running
+/// (`sync::wal_sync`), its rows are visible to readers but not yet durable: a pull that handed
+/// them out, followed by a power cut, would leave a cursor above numbers the counter hands out
+/// again. So the writer holds the horizon at the number below its group until the fsync is done.
+#[derive(Clone, Debug)]
+pub struct Horizon(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl Horizon {
+    pub fn new() -> Self {
+        Self(std::sync::Arc::new(std::sync::atomic::AtomicI64::new(i64::MAX)))
+    }
+
+    /// Read it after the reader's snapshot is taken: a group in the snapshot was then either
+    /// durable already or held here before its commit.
+    pub fn get(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Nothing above `last` may be served until [`Horizon::release`].
+    pub fn hold(&self, last: i64) {
+        self.0.store(last, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn release(&self) {
+        self.0.store(i64::MAX, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Default for Horizon {
+    fn default() -> Self {
+        Self::new()
+    }
+}

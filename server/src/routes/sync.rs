@@ -97,10 +97,11 @@ pub async fn pull(
     }
     let cursor = q.into_inner().cursor;
     let now = state.clock.now();
+    let horizon = state.writer.horizon().clone();
     db::run(&state.pool, move |conn| {
         db::read_snapshot(conn, |conn| {
             let book = policies::load(conn)?;
-            changes::pull(conn, &who, cursor.as_deref(), limit, &book, now)
+            changes::pull(conn, &who, cursor.as_deref(), limit, &book, now, &horizon)
         })
     })
     .await

@@ -18,7 +18,8 @@ use crate::db::areas::{AreaRow, TeamRow};
 use crate::db::policies::PolicyBook;
 use crate::db::records::{self, EventRow, HouseholdRow, TicketRow, VisitRow};
 use crate::db::schema::{areas, households, removals, teams, ticket_events, tickets, visits};
-use crate::db::{scope, seq, DbConn};
+use crate::db::seq::{self, Horizon};
+use crate::db::{scope, DbConn};
 use crate::error::ApiError;
 
 pub const DEFAULT_LIMIT: i64 = 500;
@@ -64,6 +65,7 @@ pub fn pull(
     limit: i64,
     policies: &PolicyBook,
     now: i64,
+    horizon: &Horizon,
 ) -> Result<PullResponse, ApiError> {
     // Without a cursor everything counts, including rows from before the sequence existed (seq 0).
     let after = match cursor {
@@ -73,6 +75,10 @@ pub fn pull(
     if after > seq::current(conn)? {
         return Err(cursor_reset());
     }
+    // Read after the snapshot began (the query above): rows above it are not on disk yet. They are
+    // dropped after loading rather than bounded in SQL, where the bound would change SQLite's
+    // choice of index (see `walk` below); each table's rows up to it are a prefix of its page.
+    let horizon = horizon.get();
     let team = who.team_id.clone().filter(|_| who.role == Role::Handler);
     let page = limit + 1;
 
@@ -93,7 +99,9 @@ pub fn pull(
             if walk {
                 q = q.filter($table::seq.le(i64::MAX));
             }
-            q.load::<$row>(conn)?
+            let mut rows = q.load::<$row>(conn)?;
+            rows.retain(|r| r.seq <= horizon);
+            rows
         }};
     }
     let hh = page_of!(households, HouseholdRow, scope::within(households::area_path, &who.area_path));
@@ -112,7 +120,7 @@ pub fn pull(
         }
         None => page_of!(ticket_events, EventRow, ev_in_area),
     };
-    let rm: Vec<(i64, String, String)> = match &team {
+    let mut rm: Vec<(i64, String, String)> = match &team {
         Some(t) => removals::table
             .filter(removals::seq.gt(after))
             .filter(removals::team_id.eq(t))
@@ -122,6 +130,7 @@ pub fn pull(
             .load(conn)?,
         None => Vec::new(),
     };
+    rm.retain(|(s, _, _)| *s <= horizon);
 
     let mut stream: Vec<(i64, Change)> = Vec::new();
     stream.extend(hh.into_iter().map(|r| (r.seq, Change::Household(r))));
@@ -138,7 +147,7 @@ pub fn pull(
 
     // Organisation changes ride along (they are few) but only up to the page's last sequence
     // number, so nothing counted on the next page is sent twice or skipped.
-    let upto = if has_more { last } else { i64::MAX };
+    let upto = if has_more { last } else { horizon };
     let area_rows: Vec<AreaRow> = areas::table
         .filter(areas::seq.gt(after).and(areas::seq.le(upto)))
         .filter(scope::within(areas::path, &who.area_path))

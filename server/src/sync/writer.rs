@@ -1,20 +1,21 @@
 //! Group commit: one thread owns the write path for pushes. It takes the first queued push, drains
 //! whatever else is queued (up to [`GROUP_RECORDS`]), applies them all in ONE transaction (again
-//! with a savepoint per push if one of them fails), commits once, and only then answers every
-//! push. Under load many pushes share one fsync; with a single push waiting it is one transaction
-//! as usual. SQLite has a single writer anyway, and on PostgreSQL the change-sequence row lock
-//! serializes writers regardless.
+//! with a savepoint per push if one of them fails), commits once, and answers every push once the
+//! commit is on disk (on SQLite after `wal_sync`'s fsync). Under load many pushes share one
+//! fsync; with a single push waiting it is one transaction as usual. SQLite has a single writer
+//! anyway, and on PostgreSQL the change-sequence row lock serializes writers regardless.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use diesel::sql_types::Integer;
+use diesel::sql_types::{Integer, Text};
 use diesel::{Connection, QueryableByName, RunQueryDsl};
 use fieldvisit_sync_protocol::sync::push::PushResponse;
 use tokio::sync::{mpsc, oneshot};
 
 use super::apply::{self, Job};
-use crate::db::seq::SeqAlloc;
+use super::wal_sync::WalSync;
+use crate::db::seq::{self, Horizon, SeqAlloc};
 use crate::db::{self, policies, Backend, DbConn, DbPool};
 use crate::error::ApiError;
 
@@ -34,6 +35,7 @@ struct Pending {
 pub struct Writer {
     tx: mpsc::Sender<Pending>,
     fallbacks: Arc<AtomicU64>,
+    horizon: Horizon,
 }
 
 impl Writer {
@@ -43,7 +45,12 @@ impl Writer {
         let (alive, stopped) = std::sync::mpsc::channel::<()>();
         let wal = Arc::new(Wal::default());
         let fallbacks = Arc::new(AtomicU64::new(0));
+        let horizon = Horizon::new();
+        let mut sync = None;
         if backend == Backend::Sqlite {
+            if let Some(file) = wal_file(&pool) {
+                sync = Some(WalSync::start(file, horizon.clone())?);
+            }
             let (pool, wal) = (pool.clone(), wal.clone());
             std::thread::Builder::new()
                 .name("fieldvisit-checkpoint".into())
@@ -51,10 +58,15 @@ impl Writer {
         }
         let counted = fallbacks.clone();
         std::thread::Builder::new().name("fieldvisit-writer".into()).spawn(move || {
-            run(&pool, &wal, &counted, rx);
+            run(&pool, &wal, &counted, sync, rx);
             drop(alive);
         })?;
-        Ok(Self { tx, fallbacks })
+        Ok(Self { tx, fallbacks, horizon })
+    }
+
+    /// The highest change number a pull may serve now (see `wal_sync`).
+    pub fn horizon(&self) -> &Horizon {
+        &self.horizon
     }
 
     /// Shared commits that a failing push made the writer apply again, push by push.
@@ -73,7 +85,20 @@ impl Writer {
     }
 }
 
-fn run(pool: &DbPool, wal: &Wal, fallbacks: &AtomicU64, mut rx: mpsc::Receiver<Pending>) {
+/// The database's `-wal` file; `None` for a database without one (in memory).
+fn wal_file(pool: &DbPool) -> Option<std::path::PathBuf> {
+    #[derive(QueryableByName)]
+    struct Main {
+        #[diesel(sql_type = Text)]
+        file: String,
+    }
+    let mut conn = pool.get().ok()?;
+    let DbConn::Sqlite(c) = &mut *conn else { return None };
+    let main = diesel::sql_query("SELECT file FROM pragma_database_list WHERE name = 'main'").get_result::<Main>(c);
+    main.ok().filter(|m| !m.file.is_empty()).map(|m| format!("{}-wal", m.file).into())
+}
+
+fn run(pool: &DbPool, wal: &Wal, fallbacks: &AtomicU64, mut sync: Option<WalSync>, mut rx: mpsc::Receiver<Pending>) {
     // The writer keeps one connection while it works, so its page cache stays warm across
     // groups; a broken one is dropped and a fresh one taken for the next group.
     let mut held: Option<PooledConn> = None;
@@ -91,10 +116,12 @@ fn run(pool: &DbPool, wal: &Wal, fallbacks: &AtomicU64, mut rx: mpsc::Receiver<P
         }
         let (jobs, replies): (Vec<Job>, Vec<_>) = group.into_iter().map(|p| (p.job, p.reply)).unzip();
         let started = std::time::Instant::now();
-        let results = commit_group(pool, &mut held, &jobs, fallbacks);
+        let results = commit_group(pool, &mut held, &jobs, fallbacks, &mut sync);
         tracing::debug!(pushes = jobs.len(), records, ms = started.elapsed().as_millis() as u64, "group committed");
-        for (reply, result) in replies.into_iter().zip(results) {
-            let _ = reply.send(result);
+        let answers = replies.into_iter().zip(results);
+        match sync.as_mut() {
+            Some(sync) => sync.answer(answers.collect()),
+            None => answers.for_each(|(reply, result)| drop(reply.send(result))),
         }
         // One try per checkpointer report, so a rewind that a reader holds up costs the writer
         // one checkpoint per report, not one per group.
@@ -187,6 +214,7 @@ fn commit_group(
     held: &mut Option<PooledConn>,
     jobs: &[Job],
     fallbacks: &AtomicU64,
+    sync: &mut Option<WalSync>,
 ) -> Vec<Result<PushResponse, ApiError>> {
     let fail_all = |e: ApiError| {
         let (kind, code, message, retry) = (e.kind, e.code.clone(), e.message.clone(), e.retry_after_s);
@@ -207,12 +235,18 @@ fn commit_group(
     // `checkpoints`), never inside a push's commit. A group touches thousands of pages: the writer
     // alone gets a large page cache, so they neither spill to the WAL before the commit nor are
     // read from the file again. A WAL that a long reader let grow is cut back to twice the rewind
-    // size when it rewinds.
+    // size when it rewinds. With the WAL's fsync on a thread of its own, its commits do not wait
+    // for the disk (`wal_sync`); this pragma is what `wal_sync` relies on, so a failure fails the group.
     if let (true, DbConn::Sqlite(c)) = (fresh, &mut *conn) {
         let _ = diesel::connection::SimpleConnection::batch_execute(
             c,
             "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 536870912",
         );
+        if sync.is_some() {
+            if let Err(e) = diesel::connection::SimpleConnection::batch_execute(c, "PRAGMA synchronous = NORMAL") {
+                return fail_all(e.into());
+            }
+        }
     }
     let policies = match policies::load(&mut conn) {
         Ok(p) => p,
@@ -223,7 +257,7 @@ fn commit_group(
     // error (a refused record is an answer, not an error), so this almost always commits; when
     // one does fail, the group is rolled back and applied again with a savepoint per push, so the
     // failure stays that push's own.
-    let fast = db::transaction(&mut conn, |conn| {
+    let fast = group_transaction(&mut conn, sync, |conn| {
         let mut seq = SeqAlloc::new();
         jobs.iter().map(|job| apply::apply(conn, job, &policies, &mut seq)).collect::<Result<Vec<_>, _>>()
     });
@@ -240,7 +274,7 @@ fn commit_group(
         }
     }
     let mut results = Vec::with_capacity(jobs.len());
-    let committed = db::transaction(&mut conn, |conn| {
+    let committed = group_transaction(&mut conn, sync, |conn| {
         let mut seq = SeqAlloc::new();
         for job in jobs {
             let result = conn.transaction(|c| apply::apply(c, job, &policies, &mut seq));
@@ -260,4 +294,21 @@ fn commit_group(
         // The connection may be broken (a lost PostgreSQL link): let the pool judge it.
         Err(e) => fail_all(e),
     }
+}
+
+/// A group's write transaction. With a WAL sync thread, just before the COMMIT it waits for the
+/// previous group's fsync and holds pulls below this group (`wal_sync`).
+fn group_transaction<T>(
+    conn: &mut DbConn,
+    sync: &mut Option<WalSync>,
+    f: impl FnOnce(&mut DbConn) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    db::transaction(conn, |c| {
+        let last_before = if sync.is_some() { seq::current(c)? } else { 0 };
+        let out = f(c)?;
+        if let Some(sync) = sync {
+            sync.before_commit(last_before);
+        }
+        Ok(out)
+    })
 }
