@@ -46,8 +46,10 @@ impl WalSync {
             for group in rx {
                 // Opened afresh each time: SQLite may remove and recreate the file when the last
                 // connection closes, and an fsync through an old descriptor would sync nothing.
+                let started = std::time::Instant::now();
                 let synced = std::fs::File::open(&wal).and_then(|f| f.sync_data());
                 released.release();
+                tracing::debug!(ms = started.elapsed().as_millis() as u64, "WAL synced");
                 if let Err(e) = &synced {
                     tracing::error!(error = %e, "fsync of the WAL failed; the group's pushes are answered with an error");
                 }
@@ -69,8 +71,10 @@ impl WalSync {
     /// `last_before`, the highest number handed out before this group.
     pub fn before_commit(&mut self, last_before: i64) {
         if let Some(previous) = self.previous.take() {
+            let started = std::time::Instant::now();
             // Answers with Err(Disconnected) once the thread has dropped `done`.
             let _ = previous.recv();
+            tracing::debug!(ms = started.elapsed().as_millis() as u64, "waited for the previous group's fsync");
         }
         self.horizon.hold(last_before);
     }
