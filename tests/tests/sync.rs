@@ -469,6 +469,43 @@ async fn broad_and_narrow_scopes_page_through_exactly_their_records(app: TestApp
 /// constraint) while it shares a commit with others fails alone: the writer applies the group
 /// again push by push, the others are stored and answered, and nothing of the failed push stays,
 /// so its retry applies every record. Bursts repeat until one failure met company in a group.
+/// The push writer's connection commits without waiting for the disk (its WAL fsync is done
+/// apart, `sync::wal_sync`). When the writer lets go of it, after a push that failed alone, the
+/// next caller the pool hands it to must get commits that wait for the disk again.
+#[tokio::test]
+async fn a_connection_the_writer_lets_go_waits_for_the_disk_again() {
+    #[derive(diesel::QueryableByName)]
+    struct Level {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        synchronous: i32,
+    }
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let org = app.org().await;
+    let h = new_id();
+    app.push(&org.admin, &batch(&at_minutes(0), json!({"households": [household(&h, &org.grid_a, "3号")]}))).await;
+    {
+        use diesel::connection::SimpleConnection;
+        let mut conn = app.state.pool.get().expect("connection");
+        conn.batch_execute(
+            "CREATE TRIGGER fail_on_purpose BEFORE INSERT ON visits WHEN NEW.notes = 'fail' \
+             BEGIN SELECT RAISE(ABORT, 'failed on purpose'); END;",
+        )
+        .expect("trigger");
+    }
+    let mut failing = visit(&new_id(), &h, -5);
+    failing["notes"] = json!("fail");
+    let (status, res) = app.push(&org.admin, &batch(&at_minutes(0), json!({"visits": [failing]}))).await;
+    assert!(status >= 500, "{status} {res}");
+
+    // Every connection the pool has, the writer's among them (it holds none after the failure).
+    let mut all: Vec<_> = (0..app.settings.db_pool_size).map(|_| app.state.pool.get().expect("connection")).collect();
+    for conn in &mut all {
+        let fieldvisit_server::db::DbConn::Sqlite(c) = &mut **conn else { panic!("a SQLite pool") };
+        let level: Level = diesel::RunQueryDsl::get_result(diesel::sql_query("PRAGMA synchronous"), c).expect("pragma");
+        assert_eq!(level.synchronous, 2, "synchronous = FULL on every pooled connection");
+    }
+}
+
 async fn a_push_failing_in_a_shared_commit_fails_alone(app: TestApp) {
     let org = app.org().await;
     let admin = org.admin.clone();

@@ -101,7 +101,7 @@ fn wal_file(pool: &DbPool) -> Option<std::path::PathBuf> {
 fn run(pool: &DbPool, wal: &Wal, fallbacks: &AtomicU64, mut sync: Option<WalSync>, mut rx: mpsc::Receiver<Pending>) {
     // The writer keeps one connection while it works, so its page cache stays warm across
     // groups; a broken one is dropped and a fresh one taken for the next group.
-    let mut held: Option<PooledConn> = None;
+    let mut held: Option<WriterConn> = None;
     while let Some(first) = rx.blocking_recv() {
         let mut records = first.job.record_count();
         let mut group = vec![first];
@@ -133,7 +133,38 @@ fn run(pool: &DbPool, wal: &Wal, fallbacks: &AtomicU64, mut sync: Option<WalSync
     }
 }
 
-type PooledConn = r2d2::PooledConnection<crate::db::pool::Manager>;
+/// The writer's connection, with the writer's own pragmas (`commit_group`). When the writer lets
+/// go of it (after an error, or at the end) the pool's settings are put back before anyone else
+/// gets it: above all `synchronous`, or another caller's commit would not wait for the disk.
+struct WriterConn(r2d2::PooledConnection<crate::db::pool::Manager>);
+
+/// SQLite's defaults for what the writer changes, and the pool's `synchronous`.
+const POOL_PRAGMAS: &str = "PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 1000; \
+     PRAGMA cache_size = -2000; PRAGMA journal_size_limit = -1";
+
+impl Drop for WriterConn {
+    fn drop(&mut self) {
+        if let DbConn::Sqlite(c) = &mut *self.0 {
+            // This fails only inside a transaction, and the pool discards a connection left in one.
+            if let Err(e) = diesel::connection::SimpleConnection::batch_execute(c, POOL_PRAGMAS) {
+                tracing::warn!(error = %e, "the writer's connection could not be reset");
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for WriterConn {
+    type Target = DbConn;
+    fn deref(&self) -> &DbConn {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for WriterConn {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        &mut self.0
+    }
+}
 
 /// How often the WAL is copied back into the database file. SQLite would do it inside the
 /// commit that crosses 1,000 pages, on the writer's own time; a thread of its own does it instead,
@@ -211,7 +242,7 @@ fn restart_wal(conn: &mut DbConn, wal: &Wal) {
 
 fn commit_group(
     pool: &DbPool,
-    held: &mut Option<PooledConn>,
+    held: &mut Option<WriterConn>,
     jobs: &[Job],
     fallbacks: &AtomicU64,
     sync: &mut Option<WalSync>,
@@ -227,10 +258,11 @@ fn commit_group(
             .collect()
     };
     let fresh = held.is_none();
-    let mut conn = match held.take().map_or_else(|| pool.get().map_err(ApiError::database_unavailable), Ok) {
-        Ok(c) => c,
-        Err(e) => return fail_all(e),
-    };
+    let mut conn =
+        match held.take().map_or_else(|| pool.get().map(WriterConn).map_err(ApiError::database_unavailable), Ok) {
+            Ok(c) => c,
+            Err(e) => return fail_all(e),
+        };
     // Set once per connection the writer takes. Checkpoints happen beside the writer (see
     // `checkpoints`), never inside a push's commit. A group touches thousands of pages: the writer
     // alone gets a large page cache, so they neither spill to the WAL before the commit nor are
