@@ -107,6 +107,8 @@ test('a dispatcher watches, filters, opens, classifies and dispatches an overdue
   await page.getByLabel('类别').selectOption('heating');
   await page.getByRole('button', { name: '应用' }).click();
   await page.locator(`.ticket[data-ticket-id="${pipes}"]`).waitFor({ state: 'detached' });
+  // The board is redrawn with the filter: the old cards may go before the new ones come.
+  await heatingCard.waitFor();
   assert.equal(await page.locator('.ticket').count(), 1);
   assert.match(page.url(), /category=heating/);
 
