@@ -23,7 +23,7 @@ pub struct Manager {
 /// keeps savepoint sub-journals off the disk. Readers keep SQLite's default 2 MiB page cache (the
 /// OS caches the file too): with eight connections a larger one would multiply the server's
 /// memory; the push writer sets its own (`sync::writer`).
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+pub const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY;";
 
 /// PostgreSQL caches a generic plan for a prepared statement after five runs, planned on the

@@ -2,6 +2,9 @@
 //! locked until they commit, so changes become visible in sequence order and a pull that reads
 //! `seq > cursor` never skips one (docs/protocol.md, "Why a pull never skips a change").
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
 use diesel::prelude::*;
 
 use super::schema::change_seq;
@@ -52,26 +55,26 @@ impl Default for SeqAlloc {
 /// them out, followed by a power cut, would leave a cursor above numbers the counter hands out
 /// again. So the writer holds the horizon at the number below its group until the fsync is done.
 #[derive(Clone, Debug)]
-pub struct Horizon(std::sync::Arc<std::sync::atomic::AtomicI64>);
+pub struct Horizon(Arc<AtomicI64>);
 
 impl Horizon {
     pub fn new() -> Self {
-        Self(std::sync::Arc::new(std::sync::atomic::AtomicI64::new(i64::MAX)))
+        Self(Arc::new(AtomicI64::new(i64::MAX)))
     }
 
     /// Read it after the reader's snapshot is taken: a group in the snapshot was then either
     /// durable already or held here before its commit.
     pub fn get(&self) -> i64 {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
+        self.0.load(Ordering::SeqCst)
     }
 
     /// Nothing above `last` may be served until [`Horizon::release`].
     pub fn hold(&self, last: i64) {
-        self.0.store(last, std::sync::atomic::Ordering::SeqCst);
+        self.0.store(last, Ordering::SeqCst);
     }
 
     pub fn release(&self) {
-        self.0.store(i64::MAX, std::sync::atomic::Ordering::SeqCst);
+        self.0.store(i64::MAX, Ordering::SeqCst);
     }
 }
 

@@ -14,7 +14,7 @@ use fieldvisit_sync_protocol::sync::push::PushResponse;
 use tokio::sync::{mpsc, oneshot};
 
 use super::apply::{self, Job};
-use super::wal_sync::WalSync;
+use super::wal_sync::{Reply, WalSync};
 use crate::db::seq::{self, Horizon, SeqAlloc};
 use crate::db::{self, policies, Backend, DbConn, DbPool};
 use crate::error::ApiError;
@@ -28,7 +28,7 @@ const QUEUE: usize = 1024;
 
 struct Pending {
     job: Job,
-    reply: oneshot::Sender<Result<PushResponse, ApiError>>,
+    reply: Reply,
 }
 
 #[derive(Clone)]
@@ -133,20 +133,48 @@ fn run(pool: &DbPool, wal: &Wal, fallbacks: &AtomicU64, mut sync: Option<WalSync
     }
 }
 
-/// The writer's connection, with the writer's own pragmas (`commit_group`). When the writer lets
-/// go of it (after an error, or at the end) the pool's settings are put back before anyone else
-/// gets it: above all `synchronous`, or another caller's commit would not wait for the disk.
+/// The writer's connection: a pooled one with the writer's own pragmas, which are undone before
+/// the pool can hand it to anyone else (when the writer lets go of it after an error, or at the
+/// end); above all `synchronous`, or another caller's commit would not wait for the disk.
 struct WriterConn(r2d2::PooledConnection<crate::db::pool::Manager>);
 
-/// SQLite's defaults for what the writer changes, and the pool's `synchronous`.
-const POOL_PRAGMAS: &str = "PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 1000; \
-     PRAGMA cache_size = -2000; PRAGMA journal_size_limit = -1";
+/// Checkpoints happen beside the writer (see `checkpoints`), never inside a push's commit. A group
+/// touches thousands of pages: the writer alone gets a large page cache, so they neither spill to
+/// the WAL before the commit nor are read from the file again. A WAL that a long reader let grow is
+/// cut back to twice the rewind size when it rewinds.
+const WRITER_PRAGMAS: &str =
+    "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 536870912";
+
+/// SQLite's defaults for what [`WRITER_PRAGMAS`] and `synchronous = NORMAL` change; the pool's own
+/// settings (`db::pool::SQLITE_PRAGMAS`) are applied again after them.
+const SQLITE_DEFAULTS: &str =
+    "PRAGMA wal_autocheckpoint = 1000; PRAGMA cache_size = -2000; PRAGMA journal_size_limit = -1";
+
+impl WriterConn {
+    /// A connection from the pool, set up for the writer. With the WAL's fsync on a thread of its
+    /// own (`wal_sync`), commits do not wait for the disk: `wal_sync` relies on that pragma, so
+    /// its failure is an error.
+    fn open(pool: &DbPool, sync: &Option<WalSync>) -> Result<Self, ApiError> {
+        let mut conn = Self(pool.get().map_err(ApiError::database_unavailable)?);
+        if let DbConn::Sqlite(c) = &mut *conn {
+            use diesel::connection::SimpleConnection;
+            let _ = c.batch_execute(WRITER_PRAGMAS);
+            if sync.is_some() {
+                c.batch_execute("PRAGMA synchronous = NORMAL")?;
+            }
+        }
+        Ok(conn)
+    }
+}
 
 impl Drop for WriterConn {
     fn drop(&mut self) {
         if let DbConn::Sqlite(c) = &mut *self.0 {
+            use diesel::connection::SimpleConnection;
             // This fails only inside a transaction, and the pool discards a connection left in one.
-            if let Err(e) = diesel::connection::SimpleConnection::batch_execute(c, POOL_PRAGMAS) {
+            let reset =
+                c.batch_execute(SQLITE_DEFAULTS).and_then(|()| c.batch_execute(crate::db::pool::SQLITE_PRAGMAS));
+            if let Err(e) = reset {
                 tracing::warn!(error = %e, "the writer's connection could not be reset");
             }
         }
@@ -257,29 +285,10 @@ fn commit_group(
             })
             .collect()
     };
-    let fresh = held.is_none();
-    let mut conn =
-        match held.take().map_or_else(|| pool.get().map(WriterConn).map_err(ApiError::database_unavailable), Ok) {
-            Ok(c) => c,
-            Err(e) => return fail_all(e),
-        };
-    // Set once per connection the writer takes. Checkpoints happen beside the writer (see
-    // `checkpoints`), never inside a push's commit. A group touches thousands of pages: the writer
-    // alone gets a large page cache, so they neither spill to the WAL before the commit nor are
-    // read from the file again. A WAL that a long reader let grow is cut back to twice the rewind
-    // size when it rewinds. With the WAL's fsync on a thread of its own, its commits do not wait
-    // for the disk (`wal_sync`); this pragma is what `wal_sync` relies on, so a failure fails the group.
-    if let (true, DbConn::Sqlite(c)) = (fresh, &mut *conn) {
-        let _ = diesel::connection::SimpleConnection::batch_execute(
-            c,
-            "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 536870912",
-        );
-        if sync.is_some() {
-            if let Err(e) = diesel::connection::SimpleConnection::batch_execute(c, "PRAGMA synchronous = NORMAL") {
-                return fail_all(e.into());
-            }
-        }
-    }
+    let mut conn = match held.take().map_or_else(|| WriterConn::open(pool, sync), Ok) {
+        Ok(c) => c,
+        Err(e) => return fail_all(e),
+    };
     let policies = match policies::load(&mut conn) {
         Ok(p) => p,
         Err(e) => return fail_all(e.into()),
