@@ -104,7 +104,7 @@ fn ticket_disagreement(
         return Some("stored projection is not readable".to_owned());
     };
     let mut fresh = row.clone();
-    let folded = set_projection(&mut fresh, policy, events, now, &HashSet::new());
+    let (folded, _) = set_projection(&mut fresh, policy, events, now, &HashSet::new());
     if stored.at(policy, now) != folded {
         return Some("stored projection differs from the fold of its events".to_owned());
     }

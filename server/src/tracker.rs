@@ -9,15 +9,14 @@
 //! each fire once even if two instances race) and moves each ticket's `next_deadline_at` to its
 //! next unfired alert, all in one transaction. See docs/deadlines.md.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::prelude::*;
-use fieldvisit_sync_protocol::deadline::{self, AlertKind, AlertOut, ScheduledAlert};
+use fieldvisit_sync_protocol::deadline::{self, AlertOut};
 use fieldvisit_sync_protocol::time::Millis;
 
-use crate::db::alerts::{self, AlertKey, NewAlert};
+use crate::db::alerts::{self, NewAlert};
 use crate::db::schema::tickets;
 use crate::db::{self, policies, records, DbConn};
 use crate::error::ApiError;
@@ -120,9 +119,9 @@ fn sweep_batch(conn: &mut DbConn, now: Millis) -> Result<usize, ApiError> {
             Some(p) => {
                 let p = p.at(policy, now);
                 let schedule = deadline::schedule(policy, &row.facts(), &p);
-                let due: Vec<&ScheduledAlert> = schedule.iter().filter(|a| fires_now(a, now, &fired)).collect();
-                new.extend(due.iter().map(|a| NewAlert::of(id, &row.area_path, row.team_id.as_deref(), a, now)));
-                deadline::next_deadline_at(&schedule, |a| a.at <= now || fired.contains(&alerts::key_of(a)))
+                let due = deadline::due(&schedule, now, |a| fired.contains(&alerts::key_of(a)));
+                new.extend(due.fire.iter().map(|a| NewAlert::of(id, &row.area_path, row.team_id.as_deref(), a, now)));
+                due.next_at
             }
             None => {
                 tracing::error!(ticket.id = %id, "tracker: stored projection unreadable; ticket skipped");
@@ -134,12 +133,6 @@ fn sweep_batch(conn: &mut DbConn, now: Millis) -> Result<usize, ApiError> {
     let inserted = alerts::insert_new(conn, &new)?;
     tracing::debug!(tickets = ids.len(), alerts = inserted, "tracker: sweep");
     Ok(ids.len())
-}
-
-/// Due, not fired yet, and not stale: a `due_soon` whose stage is already overdue says nothing
-/// the `overdue` alert does not (a ticket synced late would otherwise get both at once).
-fn fires_now(a: &ScheduledAlert, now: Millis, fired: &HashSet<AlertKey>) -> bool {
-    a.at <= now && !fired.contains(&alerts::key_of(a)) && !(a.kind == AlertKind::DueSoon && a.due_at <= now)
 }
 
 /// Sends every alert stored after `last` to the stream's subscribers; returns the new `last`.

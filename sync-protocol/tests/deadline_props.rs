@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use common::{team, T0};
 use fieldvisit_sync_protocol::deadline::{
-    project, retractions, schedule, EventType, FoldEvent, Override, Policy, Severity, Stage, StageState, TicketFacts,
+    due, project, retractions, schedule, AlertKind, EventType, FoldEvent, Override, Policy, ScheduledAlert, Severity,
+    Stage, StageState, TicketFacts,
 };
 use fieldvisit_sync_protocol::time::Millis;
 use proptest::collection::vec;
@@ -185,6 +186,32 @@ proptest! {
             let view = p.stages.iter().find(|v| v.name == a.stage && v.cycle == a.cycle);
             prop_assert!(view.is_some_and(|v| v.completed_at.is_none() && v.due_at == Some(a.due_at)));
             prop_assert!(view.and_then(|v| v.started_at).is_some_and(|s| s <= a.at));
+        }
+    }
+
+    #[test]
+    fn due_fires_each_alert_once_and_points_at_the_next(
+        (t, events, _mixed, now) in scenario(),
+        steps in vec(0i64..(3 * HOUR), 1..6),
+    ) {
+        let policy = policy();
+        let alerts = schedule(&policy, &t, &project(&policy, &t, &events, now));
+        let mut fired: Vec<ScheduledAlert> = Vec::new();
+        let mut at = now;
+        for step in steps {
+            at += step;
+            let d = due(&alerts, at, |a| fired.contains(a));
+            for a in &d.fire {
+                prop_assert!(a.at <= at && !fired.contains(a));
+            }
+            let later = alerts.iter().filter(|a| a.at > at && !fired.contains(a)).map(|a| a.at).min();
+            prop_assert_eq!(d.next_at, later);
+            fired.extend(d.fire.into_iter().cloned());
+            prop_assert!(due(&alerts, at, |a| fired.contains(a)).fire.is_empty(), "asked again, nothing more fires");
+        }
+        // Only a due_soon can be passed over, and only once its stage was overdue.
+        for a in alerts.iter().filter(|a| a.at <= at && !fired.contains(a)) {
+            prop_assert!(a.kind == AlertKind::DueSoon && a.due_at <= at);
         }
     }
 

@@ -292,9 +292,15 @@ async fn a_ticket_synced_already_overdue_is_flagged_at_once(app: TestApp) {
     let d = desk(&app).await;
     // Classify was due 70 min ago: overdue and the first escalation (1 h past due) are both due.
     let id = report(&app, &d, -130).await;
-    let alerts = wait_for_alerts(&app, &d.supervisor, &id, "escalated", 1).await;
+    // No waiting for the tracker: the push that stored the ticket fired what was already due,
+    // in its own commit, at the moment the ticket arrived.
+    let alerts = all_alerts(&app, &d.supervisor).await;
     assert_eq!(alerts_of(&alerts, &id, "overdue").len(), 1, "{alerts:?}");
     assert_eq!(alerts_of(&alerts, &id, "escalated").len(), 1, "{alerts:?}");
+    let received_at = &get_ticket(&app, &d.supervisor, &id).await["received_at"];
+    for a in alerts_of(&alerts, &id, "overdue").into_iter().chain(alerts_of(&alerts, &id, "escalated")) {
+        assert_eq!(&a["fired_at"], received_at, "{a}");
+    }
     assert!(alerts_of(&alerts, &id, "due_soon").is_empty(), "a stale due_soon says nothing new: {alerts:?}");
     let (_, list) = app.get_as(&d.supervisor, "/api/v1/tickets?overdue=true").await;
     assert_eq!(list["tickets"][0]["id"], id, "{list}");

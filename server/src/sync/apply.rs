@@ -386,7 +386,7 @@ impl Run<'_, '_> {
         let visit_ids: Vec<String> = parsed.iter().filter_map(|p| p.record.visit_id.map(|v| v.to_string())).collect();
         let known_visits: HashSet<String> = records::visit_hashes(self.conn, &visit_ids)?.into_keys().collect();
         let mut seen: HashMap<String, (&str, &Value)> = HashMap::new();
-        let (mut rows, mut photos) = (Vec::new(), Vec::new());
+        let (mut rows, mut photos, mut due) = (Vec::new(), Vec::new(), Vec::new());
         for p in parsed {
             let (i, t, hash) = (p.at, &p.record, &p.hash);
             self.at = i;
@@ -441,13 +441,14 @@ impl Run<'_, '_> {
                 version: 1,
                 seq: self.seq.next(self.conn)?,
             };
-            set_projection(&mut row, policy, &[], self.job.received_at, &HashSet::new());
+            due.extend(set_projection(&mut row, policy, &[], self.job.received_at, &HashSet::new()).1);
             photos.extend(self.photo_rows(T, &id, &home.area_path, &t.photos));
             rows.push(row);
             seen.insert(id.clone(), (hash.as_str(), &p.canonical));
             self.record(RecordResult::applied(T, id));
         }
         crate::insert_rows!(&mut *self.conn, tickets::table, rows, 300);
+        alerts::insert_new(self.conn, &due)?;
         self.insert_photos(photos)
     }
 
@@ -564,8 +565,9 @@ impl Run<'_, '_> {
             let policy = self.policies.version(row.policy_version);
             let fired = fired.remove(id).unwrap_or_default();
             let events = events.get(id).map_or(&[][..], Vec::as_slice);
-            let projection = set_projection(&mut row, policy, events, self.job.received_at, &fired);
+            let (projection, due) = set_projection(&mut row, policy, events, self.job.received_at, &fired);
             self.retract(&row, &projection, &fired)?;
+            alerts::insert_new(self.conn, &due)?;
             row.version += 1;
             row.last_event_received_at = Some(self.job.received_at);
             if row.team_id.is_some() && row.team_id != old_team {
@@ -638,25 +640,30 @@ impl Run<'_, '_> {
     }
 }
 
-/// Folds `events` under `policy` and writes the projection and its indexed columns onto `row`;
-/// `next_deadline_at` skips the alerts already `fired`. Returns the projection.
+/// Folds `events` under `policy` and writes the projection and its indexed columns onto `row`.
+/// Returns the projection and the alerts already due at `now` that are not among those `fired`:
+/// a ticket synced after a deadline passed gets its alert in the same commit that stores it, and
+/// `next_deadline_at` points past them, at the first alert still to come.
 pub fn set_projection(
     row: &mut TicketRow,
     policy: &deadline::Policy,
     events: &[FoldEvent],
     now: Millis,
     fired: &HashSet<AlertKey>,
-) -> Projection {
+) -> (Projection, Vec<NewAlert>) {
     let facts = row.facts();
     let p: Projection = deadline::project(policy, &facts, events, now);
     let schedule = deadline::schedule(policy, &facts, &p);
+    let due = deadline::due(&schedule, now, |a| fired.contains(&alerts::key_of(a)));
     row.status = if p.closed { "closed" } else { "open" }.to_owned();
     row.stage = p.stage_label().to_owned();
     row.team_id = p.team_id.map(|t| t.to_string());
     row.effective_category.clone_from(&p.category);
     row.current_due_at = p.current().and_then(|s| s.due_at);
-    row.next_deadline_at = deadline::next_deadline_at(&schedule, |a| fired.contains(&alerts::key_of(a)));
+    row.next_deadline_at = due.next_at;
     row.closed_at = if p.closed { p.stages.iter().filter_map(|s| s.completed_at).max() } else { None };
     row.projection = serde_json::to_string(&p).unwrap_or_default();
-    p
+    let alerts =
+        due.fire.iter().map(|a| NewAlert::of(&row.id, &row.area_path, row.team_id.as_deref(), a, now)).collect();
+    (p, alerts)
 }

@@ -105,6 +105,28 @@ pub fn retractions(projection: &Projection, fired_overdue: &[(Stage, u32)]) -> V
     out
 }
 
+/// What a ticket's schedule owes at one instant: see [`due`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due<'a> {
+    /// The alerts to fire now.
+    pub fire: Vec<&'a ScheduledAlert>,
+    /// The earliest alert still to come: the ticket's next `next_deadline_at`.
+    pub next_at: Option<Millis>,
+}
+
+/// The alerts of `schedule` to fire at `now`, given those `already_fired`: due and not fired yet,
+/// except a `due_soon` whose stage is already overdue, which says nothing the `overdue` alert does
+/// not (a ticket synced late would otherwise get both at once). The tracker asks this when a
+/// deadline passes; a push asks it when it stores a ticket, so what was due before the data
+/// arrived fires in the push's own commit.
+pub fn due(schedule: &[ScheduledAlert], now: Millis, already_fired: impl Fn(&ScheduledAlert) -> bool) -> Due<'_> {
+    let fire = schedule
+        .iter()
+        .filter(|a| a.at <= now && !already_fired(a) && !(a.kind == AlertKind::DueSoon && a.due_at <= now))
+        .collect();
+    Due { fire, next_at: next_deadline_at(schedule, |a| a.at <= now || already_fired(a)) }
+}
+
 /// The earliest alert not yet fired: what the server stores as the ticket's `next_deadline_at`.
 pub fn next_deadline_at(
     schedule: &[ScheduledAlert],

@@ -35,7 +35,7 @@ pub mod alerts;
 pub mod fold;
 pub mod policy;
 
-pub use alerts::{next_deadline_at, retractions, schedule, AlertKind, AlertOut, ScheduledAlert};
+pub use alerts::{due, next_deadline_at, retractions, schedule, AlertKind, AlertOut, Due, ScheduledAlert};
 pub use fold::{project, state_of, FoldEvent, Projection, StageView, TicketFacts};
 pub use policy::{Escalation, Notify, Override, Policy, PolicyError, StageWindow};
 
