@@ -142,7 +142,8 @@ fn sweep_batch(conn: &mut DbConn, now: Millis) -> Result<usize, ApiError> {
 async fn broadcast(state: &AppState, mut last: i64) -> Result<i64, ApiError> {
     loop {
         let from = last;
-        let rows = db::run(&state.pool, move |c| Ok(alerts::after(c, None, from, 500)?)).await?;
+        let horizon = state.writer.horizon().clone();
+        let rows = db::run(&state.pool, move |c| Ok(alerts::after(c, None, from, 500, &horizon)?)).await?;
         let Some(tail) = rows.last() else { return Ok(last) };
         last = tail.id;
         let full = rows.len() == 500;

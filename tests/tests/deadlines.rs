@@ -306,6 +306,26 @@ async fn a_ticket_synced_already_overdue_is_flagged_at_once(app: TestApp) {
     assert_eq!(list["tickets"][0]["id"], id, "{list}");
 }
 
+/// Alerts of a commit whose fsync is still running stay out of the list (and so out of every
+/// cursor) until the writer releases its horizon; held here by hand.
+async fn the_alert_list_stops_at_the_horizon(app: TestApp) {
+    let d = desk(&app).await;
+    let below = {
+        let mut conn = app.state.pool.get().expect("connection");
+        fieldvisit_server::db::alerts::last_id(&mut conn).expect("last id")
+    };
+    let id = report(&app, &d, -130).await;
+    let horizon = app.state.writer.horizon();
+    horizon.hold(fieldvisit_server::db::seq::Before { seq: i64::MAX, alert_id: below });
+    let (status, page) = app.get_as(&d.supervisor, "/api/v1/alerts?limit=100").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(alerts_of(page["alerts"].as_array().expect("alerts"), &id, "overdue").is_empty(), "{page}");
+    horizon.release();
+    let alerts = all_alerts(&app, &d.supervisor).await;
+    assert_eq!(alerts_of(&alerts, &id, "overdue").len(), 1, "{alerts:?}");
+    assert_eq!(alerts_of(&alerts, &id, "escalated").len(), 1, "{alerts:?}");
+}
+
 async fn late_synced_data_retracts_an_overdue_alert(app: TestApp) {
     let d = desk(&app).await;
     // Reported 70 min ago and pushed now: classify looks overdue since 10 min.
@@ -464,6 +484,7 @@ backend_tests!(
     an_overdue_alert_fires_once,
     an_alert_fires_at_its_time_without_polling_lag,
     a_ticket_synced_already_overdue_is_flagged_at_once,
+    the_alert_list_stops_at_the_horizon,
     late_synced_data_retracts_an_overdue_alert,
     the_stream_delivers_alerts_in_scope,
     tickets_list_filters_pages_and_scopes,

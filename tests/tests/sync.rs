@@ -337,7 +337,7 @@ async fn a_pull_stops_at_the_horizon_and_resumes_past_it(app: TestApp) {
     let visits: Vec<Value> = later.iter().map(|v| visit(v, &h, -20)).collect();
     assert_eq!(app.push(&token, &batch(&at_minutes(0), json!({"visits": visits}))).await.0, 200);
 
-    app.state.writer.horizon().hold(below);
+    app.state.writer.horizon().hold(fieldvisit_server::db::seq::Before { seq: below, alert_id: i64::MAX });
     let (pages, held) = app.pull_all(&token, cursor.clone(), 2).await;
     assert!(ids_in(&pages, "visits").is_empty(), "{pages:?}");
     assert_eq!(held, cursor, "the cursor does not move past the horizon");

@@ -9,6 +9,7 @@ use fieldvisit_sync_protocol::time::format_utc;
 
 use super::records::uuid_of;
 use super::schema::alerts;
+use super::seq::Horizon;
 use super::{scope, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -111,8 +112,16 @@ pub fn insert_new(conn: &mut DbConn, rows: &[NewAlert]) -> QueryResult<usize> {
     Ok(n)
 }
 
-/// Alerts after `after_id` in id order, within `scope` (`None`: everywhere; the tracker's feed).
-pub fn after(conn: &mut DbConn, scope_path: Option<&str>, after_id: i64, limit: i64) -> QueryResult<Vec<AlertRow>> {
+/// Alerts after `after_id` in id order, within `scope` (`None`: everywhere; the tracker's feed),
+/// up to the writer's `horizon`: the alerts of a commit whose fsync is still running are left for
+/// the next read, so no cursor passes an id that a power cut could hand out again.
+pub fn after(
+    conn: &mut DbConn,
+    scope_path: Option<&str>,
+    after_id: i64,
+    limit: i64,
+    horizon: &Horizon,
+) -> QueryResult<Vec<AlertRow>> {
     let mut q = alerts::table
         .filter(alerts::id.gt(after_id))
         .order(alerts::id)
@@ -122,7 +131,11 @@ pub fn after(conn: &mut DbConn, scope_path: Option<&str>, after_id: i64, limit: 
     if let Some(s) = scope_path {
         q = q.filter(scope::within(alerts::area_path, s));
     }
-    q.load(conn)
+    let mut rows = q.load(conn)?;
+    // Read after the query's snapshot: an alert in it was durable already or is held here.
+    let upto = horizon.alert_id();
+    rows.retain(|r| r.id <= upto);
+    Ok(rows)
 }
 
 /// The newest alert id (0 when there is none): where a fresh feed starts.

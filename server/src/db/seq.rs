@@ -50,31 +50,52 @@ impl Default for SeqAlloc {
     }
 }
 
-/// The highest sequence number a pull may serve. While a shared commit's fsync is still running
-/// (`sync::wal_sync`), its rows are visible to readers but not yet durable: a pull that handed
-/// them out, followed by a power cut, would leave a cursor above numbers the counter hands out
-/// again. So the writer holds the horizon at the number below its group until the fsync is done.
+/// The highest change number a pull may serve, and the highest alert id a reader of alerts may.
+/// While a shared commit's fsync is still running (`sync::wal_sync`), its rows are visible to
+/// readers but not yet durable: a pull or an alert list that handed them out, followed by a power
+/// cut, would leave a cursor (or an SSE `Last-Event-ID`) above numbers that are handed out again.
+/// So the writer holds both at the last number below its group until the fsync is done.
 #[derive(Clone, Debug)]
-pub struct Horizon(Arc<AtomicI64>);
+pub struct Horizon(Arc<Limits>);
+
+#[derive(Debug)]
+struct Limits {
+    seq: AtomicI64,
+    alert_id: AtomicI64,
+}
+
+/// What a group's commit may add above: the last change number and alert id before it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Before {
+    pub seq: i64,
+    pub alert_id: i64,
+}
 
 impl Horizon {
     pub fn new() -> Self {
-        Self(Arc::new(AtomicI64::new(i64::MAX)))
+        Self(Arc::new(Limits { seq: AtomicI64::new(i64::MAX), alert_id: AtomicI64::new(i64::MAX) }))
     }
 
     /// Read it after the reader's snapshot is taken: a group in the snapshot was then either
     /// durable already or held here before its commit.
-    pub fn get(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
+    pub fn seq(&self) -> i64 {
+        self.0.seq.load(Ordering::SeqCst)
     }
 
-    /// Nothing above `last` may be served until [`Horizon::release`].
-    pub fn hold(&self, last: i64) {
-        self.0.store(last, Ordering::SeqCst);
+    /// Like [`Horizon::seq`], for alert ids.
+    pub fn alert_id(&self) -> i64 {
+        self.0.alert_id.load(Ordering::SeqCst)
+    }
+
+    /// Nothing above `before` may be served until [`Horizon::release`].
+    pub fn hold(&self, before: Before) {
+        self.0.seq.store(before.seq, Ordering::SeqCst);
+        self.0.alert_id.store(before.alert_id, Ordering::SeqCst);
     }
 
     pub fn release(&self) {
-        self.0.store(i64::MAX, Ordering::SeqCst);
+        self.0.seq.store(i64::MAX, Ordering::SeqCst);
+        self.0.alert_id.store(i64::MAX, Ordering::SeqCst);
     }
 }
 

@@ -56,7 +56,9 @@ pub async fn list_alerts(
         Some(c) => keyset::decode(c)?.0,
         None => 0,
     };
-    let mut rows = db::run(&state.pool, move |c| Ok(alerts::after(c, Some(&who.area_path), after, limit + 1)?)).await?;
+    let horizon = state.writer.horizon().clone();
+    let mut rows =
+        db::run(&state.pool, move |c| Ok(alerts::after(c, Some(&who.area_path), after, limit + 1, &horizon)?)).await?;
     let has_more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));
     let cursor = rows.last().map(|r| keyset::encode(r.id, "")).or_else(|| q.cursor.clone());
@@ -83,7 +85,9 @@ pub async fn alert_stream(
     let mut replayed_to = 0;
     if let Some(after) = last_seen {
         let scope_path = who.area_path.clone();
-        let missed = db::run(&state.pool, move |c| Ok(alerts::after(c, Some(&scope_path), after, 1000)?)).await?;
+        let horizon = state.writer.horizon().clone();
+        let missed =
+            db::run(&state.pool, move |c| Ok(alerts::after(c, Some(&scope_path), after, 1000, &horizon)?)).await?;
         for r in &missed {
             first.push_str(&frame(&AlertOut::from(r)));
             replayed_to = r.id;

@@ -78,7 +78,7 @@ pub fn pull(
     // Read after the snapshot began (the query above): rows above it are not on disk yet. They are
     // dropped after loading rather than bounded in SQL, where the bound would change SQLite's
     // choice of index (see `walk` below); each table's rows up to it are a prefix of its page.
-    let horizon = horizon.get();
+    let horizon = horizon.seq();
     let team = who.team_id.clone().filter(|_| who.role == Role::Handler);
     let page = limit + 1;
 

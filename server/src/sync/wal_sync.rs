@@ -9,8 +9,9 @@
 //! keeps FULL, so a commit of theirs (an alert, an import) also syncs the frames before it.
 //!
 //! What is not durable yet is visible to readers for the length of one fsync. For a screen that
-//! is harmless; a pull's cursor, though, must not move past numbers a power cut could take back,
-//! so the writer holds the pull [`Horizon`] below its group until the fsync is done.
+//! is harmless; a cursor, though (a pull's, or an alert list's and SSE stream's), must not move
+//! past numbers a power cut could take back, so the writer holds the [`Horizon`] below its group
+//! until the fsync is done.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -18,7 +19,7 @@ use std::sync::mpsc;
 use fieldvisit_sync_protocol::sync::push::PushResponse;
 use tokio::sync::oneshot;
 
-use crate::db::seq::Horizon;
+use crate::db::seq::{Before, Horizon};
 use crate::error::ApiError;
 
 pub type Reply = oneshot::Sender<Result<PushResponse, ApiError>>;
@@ -67,16 +68,16 @@ impl WalSync {
     }
 
     /// Inside the group's transaction, just before its COMMIT: waits for the previous group's
-    /// fsync (one group in flight is enough to overlap the disk with the CPU), then holds pulls at
-    /// `last_before`, the highest number handed out before this group.
-    pub fn before_commit(&mut self, last_before: i64) {
+    /// fsync (one group in flight is enough to overlap the disk with the CPU), then holds pulls
+    /// and alert readers at `before`, the highest numbers handed out before this group.
+    pub fn before_commit(&mut self, before: Before) {
         if let Some(previous) = self.previous.take() {
             let started = std::time::Instant::now();
             // Answers with Err(Disconnected) once the thread has dropped `done`.
             let _ = previous.recv();
             tracing::debug!(ms = started.elapsed().as_millis() as u64, "waited for the previous group's fsync");
         }
-        self.horizon.hold(last_before);
+        self.horizon.hold(before);
     }
 
     /// After the group's transaction, committed or not: its answers go out after the next fsync,
@@ -104,15 +105,15 @@ mod tests {
         PushResponse::new(uuid::Uuid::nil(), 0, 0, Vec::new())
     }
 
-    /// Sends one group's answer through `sync` with the horizon held at 7; returns what the push
-    /// was answered and the horizon once the answer arrived.
-    fn one_group(sync: &mut WalSync, horizon: &Horizon) -> (Result<PushResponse, ApiError>, i64) {
-        sync.before_commit(7);
-        assert_eq!(horizon.get(), 7, "held from before the commit");
+    /// Sends one group's answer through `sync` with the horizon held at (7, 3); returns what the
+    /// push was answered and the horizon once the answer arrived.
+    fn one_group(sync: &mut WalSync, horizon: &Horizon) -> (Result<PushResponse, ApiError>, (i64, i64)) {
+        sync.before_commit(Before { seq: 7, alert_id: 3 });
+        assert_eq!((horizon.seq(), horizon.alert_id()), (7, 3), "held from before the commit");
         let (reply, answered) = oneshot::channel();
         sync.answer(vec![(reply, Ok(answer()))]);
         let got = answered.blocking_recv().expect("answered");
-        (got, horizon.get())
+        (got, (horizon.seq(), horizon.alert_id()))
     }
 
     #[test]
@@ -125,7 +126,7 @@ mod tests {
         for _ in 0..3 {
             let (got, after) = one_group(&mut sync, &horizon);
             assert_eq!(got.expect("synced"), answer());
-            assert_eq!(after, i64::MAX);
+            assert_eq!(after, (i64::MAX, i64::MAX));
         }
     }
 
@@ -137,6 +138,6 @@ mod tests {
         let (got, after) = one_group(&mut sync, &horizon);
         let err = got.expect_err("not acknowledged");
         assert_eq!(err.code, "internal_error");
-        assert_eq!(after, i64::MAX, "released, so pulls are not stuck");
+        assert_eq!(after, (i64::MAX, i64::MAX), "released, so pulls are not stuck");
     }
 }

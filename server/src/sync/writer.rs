@@ -15,8 +15,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::apply::{self, Job};
 use super::wal_sync::{Reply, WalSync};
-use crate::db::seq::{self, Horizon, SeqAlloc};
-use crate::db::{self, policies, Backend, DbConn, DbPool};
+use crate::db::seq::{self, Before, Horizon, SeqAlloc};
+use crate::db::{self, alerts, policies, Backend, DbConn, DbPool};
 use crate::error::ApiError;
 
 /// Records per shared transaction: big enough to amortise the commit, small enough to keep the
@@ -64,7 +64,8 @@ impl Writer {
         Ok(Self { tx, fallbacks, horizon })
     }
 
-    /// The highest change number a pull may serve now (see `wal_sync`).
+    /// The highest change number a pull, and alert id a reader of alerts, may serve now (see
+    /// `wal_sync`).
     pub fn horizon(&self) -> &Horizon {
         &self.horizon
     }
@@ -338,17 +339,20 @@ fn commit_group(
 }
 
 /// A group's write transaction. With a WAL sync thread, just before the COMMIT it waits for the
-/// previous group's fsync and holds pulls below this group (`wal_sync`).
+/// previous group's fsync and holds pulls and alert readers below this group (`wal_sync`).
 fn group_transaction<T>(
     conn: &mut DbConn,
     sync: &mut Option<WalSync>,
     f: impl FnOnce(&mut DbConn) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
     db::transaction(conn, |c| {
-        let last_before = if sync.is_some() { seq::current(c)? } else { 0 };
+        let before = match sync {
+            Some(_) => Before { seq: seq::current(c)?, alert_id: alerts::last_id(c)? },
+            None => Before::default(),
+        };
         let out = f(c)?;
         if let Some(sync) = sync {
-            sync.before_commit(last_before);
+            sync.before_commit(before);
         }
         Ok(out)
     })
