@@ -1,6 +1,7 @@
 //! The deadline tracker: a task beside the HTTP server that fires `due_soon`, `overdue` and
-//! `escalated` alerts when their time comes, and feeds every stored alert (its own and the
-//! retractions a push stores) to the SSE stream.
+//! `escalated` alerts when their time comes while a ticket is stored, and feeds every stored alert
+//! to the SSE stream: its own, and those a push stores (the alerts already due when its data
+//! arrived, `sync::apply::set_projection`, and retractions).
 //!
 //! It sleeps until the earliest `tickets.next_deadline_at` (one indexed MIN), until a push
 //! commits (`AppState::tracker_wake`), or until the clock jumps (tests), at most [`MAX_SLEEP`].
