@@ -58,7 +58,9 @@ pub fn has_new(conn: &mut DbConn, start_after: i64) -> QueryResult<bool> {
 /// Enqueues up to [`ENQUEUE_BATCH`] alerts stored after the newest one in the outbox (after
 /// `start_after` while the outbox is empty), due at `now`. Call it inside `db::transaction`: that
 /// lock orders it after every transaction that stored an alert, and alert ids commit in id order,
-/// so `id > newest` never skips one. Returns how many alerts it found.
+/// so `id > newest` never skips one. Unlike the other alert readers it needs no horizon
+/// (`db::seq::Horizon`): its own commit waits for the disk (`synchronous=FULL`), which syncs the
+/// WAL up to these alerts before any of them is sent. Returns how many alerts it found.
 pub fn enqueue(conn: &mut DbConn, start_after: i64, now: Millis) -> QueryResult<usize> {
     let after = newest(conn)?.unwrap_or(start_after);
     let ids: Vec<i64> = alerts::table

@@ -386,7 +386,7 @@ impl Run<'_, '_> {
         let visit_ids: Vec<String> = parsed.iter().filter_map(|p| p.record.visit_id.map(|v| v.to_string())).collect();
         let known_visits: HashSet<String> = records::visit_hashes(self.conn, &visit_ids)?.into_keys().collect();
         let mut seen: HashMap<String, (&str, &Value)> = HashMap::new();
-        let (mut rows, mut photos, mut due) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut rows, mut photos, mut alerts_due) = (Vec::new(), Vec::new(), Vec::new());
         for p in parsed {
             let (i, t, hash) = (p.at, &p.record, &p.hash);
             self.at = i;
@@ -441,14 +441,15 @@ impl Run<'_, '_> {
                 version: 1,
                 seq: self.seq.next(self.conn)?,
             };
-            due.extend(set_projection(&mut row, policy, &[], self.job.received_at, &HashSet::new()).1);
+            let (_, due) = set_projection(&mut row, policy, &[], self.job.received_at, &HashSet::new());
+            alerts_due.extend(due);
             photos.extend(self.photo_rows(T, &id, &home.area_path, &t.photos));
             rows.push(row);
             seen.insert(id.clone(), (hash.as_str(), &p.canonical));
             self.record(RecordResult::applied(T, id));
         }
         crate::insert_rows!(&mut *self.conn, tickets::table, rows, 300);
-        alerts::insert_new(self.conn, &due)?;
+        alerts::insert_new(self.conn, &alerts_due)?;
         self.insert_photos(photos)
     }
 
