@@ -98,6 +98,11 @@ pub struct Settings {
     /// First webhook retry delay in milliseconds; it doubles per failed attempt, up to 10 minutes.
     #[arg(long, env = "FIELDVISIT_WEBHOOK_RETRY_BASE_MS", default_value_t = 5000)]
     pub webhook_retry_base_ms: u64,
+
+    /// SQLite: size in MiB at which the push writer starts the write-ahead log over from its start
+    /// (after copying it into the database file). Smaller rewinds more often; at least 1.
+    #[arg(long, env = "FIELDVISIT_WAL_REWIND_MIB", default_value_t = 256)]
+    pub wal_rewind_mib: u32,
 }
 
 #[derive(clap::Parser)]

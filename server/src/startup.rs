@@ -64,7 +64,7 @@ impl Application {
             keys: Arc::new(keys),
             clock,
             login_limits: login_limits.clone(),
-            writer: crate::sync::Writer::start(pool.clone(), backend)?,
+            writer: crate::sync::Writer::start(pool.clone(), backend, settings.wal_rewind_mib)?,
             settings: Arc::new(settings),
             tracker_wake: Arc::new(tokio::sync::Notify::new()),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),

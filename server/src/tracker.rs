@@ -5,10 +5,11 @@
 //!
 //! It sleeps until the earliest `tickets.next_deadline_at` (one indexed MIN), until a push
 //! commits (`AppState::tracker_wake`), or until the clock jumps (tests), at most [`MAX_SLEEP`].
-//! A sweep locks the due tickets (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so instances split the
-//! work), inserts the alerts whose time has come with ON CONFLICT DO NOTHING (the unique key makes
-//! each fire once even if two instances race) and moves each ticket's `next_deadline_at` to its
-//! next unfired alert, all in one transaction. See docs/deadlines.md.
+//! A sweep batch locks the due tickets (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so instances split
+//! the work), inserts the alerts whose time has come with ON CONFLICT DO NOTHING (the unique key
+//! makes each fire once even if two instances race) and moves each ticket's `next_deadline_at` to
+//! its next unfired alert, all in one transaction: the push writer's next group (`Writer::sweep`),
+//! so the tracker never holds SQLite's write lock beside it. See docs/deadlines.md.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,15 +19,16 @@ use fieldvisit_sync_protocol::deadline::{self, AlertOut};
 use fieldvisit_sync_protocol::time::Millis;
 
 use crate::db::alerts::{self, NewAlert};
+use crate::db::policies::{self, PolicyBook};
 use crate::db::schema::tickets;
-use crate::db::{self, policies, records, DbConn};
+use crate::db::{self, records, DbConn};
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Longest sleep without a deadline or a push: a safety net, not the alert latency.
 pub const MAX_SLEEP: Duration = Duration::from_secs(30);
-/// Tickets per sweep transaction; a sweep repeats until fewer are due.
-const BATCH: i64 = 500;
+/// Tickets per sweep batch; a sweep repeats until fewer are due.
+pub const BATCH: i64 = 500;
 
 /// An alert with the scope it belongs to, as broadcast to the stream's subscribers.
 #[derive(Debug, Clone)]
@@ -47,7 +49,7 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
     };
     loop {
         let now = state.clock.now();
-        let next = match db::run(&state.pool, move |c| sweep(c, now)).await {
+        let next = match sweep_through_writer(&state, now).await {
             Ok(next) => next,
             Err(e) => {
                 retry_later(&e).await;
@@ -76,11 +78,25 @@ async fn retry_later(e: &ApiError) {
     tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
-/// Fires everything due at `now`; returns the earliest `next_deadline_at` left in the database.
+/// Fires everything due at `now`, batch by batch in the push writer's groups; returns the
+/// earliest `next_deadline_at` left in the database.
+async fn sweep_through_writer(state: &AppState, now: Millis) -> Result<Option<Millis>, ApiError> {
+    let next_at = || db::run(&state.pool, |c| Ok(earliest(c)?));
+    // A read first, so the common case (nothing due) costs the writer nothing.
+    while next_at().await?.is_some_and(|at| at <= now) {
+        if state.writer.sweep(now).await? < BATCH as usize {
+            break;
+        }
+    }
+    next_at().await
+}
+
+/// [`sweep_through_writer`] on one connection, each batch its own transaction: for benchmarks
+/// and tools without a running writer.
 pub fn sweep(conn: &mut DbConn, now: Millis) -> Result<Option<Millis>, ApiError> {
-    // A read first, so the common case (nothing due) takes no write lock.
+    let book = policies::load(conn)?;
     while earliest(conn)?.is_some_and(|at| at <= now) {
-        let handled = db::transaction(conn, |c| sweep_batch(c, now))?;
+        let handled = db::transaction(conn, |c| sweep_batch(c, now, &book))?;
         if handled < BATCH as usize {
             break;
         }
@@ -105,12 +121,11 @@ fn due_ids(conn: &mut DbConn, now: Millis) -> QueryResult<Vec<String>> {
     }
 }
 
-/// One transaction: lock up to [`BATCH`] due tickets, fire their due alerts, move them on.
-fn sweep_batch(conn: &mut DbConn, now: Millis) -> Result<usize, ApiError> {
+/// Inside a transaction: locks up to [`BATCH`] due tickets, fires their due alerts, moves them on.
+pub fn sweep_batch(conn: &mut DbConn, now: Millis, book: &PolicyBook) -> Result<usize, ApiError> {
     let ids = due_ids(conn, now)?;
     let rows = records::tickets_by_id(conn, &ids)?;
     let mut fired = alerts::fired_keys(conn, &ids)?;
-    let book = policies::load(conn)?;
     let mut new = Vec::new();
     for id in &ids {
         let Some(row) = rows.get(id) else { continue };

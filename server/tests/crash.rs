@@ -2,7 +2,8 @@
 //! several times and restarted on the same port. Afterwards the simulator's end check (every record
 //! a phone saw acknowledged is stored exactly once) and `fieldvisit check` (projections agree with
 //! events, no alert fired twice, the change sequence is sound) must both pass. On SQLite and on
-//! PostgreSQL.
+//! PostgreSQL. On SQLite the writer starts the WAL over every mebibyte, so kills also land
+//! between a rewind and the fsync of the database file that follows it.
 //!
 //! Short by default (CI); `FIELDVISIT_CRASH_SECONDS=300` runs longer, with one kill per ~5 s.
 
@@ -45,6 +46,8 @@ impl Server {
             .env("FIELDVISIT_DATA_DIR", &self.data)
             .env("FIELDVISIT_CONFIG", "/dev/null")
             .env("FIELDVISIT_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            // SQLite: the WAL starts over every few pushes, so kills also land around rewinds.
+            .env("FIELDVISIT_WAL_REWIND_MIB", "1")
             .env("RUST_LOG", "warn");
         cmd
     }

@@ -506,6 +506,48 @@ async fn a_connection_the_writer_lets_go_waits_for_the_disk_again() {
     }
 }
 
+/// On SQLite the push writer starts the WAL over once it passes `FIELDVISIT_WAL_REWIND_MIB` (1 MiB
+/// here, 256 by default): it copies the last frames into the database file without syncing it and
+/// has the file synced beside the next group, whose commit waits for that fsync. Pushes that keep
+/// coming across several rewinds are all stored, each once, and the database stays sound.
+#[tokio::test]
+async fn pushes_across_wal_rewinds_are_stored_once_and_the_database_stays_sound() {
+    #[derive(diesel::QueryableByName)]
+    struct Check {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        integrity_check: String,
+    }
+    let app = TestApp::spawn_with(Db::Sqlite, |s| s.wal_rewind_mib = 1).await;
+    let org = app.org().await;
+    let h = new_id();
+    app.push(&org.admin, &batch(&at_minutes(0), json!({"households": [household(&h, &org.grid_a, "3号")]}))).await;
+    let started = std::time::Instant::now();
+    let mut stored = Vec::new();
+    while app.state.writer.rewinds() < 3 {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "3 rewinds expected; {} after {} visits",
+            app.state.writer.rewinds(),
+            stored.len()
+        );
+        let visits: Vec<Value> = (0..200).map(|i| visit(&new_id(), &h, -300 + i)).collect();
+        let (status, res) = app.push(&org.admin, &batch(&at_minutes(0), json!({"visits": visits}))).await;
+        assert_eq!(status, 200, "{res}");
+        assert!(statuses(&res).iter().all(|s| s.2 == "applied"), "{res}");
+        stored.extend(statuses(&res).into_iter().map(|s| s.1));
+    }
+    let (pages, _) = app.pull_all(&org.admin, None, 1000).await;
+    let mut pulled = ids_in(&pages, "visits");
+    pulled.sort();
+    stored.sort();
+    assert_eq!(pulled.len(), stored.len());
+    assert_eq!(pulled, stored, "every answered visit stored once");
+    let mut conn = app.state.pool.get().expect("connection");
+    let fieldvisit_server::db::DbConn::Sqlite(c) = &mut *conn else { panic!("a SQLite pool") };
+    let check: Check = diesel::RunQueryDsl::get_result(diesel::sql_query("PRAGMA integrity_check"), c).expect("check");
+    assert_eq!(check.integrity_check, "ok");
+}
+
 async fn a_push_failing_in_a_shared_commit_fails_alone(app: TestApp) {
     let org = app.org().await;
     let admin = org.admin.clone();

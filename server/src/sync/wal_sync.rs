@@ -16,84 +16,149 @@
 use std::path::PathBuf;
 use std::sync::mpsc;
 
-use fieldvisit_sync_protocol::sync::push::PushResponse;
 use tokio::sync::oneshot;
+
+use super::writer::Applied;
 
 use crate::db::seq::{Before, Horizon};
 use crate::error::ApiError;
 
-pub type Reply = oneshot::Sender<Result<PushResponse, ApiError>>;
+pub type Reply = oneshot::Sender<Result<Applied, ApiError>>;
+/// A reply with what it is to be sent once the group is on disk.
+pub type Answer = (Reply, Result<Applied, ApiError>);
 
-/// One committed group: its answers, sent once the WAL is on disk.
-struct Committed {
-    answers: Vec<(Reply, Result<PushResponse, ApiError>)>,
-    /// Dropped once the fsync is done and the horizon released.
-    done: mpsc::Sender<()>,
+/// What the thread makes durable, in the order the writer hands it over.
+enum Flush {
+    /// A committed group: its answers go out once the WAL is on disk.
+    Group(Vec<Answer>),
+    /// The database file, after a rewind copied the WAL's last frames into it (`rewound`).
+    Database,
+}
+
+/// Sent once a [`Flush`] is done; the writer's next COMMIT waits for it.
+struct Done {
+    /// `Err` if the database file could not be synced.
+    result: Result<(), String>,
 }
 
 pub struct WalSync {
     horizon: Horizon,
-    tx: mpsc::Sender<Committed>,
-    /// The previous group's fsync, if it may still be running.
-    previous: Option<mpsc::Receiver<()>>,
+    tx: mpsc::Sender<(Flush, mpsc::Sender<Done>)>,
+    /// The previous flush, if it may still be running.
+    previous: Option<mpsc::Receiver<Done>>,
+    /// Set for good once the database file failed to sync: its copy of the WAL may be lost, so
+    /// no commit may start the WAL over it (PostgreSQL stops on a failed fsync for the same reason).
+    broken: Option<String>,
 }
 
 impl WalSync {
-    /// Starts the thread that fsyncs `wal` (the database's `-wal` file).
+    /// Starts the thread that fsyncs `wal` (the database's `-wal` file) and, after a rewind, the
+    /// database file beside it.
     pub fn start(wal: PathBuf, horizon: Horizon) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::channel::<Committed>();
+        let (tx, rx) = mpsc::channel::<(Flush, mpsc::Sender<Done>)>();
         let released = horizon.clone();
+        let database = PathBuf::from(wal.to_string_lossy().trim_end_matches("-wal"));
         std::thread::Builder::new().name("fieldvisit-walsync".into()).spawn(move || {
-            for group in rx {
-                // Opened afresh each time: SQLite may remove and recreate the file when the last
-                // connection closes, and an fsync through an old descriptor would sync nothing.
+            for (flush, done) in rx {
                 let started = std::time::Instant::now();
-                let synced = std::fs::File::open(&wal).and_then(|f| f.sync_data());
-                released.release();
-                tracing::debug!(ms = started.elapsed().as_millis() as u64, "WAL synced");
-                if let Err(e) = &synced {
-                    tracing::error!(error = %e, "fsync of the WAL failed; the group's pushes are answered with an error");
+                let what = match flush {
+                    Flush::Group(_) => "WAL",
+                    Flush::Database => "database file",
+                };
+                let result = match flush {
+                    Flush::Group(answers) => {
+                        answer_synced(&wal, answers, &released);
+                        Ok(())
+                    }
+                    Flush::Database => sync_file(&database).map_err(|e| e.to_string()),
+                };
+                if let Err(e) = &result {
+                    tracing::error!(error = %e, "fsync of the database file failed after a WAL rewind; no push is stored until a restart");
                 }
-                for (reply, answer) in group.answers {
-                    let answer = match &synced {
-                        Ok(()) => answer,
-                        Err(e) => Err(ApiError::internal(anyhow::anyhow!("fsync of the WAL failed: {e}"))),
-                    };
-                    let _ = reply.send(answer);
-                }
-                drop(group.done);
+                tracing::debug!(ms = started.elapsed().as_millis() as u64, what, "synced");
+                let _ = done.send(Done { result });
             }
         })?;
-        Ok(Self { horizon, tx, previous: None })
+        Ok(Self { horizon, tx, previous: None, broken: None })
     }
 
-    /// Inside the group's transaction, just before its COMMIT: waits for the previous group's
-    /// fsync (one group in flight is enough to overlap the disk with the CPU), then holds pulls
-    /// and alert readers at `before`, the highest numbers handed out before this group.
-    pub fn before_commit(&mut self, before: Before) {
-        if let Some(previous) = self.previous.take() {
-            let started = std::time::Instant::now();
-            // Answers with Err(Disconnected) once the thread has dropped `done`.
-            let _ = previous.recv();
-            tracing::debug!(ms = started.elapsed().as_millis() as u64, "waited for the previous group's fsync");
+    /// Inside the group's transaction, just before its COMMIT: waits for the previous flush (one
+    /// in flight is enough to overlap the disk with the CPU), then holds pulls and alert readers
+    /// at `before`, the highest numbers handed out before this group. An error (the database file
+    /// failed to sync after a rewind) fails the group: its commit would overwrite the WAL.
+    pub fn before_commit(&mut self, before: Before) -> Result<(), ApiError> {
+        self.wait();
+        if let Some(e) = &self.broken {
+            return Err(ApiError::internal(anyhow::anyhow!("the database file could not be synced: {e}")));
         }
         self.horizon.hold(before);
+        Ok(())
+    }
+
+    /// Waits until everything handed over so far is on disk.
+    pub fn wait(&mut self) {
+        if let Some(previous) = self.previous.take() {
+            let started = std::time::Instant::now();
+            // Err(Disconnected) if the thread is gone: nothing more will be synced.
+            if let Ok(Done { result: Err(e) }) = previous.recv() {
+                self.broken = Some(e);
+            }
+            tracing::debug!(ms = started.elapsed().as_millis() as u64, "waited for the previous fsync");
+        }
     }
 
     /// After the group's transaction, committed or not: its answers go out after the next fsync,
     /// which also releases the horizon.
-    pub fn answer(&mut self, answers: Vec<(Reply, Result<PushResponse, ApiError>)>) {
-        let (done, finished) = mpsc::channel();
-        match self.tx.send(Committed { answers, done }) {
-            Ok(()) => self.previous = Some(finished),
+    pub fn answer(&mut self, answers: Vec<Answer>) {
+        if let Err(Flush::Group(answers)) = self.send(Flush::Group(answers)) {
             // The thread is gone (it panicked): answer here, unsynced work is not acknowledged.
-            Err(mpsc::SendError(group)) => {
-                self.horizon.release();
-                for (reply, _) in group.answers {
-                    let _ = reply.send(Err(ApiError::internal(anyhow::anyhow!("the WAL sync thread has stopped"))));
-                }
+            self.horizon.release();
+            for (reply, _) in answers {
+                let _ = reply.send(Err(ApiError::internal(anyhow::anyhow!("the WAL sync thread has stopped"))));
             }
         }
+    }
+
+    /// After a rewind that copied the WAL into the database file without syncing it: syncs the
+    /// file beside the next group's work. Until it is done no commit may write the WAL again,
+    /// since the new frames overwrite the old ones: `before_commit` waits for it.
+    pub fn rewound(&mut self) {
+        if self.send(Flush::Database).is_err() {
+            self.broken = Some("the WAL sync thread has stopped".into());
+        }
+    }
+
+    fn send(&mut self, flush: Flush) -> Result<(), Flush> {
+        let (done, finished) = mpsc::channel();
+        match self.tx.send((flush, done)) {
+            Ok(()) => {
+                self.previous = Some(finished);
+                Ok(())
+            }
+            Err(mpsc::SendError((flush, _))) => Err(flush),
+        }
+    }
+}
+
+/// Opened afresh each time: SQLite may remove and recreate the WAL when the last connection
+/// closes, and an fsync through an old descriptor would sync nothing.
+fn sync_file(path: &std::path::Path) -> std::io::Result<()> {
+    std::fs::File::open(path).and_then(|f| f.sync_data())
+}
+
+/// Syncs the WAL, releases the horizon and sends the group's answers (errors if the fsync failed).
+fn answer_synced(wal: &std::path::Path, answers: Vec<Answer>, horizon: &Horizon) {
+    let synced = sync_file(wal);
+    horizon.release();
+    if let Err(e) = &synced {
+        tracing::error!(error = %e, "fsync of the WAL failed; the group's pushes are answered with an error");
+    }
+    for (reply, answer) in answers {
+        let answer = match &synced {
+            Ok(()) => answer,
+            Err(e) => Err(ApiError::internal(anyhow::anyhow!("fsync of the WAL failed: {e}"))),
+        };
+        let _ = reply.send(answer);
     }
 }
 
@@ -101,14 +166,14 @@ impl WalSync {
 mod tests {
     use super::*;
 
-    fn answer() -> PushResponse {
-        PushResponse::new(uuid::Uuid::nil(), 0, 0, Vec::new())
+    fn answer() -> Applied {
+        Applied::Swept(3)
     }
 
     /// Sends one group's answer through `sync` with the horizon held at (7, 3); returns what the
     /// push was answered and the horizon once the answer arrived.
-    fn one_group(sync: &mut WalSync, horizon: &Horizon) -> (Result<PushResponse, ApiError>, (i64, i64)) {
-        sync.before_commit(Before { seq: 7, alert_id: 3 });
+    fn one_group(sync: &mut WalSync, horizon: &Horizon) -> (Result<Applied, ApiError>, (i64, i64)) {
+        sync.before_commit(Before { seq: 7, alert_id: 3 }).expect("not broken");
         assert_eq!((horizon.seq(), horizon.alert_id()), (7, 3), "held from before the commit");
         let (reply, answered) = oneshot::channel();
         sync.answer(vec![(reply, Ok(answer()))]);
@@ -139,5 +204,27 @@ mod tests {
         let err = got.expect_err("not acknowledged");
         assert_eq!(err.code, "internal_error");
         assert_eq!(after, (i64::MAX, i64::MAX), "released, so pulls are not stuck");
+    }
+
+    #[test]
+    fn after_a_rewind_the_next_commit_waits_for_the_database_file_and_fails_if_it_cannot_be_synced() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let wal = dir.path().join("db-wal");
+        std::fs::write(&wal, b"frames").expect("a WAL file");
+        let horizon = Horizon::new();
+        let mut sync = WalSync::start(wal, horizon.clone()).expect("thread");
+        std::fs::write(dir.path().join("db"), b"pages").expect("a database file");
+        sync.rewound();
+        let (got, _) = one_group(&mut sync, &horizon);
+        assert_eq!(got.expect("synced"), answer());
+
+        std::fs::remove_file(dir.path().join("db")).expect("gone");
+        sync.rewound();
+        for _ in 0..2 {
+            let err =
+                sync.before_commit(Before { seq: 7, alert_id: 3 }).expect_err("the old WAL must not be overwritten");
+            assert_eq!(err.code, "internal_error");
+            assert_eq!(horizon.seq(), i64::MAX, "nothing held for a commit that does not happen");
+        }
     }
 }

@@ -1,9 +1,10 @@
-//! Group commit: one thread owns the write path for pushes. It takes the first queued push, drains
-//! whatever else is queued (up to [`GROUP_RECORDS`]), applies them all in ONE transaction (again
-//! with a savepoint per push if one of them fails), commits once, and answers every push once the
-//! commit is on disk (on SQLite after `wal_sync`'s fsync). Under load many pushes share one
-//! fsync; with a single push waiting it is one transaction as usual. SQLite has a single writer
-//! anyway, and on PostgreSQL the change-sequence row lock serializes writers regardless.
+//! Group commit: one thread owns the write path for pushes and the deadline tracker's sweeps. It
+//! takes the first queued piece of work, drains whatever else is queued (up to [`GROUP_RECORDS`]),
+//! applies them all in ONE transaction (again with a savepoint each if one of them fails), commits
+//! once, and answers each once the commit is on disk (on SQLite after `wal_sync`'s fsync). Under
+//! load many pushes share one fsync; with a single push waiting it is one transaction as usual.
+//! SQLite has a single writer anyway, and on PostgreSQL the change-sequence row lock serializes
+//! writers regardless.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,10 +12,11 @@ use std::sync::{Arc, Mutex};
 use diesel::sql_types::{Integer, Text};
 use diesel::{Connection, QueryableByName, RunQueryDsl};
 use fieldvisit_sync_protocol::sync::push::PushResponse;
+use fieldvisit_sync_protocol::time::Millis;
 use tokio::sync::{mpsc, oneshot};
 
 use super::apply::{self, Job};
-use super::wal_sync::{Reply, WalSync};
+use super::wal_sync::{Answer, Reply, WalSync};
 use crate::db::seq::{self, Before, Horizon, SeqAlloc};
 use crate::db::{self, alerts, policies, Backend, DbConn, DbPool};
 use crate::error::ApiError;
@@ -26,8 +28,34 @@ use crate::error::ApiError;
 pub const GROUP_RECORDS: usize = 2000;
 const QUEUE: usize = 1024;
 
+/// What the writer applies in its shared transactions.
+pub enum Work {
+    Push(Box<Job>),
+    /// One batch of the deadline tracker's sweep at this time (`tracker::sweep_batch`). Through
+    /// the writer, the tracker's few writes share a group's commit instead of taking SQLite's
+    /// write lock between groups, where the writer waited for them in the busy handler's sleeps.
+    Sweep(Millis),
+}
+
+impl Work {
+    fn record_count(&self) -> usize {
+        match self {
+            Work::Push(job) => job.record_count(),
+            Work::Sweep(_) => 0,
+        }
+    }
+}
+
+/// What a piece of [`Work`] came to.
+#[derive(Debug, PartialEq)]
+pub enum Applied {
+    Push(PushResponse),
+    /// Tickets swept.
+    Swept(usize),
+}
+
 struct Pending {
-    job: Job,
+    work: Work,
     reply: Reply,
 }
 
@@ -36,14 +64,16 @@ pub struct Writer {
     tx: mpsc::Sender<Pending>,
     fallbacks: Arc<AtomicU64>,
     horizon: Horizon,
+    wal: Arc<Wal>,
 }
 
 impl Writer {
-    pub fn start(pool: DbPool, backend: Backend) -> std::io::Result<Self> {
+    /// `rewind_mib`: the WAL size at which the writer starts it over (see [`Wal::rewind_frames`]).
+    pub fn start(pool: DbPool, backend: Backend, rewind_mib: u32) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel(QUEUE);
         // The checkpointer stops when the writer does: the writer holds `alive` until it ends.
         let (alive, stopped) = std::sync::mpsc::channel::<()>();
-        let wal = Arc::new(Wal::default());
+        let wal = Arc::new(Wal { rewind_frames: i64::from(rewind_mib.max(1)) * 256, ..Wal::default() });
         let fallbacks = Arc::new(AtomicU64::new(0));
         let horizon = Horizon::new();
         let mut sync = None;
@@ -56,12 +86,12 @@ impl Writer {
                 .name("fieldvisit-checkpoint".into())
                 .spawn(move || checkpoints(&pool, &wal, &stopped))?;
         }
-        let counted = fallbacks.clone();
+        let (counted, shared) = (fallbacks.clone(), wal.clone());
         std::thread::Builder::new().name("fieldvisit-writer".into()).spawn(move || {
-            run(&pool, &wal, &counted, sync, rx);
+            run(&pool, &shared, &counted, sync, rx);
             drop(alive);
         })?;
-        Ok(Self { tx, fallbacks, horizon })
+        Ok(Self { tx, fallbacks, horizon, wal })
     }
 
     /// The highest change number a pull, and alert id a reader of alerts, may serve now (see
@@ -75,14 +105,35 @@ impl Writer {
         self.fallbacks.load(Ordering::Relaxed)
     }
 
+    /// Times the writer started the SQLite WAL over.
+    pub fn rewinds(&self) -> u64 {
+        self.wal.rewinds.load(Ordering::Relaxed)
+    }
+
     /// Queues `job` and waits until its transaction has committed (or failed).
     pub async fn submit(&self, job: Job) -> Result<PushResponse, ApiError> {
+        match self.queue(Work::Push(Box::new(job))).await? {
+            Applied::Push(answer) => Ok(answer),
+            Applied::Swept(_) => Err(ApiError::internal(anyhow::anyhow!("the writer answered a push with a sweep"))),
+        }
+    }
+
+    /// Fires the alerts due at `now` for up to `tracker::BATCH` tickets, in the next group's
+    /// commit; returns how many tickets it took.
+    pub async fn sweep(&self, now: Millis) -> Result<usize, ApiError> {
+        match self.queue(Work::Sweep(now)).await? {
+            Applied::Swept(n) => Ok(n),
+            Applied::Push(_) => Err(ApiError::internal(anyhow::anyhow!("the writer answered a sweep with a push"))),
+        }
+    }
+
+    async fn queue(&self, work: Work) -> Result<Applied, ApiError> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Pending { job, reply })
+            .send(Pending { work, reply })
             .await
             .map_err(|_| ApiError::internal(anyhow::anyhow!("the writer has stopped")))?;
-        answer.await.map_err(|_| ApiError::internal(anyhow::anyhow!("the writer dropped a push")))?
+        answer.await.map_err(|_| ApiError::internal(anyhow::anyhow!("the writer dropped its work")))?
     }
 }
 
@@ -104,32 +155,32 @@ fn run(pool: &DbPool, wal: &Wal, fallbacks: &AtomicU64, mut sync: Option<WalSync
     // groups; a broken one is dropped and a fresh one taken for the next group.
     let mut held: Option<WriterConn> = None;
     while let Some(first) = rx.blocking_recv() {
-        let mut records = first.job.record_count();
+        let mut records = first.work.record_count();
         let mut group = vec![first];
         while records < GROUP_RECORDS {
             match rx.try_recv() {
                 Ok(p) => {
-                    records += p.job.record_count();
+                    records += p.work.record_count();
                     group.push(p);
                 }
                 Err(_) => break,
             }
         }
-        let (jobs, replies): (Vec<Job>, Vec<_>) = group.into_iter().map(|p| (p.job, p.reply)).unzip();
+        let (work, replies): (Vec<Work>, Vec<_>) = group.into_iter().map(|p| (p.work, p.reply)).unzip();
         let started = std::time::Instant::now();
-        let results = commit_group(pool, &mut held, &jobs, fallbacks, &mut sync);
-        tracing::debug!(pushes = jobs.len(), records, ms = started.elapsed().as_millis() as u64, "group committed");
-        let answers = replies.into_iter().zip(results);
+        let results = commit_group(pool, &mut held, &work, fallbacks, &mut sync);
+        tracing::debug!(pushes = work.len(), records, ms = started.elapsed().as_millis() as u64, "group committed");
+        let answers = replies.into_iter().zip(results).collect::<Vec<Answer>>();
         match sync.as_mut() {
-            Some(sync) => sync.answer(answers.collect()),
-            None => answers.for_each(|(reply, result)| drop(reply.send(result))),
+            Some(sync) => sync.answer(answers),
+            None => answers.into_iter().for_each(|(reply, result)| drop(reply.send(result))),
         }
         // One try per checkpointer report, so a rewind that a reader holds up costs the writer
         // one checkpoint per report, not one per group.
-        if wal.frames.swap(0, Ordering::Relaxed) > WAL_RESTART_FRAMES {
-            if let Some(conn) = held.as_mut() {
-                restart_wal(conn, wal);
-            }
+        if wal.frames.swap(0, Ordering::Relaxed) > wal.rewind_frames
+            && held.as_mut().is_some_and(|conn| !restart_wal(conn, wal, &mut sync))
+        {
+            held = None;
         }
     }
 }
@@ -141,15 +192,16 @@ struct WriterConn(r2d2::PooledConnection<crate::db::pool::Manager>);
 
 /// Checkpoints happen beside the writer (see `checkpoints`), never inside a push's commit. A group
 /// touches thousands of pages: the writer alone gets a large page cache, so they neither spill to
-/// the WAL before the commit nor are read from the file again. A WAL that a long reader let grow is
-/// cut back to twice the rewind size when it rewinds.
-const WRITER_PRAGMAS: &str =
-    "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 536870912";
+/// the WAL before the commit nor are read from the file again; no spill at all, since a rewind
+/// relies on no frame being written before the COMMIT (`restart_wal`). A WAL that a long reader
+/// let grow is cut back to twice the rewind size when it rewinds.
+const WRITER_PRAGMAS: &str = "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -32768; \
+     PRAGMA cache_spill = OFF; PRAGMA journal_size_limit = 536870912";
 
 /// SQLite's defaults for what [`WRITER_PRAGMAS`] and `synchronous = NORMAL` change; the pool's own
 /// settings (`db::pool::SQLITE_PRAGMAS`) are applied again after them.
-const SQLITE_DEFAULTS: &str =
-    "PRAGMA wal_autocheckpoint = 1000; PRAGMA cache_size = -2000; PRAGMA journal_size_limit = -1";
+const SQLITE_DEFAULTS: &str = "PRAGMA wal_autocheckpoint = 1000; PRAGMA cache_size = -2000; \
+     PRAGMA cache_spill = ON; PRAGMA journal_size_limit = -1";
 
 impl WriterConn {
     /// A connection from the pool, set up for the writer. With the WAL's fsync on a thread of its
@@ -200,20 +252,22 @@ impl std::ops::DerefMut for WriterConn {
 /// beside the writer, without blocking readers or the next commit (PASSIVE).
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// WAL frames (4 KiB pages) beyond which the writer starts the WAL over. Under steady load the
-/// checkpointer never catches up with the writer, so SQLite never rewinds the WAL by itself: it
-/// grew by gigabytes, and every commit appended to new file blocks, which the kernel allocates and
-/// zeroes (a third of the writer's time). Rewinding keeps the WAL within the same few hundred MiB
-/// of blocks that are already allocated and cached.
-const WAL_RESTART_FRAMES: i64 = 65_536;
-
 /// What the checkpointer and the writer share about the WAL.
 #[derive(Default)]
 struct Wal {
+    /// WAL frames (4 KiB pages) beyond which the writer starts the WAL over
+    /// (`FIELDVISIT_WAL_REWIND_MIB`, 256 MiB). Under steady load the checkpointer never catches up
+    /// with the writer, so SQLite never rewinds the WAL by itself: it grew by gigabytes, and every
+    /// commit appended to new file blocks, which the kernel allocates and zeroes (a third of the
+    /// writer's time). Rewinding keeps the WAL within the same few hundred MiB of blocks that are
+    /// already allocated and cached.
+    rewind_frames: i64,
     /// Frames in the WAL at the checkpointer's last pass; the writer takes (zeroes) it.
     frames: AtomicI64,
     /// Held by whoever checkpoints, so the writer never waits on (or collides with) a pass.
     checkpointing: Mutex<()>,
+    /// Rewinds done.
+    rewinds: AtomicU64,
 }
 
 /// `PRAGMA wal_checkpoint`'s answer: frames in the WAL, and how many of them are in the database.
@@ -248,7 +302,7 @@ fn checkpoints(pool: &DbPool, wal: &Wal, stopped: &std::sync::mpsc::Receiver<()>
         for _ in 0..3 {
             let Some(done) = checkpoint(&mut conn, "PASSIVE") else { break };
             wal.frames.store(i64::from(done.log), Ordering::Relaxed);
-            if i64::from(done.log) <= WAL_RESTART_FRAMES {
+            if i64::from(done.log) <= wal.rewind_frames {
                 break;
             }
         }
@@ -259,23 +313,51 @@ fn checkpoints(pool: &DbPool, wal: &Wal, stopped: &std::sync::mpsc::Receiver<()>
 /// checkpointer has not reached and waits for the readers still on the WAL (short reads, about a
 /// millisecond); SQLite's next commit then writes the WAL from its start again. PASSIVE alone
 /// rarely rewound it: under load some reader almost always held a WAL snapshot at that moment.
-fn restart_wal(conn: &mut DbConn, wal: &Wal) {
+///
+/// With a WAL sync thread the copy is not synced here: that fsync of the database file (thousands
+/// of scattered pages, 30–100 ms) stalled every push waiting. Instead the writer first waits until
+/// the frames it copies are on disk (SQLite's checkpoint would sync the WAL itself), copies them
+/// with `synchronous = OFF`, and has the database file synced beside the next group's work. The
+/// old WAL stays whole on disk until that fsync is done: the next COMMIT, the first write to the
+/// WAL (no cache spill), waits for it. A power cut before then recovers from the old WAL. Back at
+/// NORMAL, that commit syncs the WAL's new header before its first frame, as SQLite does.
+///
+/// Returns `false` if the connection could not be put back to NORMAL: the caller lets it go.
+fn restart_wal(conn: &mut DbConn, wal: &Wal, sync: &mut Option<WalSync>) -> bool {
+    use diesel::connection::SimpleConnection;
     // A pass under way has most of the frames in hand: the next report comes soon after it.
-    let Ok(_pass) = wal.checkpointing.try_lock() else { return };
+    let Ok(_pass) = wal.checkpointing.try_lock() else { return true };
+    let DbConn::Sqlite(c) = conn else { return true };
     let started = std::time::Instant::now();
-    if let Some(done) = checkpoint(conn, "RESTART") {
+    let unsynced = sync.as_mut().is_some_and(|sync| {
+        sync.wait();
+        c.batch_execute("PRAGMA synchronous = OFF").is_ok()
+    });
+    let done = checkpoint(conn, "RESTART");
+    if let Some(done) = done {
+        wal.rewinds.fetch_add(1, Ordering::Relaxed);
         let ms = started.elapsed().as_millis() as u64;
         tracing::debug!(frames = done.log, copied = done.checkpointed, ms, "WAL copied back for a rewind");
+    }
+    let (DbConn::Sqlite(c), Some(sync)) = (conn, sync.as_mut().filter(|_| unsynced)) else { return true };
+    // Whatever the checkpoint did, the database file may hold unsynced pages now.
+    sync.rewound();
+    match c.batch_execute("PRAGMA synchronous = NORMAL") {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "the writer's connection could not go back to synchronous = NORMAL");
+            false
+        }
     }
 }
 
 fn commit_group(
     pool: &DbPool,
     held: &mut Option<WriterConn>,
-    jobs: &[Job],
+    jobs: &[Work],
     fallbacks: &AtomicU64,
     sync: &mut Option<WalSync>,
-) -> Vec<Result<PushResponse, ApiError>> {
+) -> Vec<Result<Applied, ApiError>> {
     let fail_all = |e: ApiError| {
         let (kind, code, message, retry) = (e.kind, e.code.clone(), e.message.clone(), e.retry_after_s);
         jobs.iter()
@@ -301,7 +383,7 @@ fn commit_group(
     // failure stays that push's own.
     let fast = group_transaction(&mut conn, sync, |conn| {
         let mut seq = SeqAlloc::new();
-        jobs.iter().map(|job| apply::apply(conn, job, &policies, &mut seq)).collect::<Result<Vec<_>, _>>()
+        jobs.iter().map(|job| apply_work(conn, job, &policies, &mut seq)).collect::<Result<Vec<_>, _>>()
     });
     match fast {
         Ok(results) => {
@@ -319,7 +401,7 @@ fn commit_group(
     let committed = group_transaction(&mut conn, sync, |conn| {
         let mut seq = SeqAlloc::new();
         for job in jobs {
-            let result = conn.transaction(|c| apply::apply(c, job, &policies, &mut seq));
+            let result = conn.transaction(|c| apply_work(c, job, &policies, &mut seq));
             if result.is_err() {
                 // Numbers taken inside the rolled-back savepoint were given back to the counter.
                 seq = SeqAlloc::new();
@@ -338,6 +420,18 @@ fn commit_group(
     }
 }
 
+fn apply_work(
+    conn: &mut DbConn,
+    work: &Work,
+    policies: &policies::PolicyBook,
+    seq: &mut SeqAlloc,
+) -> Result<Applied, ApiError> {
+    match work {
+        Work::Push(job) => apply::apply(conn, job, policies, seq).map(Applied::Push),
+        Work::Sweep(now) => crate::tracker::sweep_batch(conn, *now, policies).map(Applied::Swept),
+    }
+}
+
 /// A group's write transaction. With a WAL sync thread, just before the COMMIT it waits for the
 /// previous group's fsync and holds pulls and alert readers below this group (`wal_sync`).
 fn group_transaction<T>(
@@ -352,7 +446,7 @@ fn group_transaction<T>(
         };
         let out = f(c)?;
         if let Some(sync) = sync {
-            sync.before_commit(before);
+            sync.before_commit(before)?;
         }
         Ok(out)
     })
