@@ -99,9 +99,11 @@ impl WalSync {
     pub fn wait(&mut self) {
         if let Some(previous) = self.previous.take() {
             let started = std::time::Instant::now();
-            // Err(Disconnected) if the thread is gone: nothing more will be synced.
-            if let Ok(Done { result: Err(e) }) = previous.recv() {
-                self.broken = Some(e);
+            match previous.recv() {
+                Ok(Done { result: Ok(()) }) => {}
+                Ok(Done { result: Err(e) }) => self.broken = Some(e),
+                // The thread is gone (it panicked): what it had not synced never will be.
+                Err(_) => self.broken = Some("the WAL sync thread has stopped".into()),
             }
             tracing::debug!(ms = started.elapsed().as_millis() as u64, "waited for the previous fsync");
         }
