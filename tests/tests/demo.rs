@@ -33,6 +33,7 @@ async fn the_demo_county_comes_alive_with_overdue_tickets(app: TestApp) {
     assert_eq!(tally.failures.load(Ordering::Relaxed), 0);
     assert!(tally.visits.load(Ordering::Relaxed) >= 6, "every phone pushed");
     assert!(tally.events.load(Ordering::Relaxed) > 0, "the desk and the stations acted");
+    assert_eq!(tally.refused.load(Ordering::Relaxed), 0, "the server refused none of the actors' events");
 
     let supervisor = app.token("supervisor", PASSWORD, "sup-laptop").await;
     let (_, page) = app.get_as(&supervisor, "/api/v1/tickets?limit=200").await;
