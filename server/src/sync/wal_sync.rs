@@ -183,13 +183,18 @@ mod tests {
         (got, (horizon.seq(), horizon.alert_id()))
     }
 
-    #[test]
-    fn a_group_is_answered_after_the_fsync_and_the_horizon_released() {
-        let dir = tempfile::tempdir().expect("temp dir");
+    /// A sync thread on a WAL file `db-wal` in `dir`, with its horizon.
+    fn started(dir: &tempfile::TempDir) -> (WalSync, Horizon) {
         let wal = dir.path().join("db-wal");
         std::fs::write(&wal, b"frames").expect("a WAL file");
         let horizon = Horizon::new();
-        let mut sync = WalSync::start(wal, horizon.clone()).expect("thread");
+        (WalSync::start(wal, horizon.clone()).expect("thread"), horizon)
+    }
+
+    #[test]
+    fn a_group_is_answered_after_the_fsync_and_the_horizon_released() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (mut sync, horizon) = started(&dir);
         for _ in 0..3 {
             let (got, after) = one_group(&mut sync, &horizon);
             assert_eq!(got.expect("synced"), answer());
@@ -211,10 +216,7 @@ mod tests {
     #[test]
     fn after_a_rewind_the_next_commit_waits_for_the_database_file_and_fails_if_it_cannot_be_synced() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let wal = dir.path().join("db-wal");
-        std::fs::write(&wal, b"frames").expect("a WAL file");
-        let horizon = Horizon::new();
-        let mut sync = WalSync::start(wal, horizon.clone()).expect("thread");
+        let (mut sync, horizon) = started(&dir);
         std::fs::write(dir.path().join("db"), b"pages").expect("a database file");
         sync.rewound();
         let (got, _) = one_group(&mut sync, &horizon);
