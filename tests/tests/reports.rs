@@ -96,4 +96,25 @@ async fn reports_count_what_happened(app: TestApp) {
     assert_eq!(status, 400);
 }
 
-backend_tests!(reports_count_what_happened);
+/// A phone's clock may run ahead of the server's by up to the clock tolerance, and the push keeps
+/// such a time: a visit stamped a minute ahead counts as "visited since" a time after it arrived.
+/// (Reports find visits by arrival time, bounded by the largest tolerance.)
+async fn a_visit_stamped_ahead_of_its_arrival_counts_as_visited_since_then(app: TestApp) {
+    let org = app.org().await;
+    let volunteer = app.token("volunteer_a", PASSWORD, "phone").await;
+    let h = new_id();
+    let records = json!({"households": [household(&h, &org.grid_a, "1号楼")], "visits": [visit(&new_id(), &h, 1)]});
+    let (_, res) = app.push(&volunteer, &batch(&at_minutes(0), records)).await;
+    assert_eq!(res["summary"]["applied"], 2, "{res}");
+    // Taken after the push was answered, so after the visit arrived, and before its stamped time.
+    let since = at_minutes(0).replace('+', "%2B");
+    let supervisor = app.token("supervisor_a", PASSWORD, "tablet").await;
+    let (status, cov) = app.get_as(&supervisor, &format!("/api/v1/reports/coverage?since={since}")).await;
+    assert_eq!(status, 200, "{cov}");
+    assert_eq!(cov["grids"][0]["visited"], 1, "{cov}");
+    let (status, temp) = app.get_as(&supervisor, &format!("/api/v1/reports/temperature?since={since}")).await;
+    assert_eq!(status, 200, "{temp}");
+    assert_eq!(temp["areas"][0]["visits_measured"], 1, "{temp}");
+}
+
+backend_tests!(reports_count_what_happened, a_visit_stamped_ahead_of_its_arrival_counts_as_visited_since_then);

@@ -1,6 +1,7 @@
 //! The light rows reports aggregate: only the columns they need, only within scope and period.
 
 use diesel::prelude::*;
+use fieldvisit_sync_protocol::deadline::policy::MAX_CLOCK_TOLERANCE_S;
 
 use super::schema::{households, tickets, visits};
 use super::{scope, DbConn};
@@ -56,10 +57,18 @@ pub fn households_in(conn: &mut DbConn, scope_path: &str) -> QueryResult<Vec<Hou
         .load(conn)
 }
 
+/// Visits that may have happened at or after `since`: a push refuses a visit time later than its
+/// arrival plus the clock tolerance, so none of those arrived before `since` minus the largest
+/// tolerance. Index `visits_area_received` then skips older visits without reading their rows.
+fn arrived_since(since: i64) -> diesel::dsl::GtEq<visits::received_at, i64> {
+    visits::received_at.ge(since.saturating_sub(MAX_CLOCK_TOLERANCE_S * 1000))
+}
+
 /// Households in scope visited at or after `since`.
 pub fn visited_since(conn: &mut DbConn, scope_path: &str, since: i64) -> QueryResult<Vec<String>> {
     visits::table
         .filter(scope::within(visits::area_path, scope_path))
+        .filter(arrived_since(since))
         .filter(visits::visited_at.ge(since))
         .select(visits::household_id)
         .distinct()
@@ -70,6 +79,7 @@ pub fn visited_since(conn: &mut DbConn, scope_path: &str, since: i64) -> QueryRe
 pub fn temperatures_since(conn: &mut DbConn, scope_path: &str, since: i64) -> QueryResult<Vec<(String, String, f64)>> {
     let rows: Vec<(String, String, Option<f64>)> = visits::table
         .filter(scope::within(visits::area_path, scope_path))
+        .filter(arrived_since(since))
         .filter(visits::visited_at.ge(since))
         .filter(visits::indoor_temp_c.is_not_null())
         .select((visits::area_path, visits::household_id, visits::indoor_temp_c))
