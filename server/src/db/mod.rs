@@ -20,6 +20,7 @@ pub mod reports;
 pub mod schema;
 pub mod scope;
 pub mod seq;
+pub mod store_projection;
 pub mod tickets;
 pub mod users;
 

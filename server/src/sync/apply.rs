@@ -21,6 +21,7 @@ use crate::db::policies::PolicyBook;
 use crate::db::records::{self, EventRow, HouseholdRow, TicketRow, VisitRow};
 use crate::db::schema::{record_photos, removals, sync_batches, ticket_events, tickets, visits};
 use crate::db::seq::SeqAlloc;
+use crate::db::store_projection::StoreProjection;
 use crate::db::{areas, DbConn};
 use crate::error::ApiError;
 use crate::sync::parsed::Parsed;
@@ -599,21 +600,7 @@ impl Run<'_, '_> {
             }
             // The ticket's own number comes last, after its events' and removal's.
             row.seq = self.seq.next(self.conn)?;
-            diesel::update(tickets::table.find(id))
-                .set((
-                    tickets::status.eq(&row.status),
-                    tickets::stage.eq(&row.stage),
-                    tickets::team_id.eq(&row.team_id),
-                    tickets::effective_category.eq(&row.effective_category),
-                    tickets::projection.eq(&row.projection),
-                    tickets::current_due_at.eq(row.current_due_at),
-                    tickets::next_deadline_at.eq(row.next_deadline_at),
-                    tickets::closed_at.eq(row.closed_at),
-                    tickets::last_event_received_at.eq(row.last_event_received_at),
-                    tickets::version.eq(row.version),
-                    tickets::seq.eq(row.seq),
-                ))
-                .execute(self.conn)?;
+            crate::with_conn!(&mut *self.conn, c => StoreProjection(&row).execute(c))?;
         }
         Ok(())
     }
