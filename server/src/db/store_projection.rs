@@ -29,28 +29,32 @@ where
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         let r = self.0;
-        out.push_sql("UPDATE tickets SET status = ");
-        out.push_bind_param::<Text, _>(&r.status)?;
-        out.push_sql(", stage = ");
-        out.push_bind_param::<Text, _>(&r.stage)?;
-        out.push_sql(", team_id = ");
-        out.push_bind_param::<Nullable<Text>, _>(&r.team_id)?;
-        out.push_sql(", effective_category = ");
-        out.push_bind_param::<Text, _>(&r.effective_category)?;
-        out.push_sql(", projection = ");
-        out.push_bind_param::<Text, _>(&r.projection)?;
-        out.push_sql(", current_due_at = ");
-        out.push_bind_param::<Nullable<BigInt>, _>(&r.current_due_at)?;
-        out.push_sql(", next_deadline_at = ");
-        out.push_bind_param::<Nullable<BigInt>, _>(&r.next_deadline_at)?;
-        out.push_sql(", closed_at = ");
-        out.push_bind_param::<Nullable<BigInt>, _>(&r.closed_at)?;
-        out.push_sql(", last_event_received_at = ");
-        out.push_bind_param::<Nullable<BigInt>, _>(&r.last_event_received_at)?;
-        out.push_sql(", version = ");
-        out.push_bind_param::<BigInt, _>(&r.version)?;
-        out.push_sql(", seq = ");
-        out.push_bind_param::<BigInt, _>(&r.seq)?;
+        // Each column is set from the row's field of the same name.
+        macro_rules! set {
+            ($($column:ident: $sql_type:ty),+) => {
+                let mut separator = "UPDATE tickets SET ";
+                $(
+                    out.push_sql(separator);
+                    out.push_sql(concat!(stringify!($column), " = "));
+                    out.push_bind_param::<$sql_type, _>(&r.$column)?;
+                    separator = ", ";
+                )+
+                let _ = separator;
+            };
+        }
+        set!(
+            status: Text,
+            stage: Text,
+            team_id: Nullable<Text>,
+            effective_category: Text,
+            projection: Text,
+            current_due_at: Nullable<BigInt>,
+            next_deadline_at: Nullable<BigInt>,
+            closed_at: Nullable<BigInt>,
+            last_event_received_at: Nullable<BigInt>,
+            version: BigInt,
+            seq: BigInt
+        );
         out.push_sql(" WHERE id = ");
         out.push_bind_param::<Text, _>(&r.id)?;
         Ok(())
