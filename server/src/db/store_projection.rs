@@ -31,15 +31,13 @@ where
         let r = self.0;
         // Each column is set from the row's field of the same name.
         macro_rules! set {
-            ($($column:ident: $sql_type:ty),+) => {
-                let mut separator = "UPDATE tickets SET ";
+            ($first:ident: $first_type:ty $(, $column:ident: $sql_type:ty)*) => {
+                out.push_sql(concat!("UPDATE tickets SET ", stringify!($first), " = "));
+                out.push_bind_param::<$first_type, _>(&r.$first)?;
                 $(
-                    out.push_sql(separator);
-                    out.push_sql(concat!(stringify!($column), " = "));
+                    out.push_sql(concat!(", ", stringify!($column), " = "));
                     out.push_bind_param::<$sql_type, _>(&r.$column)?;
-                    separator = ", ";
-                )+
-                let _ = separator;
+                )*
             };
         }
         set!(
