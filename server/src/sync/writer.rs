@@ -175,7 +175,7 @@ fn run(pool: &DbPool, wal: &Wal, fallbacks: &AtomicU64, mut sync: Option<WalSync
         }
         let (work, replies): (Vec<Work>, Vec<_>) = group.into_iter().map(|p| (p.work, p.reply)).unzip();
         let started = std::time::Instant::now();
-        let results = commit_group(pool, &mut held, &work, fallbacks, &mut sync);
+        let results = commit_group(pool, &mut held, &work, fallbacks, &mut sync, wal);
         tracing::debug!(pushes = work.len(), records, ms = started.elapsed().as_millis() as u64, "group committed");
         drop(work); // before the answers, so that the pushers hold the last shares (`Work::Push`)
         let answers = replies.into_iter().zip(results).collect::<Vec<Answer>>();
@@ -201,10 +201,8 @@ struct WriterConn(r2d2::PooledConnection<crate::db::pool::Manager>);
 /// Checkpoints happen beside the writer (see `checkpoints`), never inside a push's commit. A group
 /// touches thousands of pages: the writer alone gets a large page cache, so they neither spill to
 /// the WAL before the commit nor are read from the file again; no spill at all, since a rewind
-/// relies on no frame being written before the COMMIT (`restart_wal`). A WAL that a long reader
-/// let grow is cut back to twice the rewind size when it rewinds.
-const WRITER_PRAGMAS: &str = "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -32768; \
-     PRAGMA cache_spill = OFF; PRAGMA journal_size_limit = 536870912";
+/// relies on no frame being written before the COMMIT (`restart_wal`).
+const WRITER_PRAGMAS: &str = "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -32768; PRAGMA cache_spill = OFF;";
 
 /// SQLite's defaults for what [`WRITER_PRAGMAS`] and `synchronous = NORMAL` change; the pool's own
 /// settings (`db::pool::SQLITE_PRAGMAS`) are applied again after them.
@@ -215,11 +213,14 @@ impl WriterConn {
     /// A connection from the pool, set up for the writer. With the WAL's fsync on a thread of its
     /// own (`wal_sync`), commits do not wait for the disk: `wal_sync` relies on that pragma, so
     /// its failure is an error.
-    fn open(pool: &DbPool, sync: &Option<WalSync>) -> Result<Self, ApiError> {
+    fn open(pool: &DbPool, sync: &Option<WalSync>, wal: &Wal) -> Result<Self, ApiError> {
         let mut conn = Self(pool.get().map_err(ApiError::database_unavailable)?);
         if let DbConn::Sqlite(c) = &mut *conn {
             use diesel::connection::SimpleConnection;
             let _ = c.batch_execute(WRITER_PRAGMAS);
+            // A WAL that a long reader let grow is cut back to twice the rewind size when it
+            // rewinds; any less, and every rewind would truncate the blocks the next one reuses.
+            let _ = c.batch_execute(&format!("PRAGMA journal_size_limit = {}", wal.rewind_frames * 2 * 4096));
             if sync.is_some() {
                 c.batch_execute("PRAGMA synchronous = NORMAL")?;
             }
@@ -308,7 +309,10 @@ fn checkpoints(pool: &DbPool, wal: &Wal, stopped: &std::sync::mpsc::Receiver<()>
         // Before the writer rewinds, passes back to back copy what came in during the previous
         // one, each shorter than the last: the writer then stops for only the last few frames.
         for _ in 0..3 {
+            let started = std::time::Instant::now();
             let Some(done) = checkpoint(&mut conn, "PASSIVE") else { break };
+            let ms = started.elapsed().as_millis() as u64;
+            tracing::debug!(frames = done.log, copied = done.checkpointed, ms, "checkpoint pass");
             wal.frames.store(i64::from(done.log), Ordering::Relaxed);
             if i64::from(done.log) <= wal.rewind_frames {
                 break;
@@ -365,6 +369,7 @@ fn commit_group(
     jobs: &[Work],
     fallbacks: &AtomicU64,
     sync: &mut Option<WalSync>,
+    wal: &Wal,
 ) -> Vec<Result<Applied, ApiError>> {
     let fail_all = |e: ApiError| {
         let (kind, code, message, retry) = (e.kind, e.code.clone(), e.message.clone(), e.retry_after_s);
@@ -376,7 +381,7 @@ fn commit_group(
             })
             .collect()
     };
-    let mut conn = match held.take().map_or_else(|| WriterConn::open(pool, sync), Ok) {
+    let mut conn = match held.take().map_or_else(|| WriterConn::open(pool, sync, wal), Ok) {
         Ok(c) => c,
         Err(e) => return fail_all(e),
     };
@@ -458,4 +463,39 @@ fn group_transaction<T>(
         }
         Ok(out)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::location::DbLocation;
+
+    fn pragma(conn: &mut DbConn, name: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct Value {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            value: i64,
+        }
+        let DbConn::Sqlite(c) = conn else { panic!("SQLite") };
+        diesel::sql_query(format!("SELECT {name} AS value FROM pragma_{name}"))
+            .get_result::<Value>(c)
+            .expect(name)
+            .value
+    }
+
+    #[test]
+    fn the_writer_keeps_twice_the_rewind_size_of_wal_and_gives_its_connection_back_as_it_was() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pool = crate::db::pool::connect(&DbLocation::Sqlite(dir.path().join("db")), 1).expect("pool");
+        // 1 GiB: a limit below the rewind size truncated the WAL at every rewind, and the next
+        // commits allocated its blocks again.
+        let wal = Wal { rewind_frames: 1024 * 256, ..Wal::default() };
+        let mut conn = WriterConn::open(&pool, &None, &wal).expect("writer connection");
+        assert_eq!(pragma(&mut conn, "journal_size_limit"), 2 << 30);
+        assert_eq!(pragma(&mut conn, "cache_spill"), 0);
+        drop(conn);
+        let mut again = pool.get().expect("the same connection, back in the pool");
+        assert_eq!(pragma(&mut again, "journal_size_limit"), -1);
+        assert_eq!(pragma(&mut again, "synchronous"), 2, "FULL for everyone but the writer");
+    }
 }
