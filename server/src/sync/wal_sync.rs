@@ -99,13 +99,31 @@ impl WalSync {
     pub fn wait(&mut self) {
         if let Some(previous) = self.previous.take() {
             let started = std::time::Instant::now();
-            match previous.recv() {
-                Ok(Done { result: Ok(()) }) => {}
-                Ok(Done { result: Err(e) }) => self.broken = Some(e),
-                // The thread is gone (it panicked): what it had not synced never will be.
-                Err(_) => self.broken = Some("the WAL sync thread has stopped".into()),
-            }
+            self.note(previous.recv().ok());
             tracing::debug!(ms = started.elapsed().as_millis() as u64, "waited for the previous fsync");
+        }
+    }
+
+    /// Whether the previous flush is still running; one that has finished counts as waited for.
+    pub fn syncing(&mut self) -> bool {
+        let Some(previous) = &self.previous else { return false };
+        let done = match previous.try_recv() {
+            Ok(done) => Some(done),
+            Err(mpsc::TryRecvError::Empty) => return true,
+            Err(mpsc::TryRecvError::Disconnected) => None,
+        };
+        self.previous = None;
+        self.note(done);
+        false
+    }
+
+    /// Takes in how a flush ended; `None` if the thread is gone (it panicked): what it had not
+    /// synced never will be.
+    fn note(&mut self, done: Option<Done>) {
+        match done {
+            Some(Done { result: Ok(()) }) => {}
+            Some(Done { result: Err(e) }) => self.broken = Some(e),
+            None => self.broken = Some("the WAL sync thread has stopped".into()),
         }
     }
 
@@ -200,6 +218,31 @@ mod tests {
             assert_eq!(got.expect("synced"), answer());
             assert_eq!(after, (i64::MAX, i64::MAX));
         }
+    }
+
+    #[test]
+    fn syncing_tells_a_flush_under_way_from_one_done_and_keeps_a_failure() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (mut sync, _horizon) = started(&dir);
+        std::fs::write(dir.path().join("db"), b"pages").expect("a database file");
+        assert!(!sync.syncing(), "nothing handed over yet");
+        sync.rewound();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while sync.syncing() {
+            assert!(std::time::Instant::now() < until, "the database file's fsync never finished");
+            std::thread::yield_now();
+        }
+        assert!(!sync.syncing());
+
+        // The database file is gone: its flush fails, and the next commit is refused.
+        std::fs::remove_file(dir.path().join("db")).expect("gone");
+        sync.rewound();
+        while sync.syncing() {
+            std::thread::yield_now();
+        }
+        let err =
+            sync.before_commit(Before { seq: 7, alert_id: 3 }).expect_err("a failed flush seen by syncing counts");
+        assert_eq!(err.code, "internal_error");
     }
 
     #[test]

@@ -26,6 +26,10 @@ use crate::error::ApiError;
 /// own: at 4,000 the bursts at a shift end made 150 ms groups and a p99 of about 310 ms; at 2,000
 /// the throughput is the same (groups average about 1,100 records) and the p99 250–290 ms.
 pub const GROUP_RECORDS: usize = 2000;
+/// While the disk still syncs the previous group (or, after a rewind, the database file), the
+/// group takes in further work from the queue, up to this many records: the writer works instead
+/// of waiting, and what it took in is answered with this group instead of after the next one.
+const GROUP_RECORDS_WHILE_SYNCING: usize = 4000;
 const QUEUE: usize = 1024;
 
 /// What the writer applies in its shared transactions.
@@ -162,20 +166,15 @@ fn run(pool: &DbPool, wal: &Wal, fallbacks: &AtomicU64, mut sync: Option<WalSync
     // groups; a broken one is dropped and a fresh one taken for the next group.
     let mut held: Option<WriterConn> = None;
     while let Some(first) = rx.blocking_recv() {
-        let mut records = first.work.record_count();
-        let mut group = vec![first];
-        while records < GROUP_RECORDS {
-            match rx.try_recv() {
-                Ok(p) => {
-                    records += p.work.record_count();
-                    group.push(p);
-                }
-                Err(_) => break,
-            }
+        let mut group = Group::default();
+        group.take(first);
+        while group.records < GROUP_RECORDS {
+            let Ok(p) = rx.try_recv() else { break };
+            group.take(p);
         }
-        let (work, replies): (Vec<Work>, Vec<_>) = group.into_iter().map(|p| (p.work, p.reply)).unzip();
         let started = std::time::Instant::now();
-        let results = commit_group(pool, &mut held, &work, fallbacks, &mut sync, wal);
+        let results = commit_group(pool, &mut held, &mut group, &mut rx, fallbacks, &mut sync, wal);
+        let Group { work, replies, records } = group;
         tracing::debug!(pushes = work.len(), records, ms = started.elapsed().as_millis() as u64, "group committed");
         drop(work); // before the answers, so that the pushers hold the last shares (`Work::Push`)
         let answers = replies.into_iter().zip(results).collect::<Vec<Answer>>();
@@ -190,6 +189,24 @@ fn run(pool: &DbPool, wal: &Wal, fallbacks: &AtomicU64, mut sync: Option<WalSync
         {
             held = None;
         }
+    }
+}
+
+/// The work of one shared transaction and whom to answer.
+#[derive(Default)]
+struct Group {
+    work: Vec<Work>,
+    replies: Vec<Reply>,
+    records: usize,
+}
+
+impl Group {
+    /// Adds `p`; returns its work.
+    fn take(&mut self, p: Pending) -> &Work {
+        self.records += p.work.record_count();
+        self.replies.push(p.reply);
+        self.work.push(p.work);
+        &self.work[self.work.len() - 1]
     }
 }
 
@@ -366,37 +383,36 @@ fn restart_wal(conn: &mut DbConn, wal: &Wal, sync: &mut Option<WalSync>) -> bool
 fn commit_group(
     pool: &DbPool,
     held: &mut Option<WriterConn>,
-    jobs: &[Work],
+    group: &mut Group,
+    queue: &mut mpsc::Receiver<Pending>,
     fallbacks: &AtomicU64,
     sync: &mut Option<WalSync>,
     wal: &Wal,
 ) -> Vec<Result<Applied, ApiError>> {
-    let fail_all = |e: ApiError| {
-        let (kind, code, message, retry) = (e.kind, e.code.clone(), e.message.clone(), e.retry_after_s);
-        jobs.iter()
-            .map(|_| {
-                let mut err = ApiError::new(kind, code.clone(), message.clone());
-                err.retry_after_s = retry;
-                Err(err)
-            })
-            .collect()
-    };
     let mut conn = match held.take().map_or_else(|| WriterConn::open(pool, sync, wal), Ok) {
         Ok(c) => c,
-        Err(e) => return fail_all(e),
+        Err(e) => return fail_each(&e, group.work.len()),
     };
     let policies = match policies::load(&mut conn) {
         Ok(p) => p,
-        Err(e) => return fail_all(e.into()),
+        Err(e) => return fail_each(&e.into(), group.work.len()),
     };
     // Fast path: the whole group in one transaction with no savepoints, which spares SQLite a
     // sub-journal copy of every page a push touches. A push fails only on a database or server
     // error (a refused record is an answer, not an error), so this almost always commits; when
     // one does fail, the group is rolled back and applied again with a savepoint per push, so the
     // failure stays that push's own.
-    let fast = group_transaction(&mut conn, sync, |conn| {
+    let fast = group_transaction(&mut conn, sync, |conn, sync| {
         let mut seq = SeqAlloc::new();
-        jobs.iter().map(|job| apply_work(conn, job, &policies, &mut seq)).collect::<Result<Vec<_>, _>>()
+        let mut out = Vec::with_capacity(group.work.len());
+        for work in &group.work {
+            out.push(apply_work(conn, work, &policies, &mut seq)?);
+        }
+        while group.records < GROUP_RECORDS_WHILE_SYNCING && sync.as_mut().is_some_and(WalSync::syncing) {
+            let Ok(p) = queue.try_recv() else { break };
+            out.push(apply_work(conn, group.take(p), &policies, &mut seq)?);
+        }
+        Ok(out)
     });
     match fast {
         Ok(results) => {
@@ -404,17 +420,17 @@ fn commit_group(
             return results.into_iter().map(Ok).collect();
         }
         // A lone push's error is its own answer; its connection goes back for the pool to judge.
-        Err(e) if jobs.len() == 1 => return vec![Err(e)],
+        Err(e) if group.work.len() == 1 => return vec![Err(e)],
         Err(e) => {
             fallbacks.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(error = %e, pushes = jobs.len(), "a push failed in a shared commit; applying the group push by push");
+            tracing::warn!(error = %e, pushes = group.work.len(), "a push failed in a shared commit; applying the group push by push");
         }
     }
-    let mut results = Vec::with_capacity(jobs.len());
-    let committed = group_transaction(&mut conn, sync, |conn| {
+    let mut results = Vec::with_capacity(group.work.len());
+    let committed = group_transaction(&mut conn, sync, |conn, _| {
         let mut seq = SeqAlloc::new();
-        for job in jobs {
-            let result = conn.transaction(|c| apply_work(c, job, &policies, &mut seq));
+        for work in &group.work {
+            let result = conn.transaction(|c| apply_work(c, work, &policies, &mut seq));
             if result.is_err() {
                 // Numbers taken inside the rolled-back savepoint were given back to the counter.
                 seq = SeqAlloc::new();
@@ -429,8 +445,19 @@ fn commit_group(
             results
         }
         // The connection may be broken (a lost PostgreSQL link): let the pool judge it.
-        Err(e) => fail_all(e),
+        Err(e) => fail_each(&e, group.work.len()),
     }
+}
+
+/// `e` as the answer to each of `n` pieces of work.
+fn fail_each(e: &ApiError, n: usize) -> Vec<Result<Applied, ApiError>> {
+    (0..n)
+        .map(|_| {
+            let mut err = ApiError::new(e.kind, e.code.clone(), e.message.clone());
+            err.retry_after_s = e.retry_after_s;
+            Err(err)
+        })
+        .collect()
 }
 
 fn apply_work(
@@ -446,18 +473,19 @@ fn apply_work(
 }
 
 /// A group's write transaction. With a WAL sync thread, just before the COMMIT it waits for the
-/// previous group's fsync and holds pulls and alert readers below this group (`wal_sync`).
+/// previous group's fsync and holds pulls and alert readers below this group (`wal_sync`); `f`
+/// may ask the sync thread whether that fsync is still running.
 fn group_transaction<T>(
     conn: &mut DbConn,
     sync: &mut Option<WalSync>,
-    f: impl FnOnce(&mut DbConn) -> Result<T, ApiError>,
+    f: impl FnOnce(&mut DbConn, &mut Option<WalSync>) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
     db::transaction(conn, |c| {
         let before = match sync {
             Some(_) => Before { seq: seq::current(c)?, alert_id: alerts::last_id(c)? },
             None => Before::default(),
         };
-        let out = f(c)?;
+        let out = f(c, sync)?;
         if let Some(sync) = sync {
             sync.before_commit(before)?;
         }
