@@ -100,8 +100,9 @@ pub struct Settings {
     pub webhook_retry_base_ms: u64,
 
     /// SQLite: size in MiB at which the push writer starts the write-ahead log over from its start
-    /// (after copying it into the database file). Smaller rewinds more often; at least 1.
-    #[arg(long, env = "FIELDVISIT_WAL_REWIND_MIB", default_value_t = 256)]
+    /// (after copying it into the database file). Smaller rewinds more often, and every rewind
+    /// stops the writer for 30-150 ms; the WAL may take up to twice this on disk. At least 1.
+    #[arg(long, env = "FIELDVISIT_WAL_REWIND_MIB", default_value_t = 1024)]
     pub wal_rewind_mib: u32,
 }
 

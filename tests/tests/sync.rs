@@ -507,7 +507,7 @@ async fn a_connection_the_writer_lets_go_waits_for_the_disk_again() {
 }
 
 /// On SQLite the push writer starts the WAL over once it passes `FIELDVISIT_WAL_REWIND_MIB` (1 MiB
-/// here, 256 by default): it copies the last frames into the database file without syncing it and
+/// here, 1,024 by default): it copies the last frames into the database file without syncing it and
 /// has the file synced beside the next group, whose commit waits for that fsync. Pushes that keep
 /// coming across several rewinds are all stored, each once, and the database stays sound.
 #[tokio::test]
