@@ -220,6 +220,15 @@ mod tests {
         }
     }
 
+    /// Polls `syncing` until the flush handed over is done (at most 10 s).
+    fn until_synced(sync: &mut WalSync) {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while sync.syncing() {
+            assert!(std::time::Instant::now() < until, "the flush never finished");
+            std::thread::yield_now();
+        }
+    }
+
     #[test]
     fn syncing_tells_a_flush_under_way_from_one_done_and_keeps_a_failure() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -227,19 +236,13 @@ mod tests {
         std::fs::write(dir.path().join("db"), b"pages").expect("a database file");
         assert!(!sync.syncing(), "nothing handed over yet");
         sync.rewound();
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while sync.syncing() {
-            assert!(std::time::Instant::now() < until, "the database file's fsync never finished");
-            std::thread::yield_now();
-        }
+        until_synced(&mut sync);
         assert!(!sync.syncing());
 
         // The database file is gone: its flush fails, and the next commit is refused.
         std::fs::remove_file(dir.path().join("db")).expect("gone");
         sync.rewound();
-        while sync.syncing() {
-            std::thread::yield_now();
-        }
+        until_synced(&mut sync);
         let err =
             sync.before_commit(Before { seq: 7, alert_id: 3 }).expect_err("a failed flush seen by syncing counts");
         assert_eq!(err.code, "internal_error");

@@ -79,7 +79,7 @@ impl Writer {
         let (tx, rx) = mpsc::channel(QUEUE);
         // The checkpointer stops when the writer does: the writer holds `alive` until it ends.
         let (alive, stopped) = std::sync::mpsc::channel::<()>();
-        let wal = Arc::new(Wal { rewind_frames: i64::from(rewind_mib.max(1)) * 256, ..Wal::default() });
+        let wal = Arc::new(Wal::rewinding_at(rewind_mib));
         let fallbacks = Arc::new(AtomicU64::new(0));
         let horizon = Horizon::new();
         let mut sync = None;
@@ -237,7 +237,7 @@ impl WriterConn {
             let _ = c.batch_execute(WRITER_PRAGMAS);
             // A WAL that a long reader let grow is cut back to twice the rewind size when it
             // rewinds; any less, and every rewind would truncate the blocks the next one reuses.
-            let _ = c.batch_execute(&format!("PRAGMA journal_size_limit = {}", wal.rewind_frames * 2 * 4096));
+            let _ = c.batch_execute(&format!("PRAGMA journal_size_limit = {}", wal.rewind_frames * 2 * FRAME_BYTES));
             if sync.is_some() {
                 c.batch_execute("PRAGMA synchronous = NORMAL")?;
             }
@@ -295,6 +295,15 @@ struct Wal {
     checkpointing: Mutex<()>,
     /// Rewinds done.
     rewinds: AtomicU64,
+}
+
+/// A WAL frame holds one page, and the database keeps SQLite's default page size.
+const FRAME_BYTES: i64 = 4096;
+
+impl Wal {
+    fn rewinding_at(mib: u32) -> Self {
+        Self { rewind_frames: i64::from(mib.max(1)) * (1 << 20) / FRAME_BYTES, ..Self::default() }
+    }
 }
 
 /// `PRAGMA wal_checkpoint`'s answer: frames in the WAL, and how many of them are in the database.
@@ -518,7 +527,7 @@ mod tests {
         let pool = crate::db::pool::connect(&DbLocation::Sqlite(dir.path().join("db")), 1).expect("pool");
         // 1 GiB: a limit below the rewind size truncated the WAL at every rewind, and the next
         // commits allocated its blocks again.
-        let wal = Wal { rewind_frames: 1024 * 256, ..Wal::default() };
+        let wal = Wal::rewinding_at(1024);
         let mut conn = WriterConn::open(&pool, &None, &wal).expect("writer connection");
         assert_eq!(pragma(&mut conn, "journal_size_limit"), 2 << 30);
         assert_eq!(pragma(&mut conn, "cache_spill"), 0);
