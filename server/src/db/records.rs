@@ -208,6 +208,15 @@ impl TicketRow {
         }
     }
 
+    /// What decides who may see or add to this ticket.
+    pub fn access(&self) -> crate::auth::authz::TicketAccess<'_> {
+        crate::auth::authz::TicketAccess {
+            area_path: &self.area_path,
+            team_id: self.team_id.as_deref(),
+            reporter_id: &self.reporter_id,
+        }
+    }
+
     pub fn stored_projection(&self) -> Option<Projection> {
         serde_json::from_str(&self.projection).ok()
     }

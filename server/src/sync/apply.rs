@@ -14,7 +14,7 @@ use fieldvisit_sync_protocol::sync::records::DeviceStamp;
 use fieldvisit_sync_protocol::time::Millis;
 use serde_json::Value;
 
-use crate::auth::authz::{EventRefusal, TicketAccess};
+use crate::auth::authz::EventRefusal;
 use crate::auth::Principal;
 use crate::db::alerts::{self, AlertKey, NewAlert};
 use crate::db::policies::PolicyBook;
@@ -251,28 +251,43 @@ impl Run<'_, '_> {
             RecordResult::duplicate(t, id)
         } else {
             let current = match seen.get(id) {
-                Some((_, canonical)) if stored.is_none() => (*canonical).clone(),
-                _ => self.current_of(t, id)?,
+                Some((_, canonical)) if stored.is_none() => Some((*canonical).clone()),
+                _ => self.readable_current(t, id)?,
             };
-            RecordResult::conflict(t, id, current)
+            let mut r = RecordResult::conflict(t, id, Value::Null);
+            r.current = current;
+            r
         };
         self.record(result);
         Ok(true)
     }
 
-    fn current_of(&mut self, t: RecordType, id: &str) -> Result<Value, ApiError> {
+    /// The stored record as its wire form, when the caller may read it; `None` otherwise, so a
+    /// reused id never shows a record outside the caller's scope.
+    fn readable_current(&mut self, t: RecordType, id: &str) -> Result<Option<Value>, ApiError> {
         let ids = [id.to_owned()];
+        let who = &self.job.who;
         Ok(match t {
-            RecordType::Visit => records::visits_by_id(self.conn, &ids)?.first().map(|r| to_json(&VisitOut::from(r))),
+            RecordType::Visit => records::visits_by_id(self.conn, &ids)?
+                .first()
+                .filter(|r| who.sees(&r.area_path))
+                .map(|r| to_json(&VisitOut::from(r))),
             RecordType::TicketEvent => {
-                records::events_by_id(self.conn, &ids)?.first().map(|r| to_json(&TicketEventOut::from(r)))
+                let Some(event) = records::events_by_id(self.conn, &ids)?.into_iter().next() else {
+                    return Ok(None);
+                };
+                let ticket = records::tickets_by_id(self.conn, std::slice::from_ref(&event.ticket_id))?;
+                ticket
+                    .get(&event.ticket_id)
+                    .filter(|r| who.sees_ticket(&r.access()))
+                    .map(|_| to_json(&TicketEventOut::from(&event)))
             }
             RecordType::Ticket => records::tickets_by_id(self.conn, &ids)?
                 .get(id)
+                .filter(|r| who.sees_ticket(&r.access()))
                 .map(|r| to_json(&r.to_out(self.policies.version(r.policy_version), self.job.received_at))),
             RecordType::Household => None,
-        }
-        .unwrap_or(Value::Null))
+        })
     }
 
     /// The household a visit or ticket names, if it exists and is in scope; otherwise the record
@@ -478,12 +493,7 @@ impl Run<'_, '_> {
                 self.reject(T, id, "unknown_ticket", "no such ticket", format!("{path}.ticket_id"));
                 continue;
             };
-            let access = TicketAccess {
-                area_path: &ticket.area_path,
-                team_id: ticket.team_id.as_deref(),
-                reporter_id: &ticket.reporter_id,
-            };
-            match self.who().may_write_event(e.event_type, &access) {
+            match self.who().may_write_event(e.event_type, &ticket.access()) {
                 Ok(()) => {}
                 Err(EventRefusal::OutOfScope) => {
                     self.reject(T, id, "out_of_scope", "the ticket is outside your area", format!("{path}.ticket_id"));
