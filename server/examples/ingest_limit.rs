@@ -190,6 +190,7 @@ impl Batch {
                         device_id: "limit".into(),
                         content_hash: hash,
                         seq: 0,
+                        author_role: "volunteer".into(),
                     });
                 }
             }

@@ -48,4 +48,60 @@ async fn conflicts_show_current_only_within_scope(app: TestApp) {
     assert_eq!(r["current"]["id"], json!(v), "{own}");
 }
 
-backend_tests!(conflicts_show_current_only_within_scope);
+/// Bytes that start like a JPEG (SOI and an APP0 marker), distinct per `tag`.
+fn jpeg(tag: &str) -> Vec<u8> {
+    let mut bytes = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00".to_vec();
+    bytes.extend_from_slice(tag.as_bytes());
+    bytes
+}
+
+fn sha_of(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+async fn put_blob(app: &TestApp, token: &str, content_type: &str, bytes: Vec<u8>) -> (u16, Value) {
+    let sha = sha_of(&bytes);
+    let req = app.client.put(app.url(&format!("/api/v1/blobs/{sha}"))).bearer_auth(token);
+    json_of(req.header("content-type", content_type).body(bytes).send().await.expect("sent")).await
+}
+
+async fn get_blob_status(app: &TestApp, token: &str, sha: &str) -> u16 {
+    let res = app.client.get(app.url(&format!("/api/v1/blobs/{sha}"))).bearer_auth(token).send().await.expect("sent");
+    res.status().as_u16()
+}
+
+/// A visit naming `photos` in a new household of `grid`, pushed as `token`.
+async fn visit_with_photos(app: &TestApp, token: &str, grid: &str, photos: &[&str]) {
+    let (h, v) = (new_id(), new_id());
+    let mut with_photos = visit(&v, &h, -5);
+    with_photos["photos"] = json!(photos);
+    let records = json!({"households": [household(&h, grid, "3号")], "visits": [with_photos]});
+    let (_, res) = app.push(token, &batch(&at_minutes(0), records)).await;
+    assert_eq!(res["summary"]["applied"], 2, "{res}");
+}
+
+async fn naming_a_foreign_photo_grants_nothing(app: TestApp) {
+    let org = app.org().await;
+    let vol_a = app.token("volunteer_a", PASSWORD, &new_id()).await;
+    let vol_b = app.token("volunteer_b", PASSWORD, &new_id()).await;
+    let supervisor_a = app.token("supervisor_a", PASSWORD, &new_id()).await;
+    let (theirs, mine) = (jpeg("town B's kitchen"), jpeg("town A's boiler"));
+    let (their_sha, my_sha) = (sha_of(&theirs), sha_of(&mine));
+    assert_eq!(put_blob(&app, &vol_b, "image/jpeg", theirs.clone()).await.0, 201);
+    visit_with_photos(&app, &vol_b, &org.grid_b, &[&their_sha]).await;
+    assert_eq!(put_blob(&app, &vol_a, "image/jpeg", mine).await.0, 201);
+
+    // Town A's volunteer names both hashes in a visit of their own town.
+    visit_with_photos(&app, &vol_a, &org.grid_a, &[&their_sha, &my_sha]).await;
+    assert_eq!(get_blob_status(&app, &vol_a, &their_sha).await, 404, "the named foreign photo must stay hidden");
+    assert_eq!(get_blob_status(&app, &supervisor_a, &their_sha).await, 404, "and hidden from the town's staff");
+    assert_eq!(get_blob_status(&app, &supervisor_a, &my_sha).await, 200, "a photo its author uploaded is shown");
+    assert_eq!(get_blob_status(&app, &vol_b, &their_sha).await, 200, "its uploader still reads it");
+
+    // Whoever holds the bytes may upload them again; then their record grants access.
+    assert_eq!(put_blob(&app, &vol_a, "image/jpeg", theirs).await.0, 200);
+    assert_eq!(get_blob_status(&app, &supervisor_a, &their_sha).await, 200, "re-uploaded by the visit's author");
+}
+
+backend_tests!(conflicts_show_current_only_within_scope, naming_a_foreign_photo_grants_nothing);

@@ -272,6 +272,8 @@ pub struct EventRow {
     pub device_id: String,
     pub content_hash: String,
     pub seq: i64,
+    /// The author's role when the event was written (`''` for events older than the rule).
+    pub author_role: String,
 }
 
 impl EventRow {

@@ -100,6 +100,15 @@ fn to_json<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
+/// One `record_photos` row: a record naming a photo.
+struct PhotoRow {
+    sha256: String,
+    record_type: String,
+    record_id: String,
+    area_path: String,
+    author_id: String,
+}
+
 struct Run<'a, 'c> {
     conn: &'c mut DbConn,
     job: &'a Job,
@@ -311,26 +320,30 @@ impl Run<'_, '_> {
         None
     }
 
-    fn photo_rows(
-        &self,
-        t: RecordType,
-        id: &str,
-        area_path: &str,
-        photos: &[String],
-    ) -> Vec<(String, String, String, String)> {
-        photos.iter().map(|p| (p.clone(), t.as_str().to_owned(), id.to_owned(), area_path.to_owned())).collect()
+    /// The photos a record names, with its author: access to each photo is granted through the
+    /// record only if that author uploaded the bytes.
+    fn photo_rows(&self, t: RecordType, id: &str, area_path: &str, photos: &[String]) -> Vec<PhotoRow> {
+        let row = |p: &String| PhotoRow {
+            sha256: p.clone(),
+            record_type: t.as_str().to_owned(),
+            record_id: id.to_owned(),
+            area_path: area_path.to_owned(),
+            author_id: self.who().user_id.clone(),
+        };
+        photos.iter().map(row).collect()
     }
 
-    fn insert_photos(&mut self, rows: Vec<(String, String, String, String)>) -> Result<(), ApiError> {
-        for chunk in rows.chunks(500) {
+    fn insert_photos(&mut self, rows: Vec<PhotoRow>) -> Result<(), ApiError> {
+        for chunk in rows.chunks(400) {
             let values: Vec<_> = chunk
                 .iter()
-                .map(|(s, t, r, a)| {
+                .map(|p| {
                     (
-                        record_photos::sha256.eq(s),
-                        record_photos::record_type.eq(t),
-                        record_photos::record_id.eq(r),
-                        record_photos::area_path.eq(a),
+                        record_photos::sha256.eq(&p.sha256),
+                        record_photos::record_type.eq(&p.record_type),
+                        record_photos::record_id.eq(&p.record_id),
+                        record_photos::area_path.eq(&p.area_path),
+                        record_photos::author_id.eq(&p.author_id),
                     )
                 })
                 .collect();
@@ -550,6 +563,7 @@ impl Run<'_, '_> {
                 device_id: self.who().device_id.clone(),
                 content_hash: hash.clone(),
                 seq: self.seq.next(self.conn)?,
+                author_role: self.who().role.as_str().to_owned(),
             });
             if !touched.contains(&ticket.id) {
                 touched.push(ticket.id.clone());
