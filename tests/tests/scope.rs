@@ -104,4 +104,66 @@ async fn naming_a_foreign_photo_grants_nothing(app: TestApp) {
     assert_eq!(get_blob_status(&app, &supervisor_a, &their_sha).await, 200, "re-uploaded by the visit's author");
 }
 
-backend_tests!(conflicts_show_current_only_within_scope, naming_a_foreign_photo_grants_nothing);
+/// The state of `stage` in cycle 1 of ticket `id`, as `token` reads it.
+async fn stage_state(app: &TestApp, token: &str, id: &str, stage: &str) -> String {
+    let (status, t) = app.get_as(token, &format!("/api/v1/tickets/{id}")).await;
+    assert_eq!(status, 200, "{t}");
+    let stages = t["stages"].as_array().expect("stages");
+    let s = stages.iter().find(|s| s["name"] == stage && s["cycle"] == 1).expect("stage");
+    s["state"].as_str().unwrap_or("").to_owned()
+}
+
+async fn volunteer_feedback_completes_no_desk_stage(app: TestApp) {
+    let org = app.org().await;
+    let body = json!({"username": "neighbour_a", "password": PASSWORD, "display_name": "neighbour_a",
+        "role": "volunteer", "area_id": org.town_a});
+    app.create(&org.admin, "/api/v1/users", body).await;
+    let reporter = app.token("volunteer_a", PASSWORD, &new_id()).await;
+    let neighbour = app.token("neighbour_a", PASSWORD, &new_id()).await;
+    let supervisor = app.token("supervisor_a", PASSWORD, &new_id()).await;
+    let (_, _, t, _) = town_a_records(&app, &org, &reporter).await;
+
+    // A neighbour's feedback on a ticket they did not report is refused.
+    let fb = new_id();
+    let (_, res) =
+        app.push(&neighbour, &batch(&at_minutes(0), json!({"ticket_events": [event(&fb, &t, "feedback", -5)]}))).await;
+    let r = result_of(&res, &fb);
+    assert_eq!((&r["status"], &r["error"]["code"]), (&json!("rejected"), &json!("forbidden")), "{res}");
+    let path = format!("/api/v1/tickets/{t}/events");
+    let (status, err) = app.post_as(&neighbour, &path, &event(&new_id(), &t, "feedback", -4)).await;
+    assert_eq!((status, &err["error"]["code"]), (403, &json!("forbidden")), "{err}");
+
+    // The reporter's own feedback is kept, but meets none of the desk's stages.
+    let own = new_id();
+    let (_, res) =
+        app.push(&reporter, &batch(&at_minutes(0), json!({"ticket_events": [event(&own, &t, "feedback", -3)]}))).await;
+    assert_eq!(result_of(&res, &own)["status"], "applied", "{res}");
+    for stage in ["classify", "dispatch", "on_site"] {
+        let state = stage_state(&app, &supervisor, &t, stage).await;
+        assert!(!matches!(state.as_str(), "met" | "late"), "a volunteer's feedback completed {stage}: {state}");
+    }
+    let (_, ticket) = app.get_as(&supervisor, &format!("/api/v1/tickets/{t}")).await;
+    assert_eq!(ticket["stage"], "classify", "{ticket}");
+
+    // When the desk has done its part, the feedback given earlier closes the ticket.
+    let staff: Vec<Value> = [("classified", -2), ("dispatched", -2), ("on_site", -1), ("resolved", -1)]
+        .iter()
+        .map(|(kind, m)| {
+            let mut e = event(&new_id(), &t, kind, *m);
+            if *kind == "dispatched" {
+                e["team_id"] = json!(org.team_a);
+            }
+            e
+        })
+        .collect();
+    let (_, res) = app.push(&supervisor, &batch(&at_minutes(0), json!({"ticket_events": staff}))).await;
+    assert_eq!(res["summary"]["applied"], 4, "{res}");
+    let (_, ticket) = app.get_as(&supervisor, &format!("/api/v1/tickets/{t}")).await;
+    assert_eq!(ticket["status"], "closed", "{ticket}");
+}
+
+backend_tests!(
+    conflicts_show_current_only_within_scope,
+    naming_a_foreign_photo_grants_nothing,
+    volunteer_feedback_completes_no_desk_stage,
+);

@@ -288,6 +288,9 @@ impl EventRow {
             occurred_at: self.occurred_at,
             category: self.category.clone(),
             team_id: self.team_id.as_deref().map(uuid_of),
+            author: fieldvisit_sync_protocol::deadline::Author::of(fieldvisit_sync_protocol::org::Role::parse(
+                &self.author_role,
+            )),
         }
     }
 }
