@@ -162,7 +162,53 @@ async fn volunteer_feedback_completes_no_desk_stage(app: TestApp) {
     assert_eq!(ticket["status"], "closed", "{ticket}");
 }
 
+async fn dispatch_only_to_teams_that_serve_the_ticket(app: TestApp) {
+    let org = app.org().await;
+    let team = |name: &str, area: &str| json!({"name": name, "area_id": area, "categories": ["heating"]});
+    let team_b = app.create(&org.admin, "/api/v1/teams", team("红城供热站", &org.town_b)).await;
+    let county_team = app.create(&org.admin, "/api/v1/teams", team("县热力公司", &org.root)).await;
+    let reporter = app.token("volunteer_a", PASSWORD, &new_id()).await;
+    let dispatcher = app.token("dispatcher_a", PASSWORD, &new_id()).await;
+    let (_, _, t, _) = town_a_records(&app, &org, &reporter).await;
+    let dispatch = |team: &str, minutes: i64| {
+        let mut e = event(&new_id(), &t, "dispatched", minutes);
+        e["team_id"] = json!(team);
+        e
+    };
+
+    // A team of another town, outside the dispatcher's town: refused, in a push and over HTTP.
+    let e = dispatch(&team_b, -5);
+    let (_, res) = app.push(&dispatcher, &batch(&at_minutes(0), json!({"ticket_events": [e.clone()]}))).await;
+    let r = result_of(&res, e["id"].as_str().unwrap_or_default());
+    assert_eq!((&r["status"], &r["error"]["code"]), (&json!("rejected"), &json!("team_out_of_scope")), "{res}");
+    assert_eq!(r["error"]["field"], "ticket_events[0].team_id", "{res}");
+    let path = format!("/api/v1/tickets/{t}/events");
+    let (status, err) = app.post_as(&dispatcher, &path, &dispatch(&team_b, -4)).await;
+    assert_eq!(
+        (status, &err["error"]["code"], &err["error"]["field"]),
+        (422, &json!("team_out_of_scope"), &json!("team_id")),
+        "{err}"
+    );
+    let (_, ticket) = app.get_as(&dispatcher, &format!("/api/v1/tickets/{t}")).await;
+    assert_eq!(ticket["team_id"], Value::Null, "{ticket}");
+
+    // Teams whose area holds the ticket's area serve it, the county's as well as the town's.
+    let (status, ticket) = app.post_as(&dispatcher, &path, &dispatch(&county_team, -3)).await;
+    assert_eq!((status, &ticket["team_id"]), (201, &json!(county_team)), "{ticket}");
+    let (status, ticket) = app.post_as(&dispatcher, &path, &dispatch(&org.team_a, -2)).await;
+    assert_eq!((status, &ticket["team_id"]), (201, &json!(org.team_a)), "{ticket}");
+
+    // A county supervisor may send it to any team of the county.
+    let body = json!({"username": "county_sup", "password": PASSWORD, "display_name": "county_sup",
+        "role": "supervisor", "area_id": org.root});
+    app.create(&org.admin, "/api/v1/users", body).await;
+    let county = app.token("county_sup", PASSWORD, &new_id()).await;
+    let (status, ticket) = app.post_as(&county, &path, &dispatch(&team_b, -1)).await;
+    assert_eq!((status, &ticket["team_id"]), (201, &json!(team_b)), "{ticket}");
+}
+
 backend_tests!(
+    dispatch_only_to_teams_that_serve_the_ticket,
     conflicts_show_current_only_within_scope,
     naming_a_foreign_photo_grants_nothing,
     volunteer_feedback_completes_no_desk_stage,

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
-use fieldvisit_sync_protocol::deadline::{self, AlertKind, FoldEvent, Projection, ScheduledAlert, Stage};
+use fieldvisit_sync_protocol::deadline::{self, AlertKind, EventType, FoldEvent, Projection, ScheduledAlert, Stage};
 use fieldvisit_sync_protocol::sync::clock::ClockCheck;
 use fieldvisit_sync_protocol::sync::merge::merge_household;
 use fieldvisit_sync_protocol::sync::pull::{HouseholdOut, TicketEventOut, VisitOut};
@@ -17,12 +17,13 @@ use serde_json::Value;
 use crate::auth::authz::EventRefusal;
 use crate::auth::Principal;
 use crate::db::alerts::{self, AlertKey, NewAlert};
+use crate::db::areas::TeamRow;
 use crate::db::policies::PolicyBook;
 use crate::db::records::{self, EventRow, HouseholdRow, TicketRow, VisitRow};
 use crate::db::schema::{record_photos, removals, sync_batches, ticket_events, tickets, visits};
 use crate::db::seq::SeqAlloc;
 use crate::db::store_projection::StoreProjection;
-use crate::db::{areas, DbConn};
+use crate::db::{areas, scope, DbConn};
 use crate::error::ApiError;
 use crate::sync::parsed::Parsed;
 
@@ -522,8 +523,19 @@ impl Run<'_, '_> {
                     continue;
                 }
             }
-            if let Some(team) = e.team_id.filter(|t| !teams.contains_key(&t.to_string())) {
-                self.reject(T, id, "unknown_team", &format!("no such team {team}"), format!("{path}.team_id"));
+            let team = match e.team_id {
+                None => None,
+                Some(t) => match teams.get(&t.to_string()) {
+                    Some(row) => Some(row),
+                    None => {
+                        self.reject(T, id, "unknown_team", &format!("no such team {t}"), format!("{path}.team_id"));
+                        continue;
+                    }
+                },
+            };
+            if e.event_type == EventType::Dispatched && team.is_some_and(|team| !self.serves(team, ticket)) {
+                let msg = "the team neither serves the ticket's area nor lies within your area";
+                self.reject(T, id, "team_out_of_scope", msg, format!("{path}.team_id"));
                 continue;
             }
             let Ok((occurred_at, verified)) = self.corrected(e.occurred_at, &e.stamp) else {
@@ -573,6 +585,12 @@ impl Run<'_, '_> {
         }
         crate::insert_rows!(&mut *self.conn, ticket_events::table, rows, 400);
         self.refold(&touched, tickets_by_id)
+    }
+
+    /// Whether `team` may be sent to `ticket`: its area holds the ticket's area (a county's
+    /// company serves every grid of the county), or it lies within the dispatcher's own area.
+    fn serves(&self, team: &TeamRow, ticket: &TicketRow) -> bool {
+        scope::is_within(&ticket.area_path, &team.area_path) || self.who().sees(&team.area_path)
     }
 
     /// Re-folds every touched ticket from all its events and stores the new projection.
