@@ -207,7 +207,45 @@ async fn dispatch_only_to_teams_that_serve_the_ticket(app: TestApp) {
     assert_eq!((status, &ticket["team_id"]), (201, &json!(team_b)), "{ticket}");
 }
 
+async fn csv_cells_never_start_a_formula(app: TestApp) {
+    let org = app.org().await;
+    let grid = json!({"parent_id": org.town_a, "kind": "grid", "name": "+SUM(1,2)"});
+    let plus_grid = app.create(&org.admin, "/api/v1/areas", grid).await;
+    let volunteer = app.token("volunteer_a", PASSWORD, &new_id()).await;
+    let (h, t1, t2) = (new_id(), new_id(), new_id());
+    let mut formula = ticket(&t1, &h, -30);
+    formula["category"] = json!("=HYPERLINK(\"http://evil.example\",\"click\")");
+    let mut tabbed = ticket(&t2, &h, -20);
+    tabbed["category"] = json!("-2+3+cmd|' /C calc'!A0");
+    let records = json!({"households": [household(&h, &plus_grid, "5号")], "tickets": [formula, tabbed]});
+    let (_, res) = app.push(&volunteer, &batch(&at_minutes(0), records)).await;
+    assert_eq!(res["summary"]["applied"], 3, "{res}");
+
+    let supervisor = app.token("supervisor_a", PASSWORD, &new_id()).await;
+    let mut cells = Vec::new();
+    for group_by in ["category", "area"] {
+        let path = format!("/api/v1/reports/compliance?group_by={group_by}&format=csv");
+        let res = app.client.get(app.url(&path)).bearer_auth(&supervisor).send().await.expect("sent");
+        assert_eq!(res.status().as_u16(), 200);
+        let text = res.text().await.expect("body");
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        for record in reader.records() {
+            cells.extend(record.expect("a CSV row").iter().map(str::to_owned));
+        }
+    }
+    for cell in &cells {
+        // Numbers may be negative (a sync delay): a '-' cell is allowed only as a number.
+        let number = cell.parse::<f64>().is_ok();
+        assert!(!cell.starts_with(['=', '+', '@', '\t', '\r']), "a cell starts a formula: {cell:?}");
+        assert!(number || !cell.starts_with('-'), "a text cell starts with '-': {cell:?}");
+    }
+    for want in ["'=HYPERLINK(\"http://evil.example\",\"click\")", "'-2+3+cmd|' /C calc'!A0", "'+SUM(1,2)"] {
+        assert!(cells.iter().any(|c| c == want), "no cell {want:?} among {cells:?}");
+    }
+}
+
 backend_tests!(
+    csv_cells_never_start_a_formula,
     dispatch_only_to_teams_that_serve_the_ticket,
     conflicts_show_current_only_within_scope,
     naming_a_foreign_photo_grants_nothing,

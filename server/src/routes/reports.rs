@@ -107,6 +107,18 @@ pub async fn compliance(
     Ok(HttpResponse::Ok().json(ComplianceReport { groups }))
 }
 
+/// A text cell as a spreadsheet will not run it: one that would start with `=`, `+`, `-`, `@`,
+/// tab or carriage return gets a leading `'` (categories and names come from users). Numeric
+/// cells are formatted here from numbers, so a leading '-' there is a negative number, not a
+/// formula, and they are left as numbers.
+fn safe_cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
 fn compliance_csv(groups: &[ComplianceGroup]) -> Result<HttpResponse, ApiError> {
     let fail = |e: csv::Error| ApiError::internal(e.into());
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -121,7 +133,7 @@ fn compliance_csv(groups: &[ComplianceGroup]) -> Result<HttpResponse, ApiError> 
     w.write_record(&header).map_err(fail)?;
     let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     for g in groups {
-        let mut row = vec![g.key.clone(), g.name.clone(), g.tickets.to_string(), g.closed.to_string()];
+        let mut row = vec![safe_cell(&g.key), safe_cell(&g.name), g.tickets.to_string(), g.closed.to_string()];
         row.push(g.on_time_rate.map(|r| format!("{r:.4}")).unwrap_or_default());
         for stage in ["classify", "dispatch", "on_site", "close"] {
             let s = g.stages.get(stage).cloned().unwrap_or_default();
