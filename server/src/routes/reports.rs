@@ -85,7 +85,7 @@ pub async fn compliance(
     let now = state.clock.now();
     let q = q.into_inner();
     let groups = db::run(&state.pool, move |conn| {
-        let tz = timezone(&policies::load(conn)?.latest().timezone);
+        let tz = timezone(&policies::load(conn)?.latest_for(&who.area_path).timezone);
         let to = q.to.as_deref().map(|v| parse_time("to", v, tz)).transpose()?.unwrap_or(now);
         let from = q.from.as_deref().map(|v| parse_time("from", v, tz)).transpose()?.unwrap_or(to - 7 * DAY_MS);
         let tickets = rows::tickets_reported(conn, &who.area_path, from, to)?;
@@ -176,7 +176,7 @@ pub async fn daily(
     let now = state.clock.now();
     let date = q.into_inner().date;
     db::run(&state.pool, move |conn| {
-        let tz_name = policies::load(conn)?.latest().timezone;
+        let tz_name = policies::load(conn)?.latest_for(&who.area_path).timezone;
         let tz = timezone(&tz_name);
         let day = match date {
             Some(d) => d,
@@ -244,7 +244,7 @@ pub async fn coverage(
     let q = q.into_inner();
     db::run(&state.pool, move |conn| {
         let scope = scoped_area(conn, &who, q.area_id.as_deref())?;
-        let tz = timezone(&policies::load(conn)?.latest().timezone);
+        let tz = timezone(&policies::load(conn)?.latest_for(&who.area_path).timezone);
         let since = q.since.as_deref().map(|v| parse_time("since", v, tz)).transpose()?.unwrap_or(now - 30 * DAY_MS);
         let visited: HashSet<String> = rows::visited_since(conn, &scope, since)?.into_iter().collect();
         let names = area_names(conn, &scope)?;
@@ -329,7 +329,7 @@ pub async fn temperature(
     let now = state.clock.now();
     let since = q.into_inner().since;
     db::run(&state.pool, move |conn| {
-        let tz = timezone(&policies::load(conn)?.latest().timezone);
+        let tz = timezone(&policies::load(conn)?.latest_for(&who.area_path).timezone);
         let since = since.as_deref().map(|v| parse_time("since", v, tz)).transpose()?.unwrap_or(now - 30 * DAY_MS);
         let names = area_names(conn, &who.area_path)?;
         // Per area: every reading (tenths of a degree, for exact percentiles), and each household's latest.

@@ -70,7 +70,7 @@ pub fn apply(
         }
         return serde_json::from_str(&response).map_err(|e| ApiError::internal(e.into()));
     }
-    let tolerance_ms = policies.latest().clock_tolerance_s.saturating_mul(1000);
+    let tolerance_ms = policies.latest_for(&job.who.area_path).clock_tolerance_s.saturating_mul(1000);
     let clock = ClockCheck::measure(job.received_at, job.device_time, tolerance_ms, job.request.batch_boot());
     let offset_ms = clock.offset_ms();
     let mut run = Run { conn, job, policies, seq, clock, results: Vec::with_capacity(job.record_count()), at: 0 };
@@ -439,7 +439,7 @@ impl Run<'_, '_> {
                 );
                 continue;
             };
-            let policy = self.policies.in_force_at(reported_at);
+            let policy = self.policies.in_force_at(&home.area_path, reported_at);
             let mut row = TicketRow {
                 id: id.clone(),
                 household_id: home.id.clone(),
