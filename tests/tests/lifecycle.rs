@@ -38,13 +38,21 @@ async fn audit_actions(app: &TestApp) -> Vec<String> {
         .collect()
 }
 
-async fn device_ids_are_uuids_and_never_taken_over(app: TestApp) {
-    let org = app.org().await;
-    for bad in ["my phone", "d", "12345678-1234-1234-1234-12345678901z"] {
+async fn device_ids_are_uuids(app: TestApp) {
+    let _org = app.org().await;
+    for bad in ["my phone", "d", "12345678-1234-1234-1234-12345678901z", ""] {
         let body = json!({"username": "volunteer_a", "password": PASSWORD, "device_id": bad});
         let res = app.send(Method::POST, "/api/v1/auth/login", None, Some(&body)).await;
         assert_eq!((res.0, res.1["error"]["field"].as_str()), (400, Some("device_id")), "{bad}: {}", res.1);
     }
+    let body =
+        json!({"username": "volunteer_a", "password": PASSWORD, "device_id": "9D1F3A52-0A6C-4F0E-9A51-61A2F1F0A001"});
+    let (status, res) = app.send(Method::POST, "/api/v1/auth/login", None, Some(&body)).await;
+    assert_eq!(status, 200, "{res}");
+}
+
+async fn another_users_device_id_is_never_taken_over(app: TestApp) {
+    let org = app.org().await;
     let phone = new_id();
     let victim = app.token("volunteer_a", PASSWORD, &phone).await;
     // The attacker in town B knows the victim's device id (timelines show it).
@@ -368,7 +376,8 @@ async fn a_handler_streams_only_their_teams_alerts(app: TestApp) {
 }
 
 backend_tests!(
-    device_ids_are_uuids_and_never_taken_over,
+    device_ids_are_uuids,
+    another_users_device_id_is_never_taken_over,
     a_refresh_retried_after_a_lost_answer_keeps_the_session,
     an_admin_manages_users_within_their_area,
     a_town_admin_cannot_put_a_user_on_a_county_team,
