@@ -43,7 +43,7 @@ pub struct Settings {
     pub bind: String,
 
     /// `sqlite://PATH` (embedded, the default) or `postgres://USER@HOST/DB`.
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
     pub database_url: String,
 
     /// Folder for the generated JWT key and other local state; defaults to the SQLite file's folder, else ./data.

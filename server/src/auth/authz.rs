@@ -34,6 +34,8 @@ pub enum Action {
     ReadPolicy,
     /// Publish a new deadline policy version.
     ManagePolicy,
+    /// Follow the alert stream of the tickets dispatched to one's team.
+    WatchTeamAlerts,
 }
 
 pub fn allowed_roles(action: Action) -> &'static [Role] {
@@ -50,6 +52,7 @@ pub fn allowed_roles(action: Action) -> &'static [Role] {
         Action::WatchAlerts => &[Dispatcher, Supervisor, Admin],
         Action::WriteRecords => &[Volunteer, Dispatcher, Supervisor, Admin],
         Action::ReadReports => &[Dispatcher, Supervisor, Admin],
+        Action::WatchTeamAlerts => &[Handler],
     }
 }
 

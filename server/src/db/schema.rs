@@ -37,6 +37,7 @@ diesel::table! {
         team_id -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        active -> Bool,
     }
 }
 
@@ -71,6 +72,9 @@ diesel::table! {
         issued_at -> BigInt,
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
+        parent_hash -> Nullable<Text>,
+        voided_at -> Nullable<BigInt>,
+        access_used_at -> Nullable<BigInt>,
     }
 }
 
