@@ -3,16 +3,23 @@
 // kept in its own version (conflict) or merged with another edit (merged), shown side by side.
 
 import { h } from '../../ui/js/dom.js';
-import { t } from './i18n.js';
+import { t, fmtTime } from './i18n.js';
 import { all } from './store.js';
 import { discard, dismissNotice } from './sync.js';
 
 const EDIT = { visit: (r) => `#/visit/${r.household_id}/${r.id}`, ticket: (r) => `#/report/${r.household_id}/${r.id}`, household: (r) => `#/new/${r.id}` };
 
+// The words for a field the server names by its wire path (`visits[3].indoor_temp_c`).
+const LABEL = { indoor_temp_c: 'indoor_temp', head_name: 'head_name', resolved_on_the_spot: 'resolved_on_spot', service_card_given: 'service_card_given' };
+const fieldLabel = (path) => {
+  const leaf = path.split('.').pop().replace(/\[\d+\]$/, '');
+  return t(LABEL[leaf] ?? leaf);
+};
+
 function summary(type, r) {
   if (!r) return '—';
   if (type === 'household') return `${r.address ?? ''} ${r.head_name ?? ''}`;
-  if (type === 'visit') return `${r.visited_at ?? ''} · ${t('indoor_temp')} ${r.indoor_temp_c ?? '—'}`;
+  if (type === 'visit') return `${fmtTime(Date.parse(r.visited_at))} · ${t('indoor_temp')} ${r.indoor_temp_c ?? '—'}`;
   if (type === 'ticket') return `${r.category ?? ''} · ${r.description ?? ''}`;
   return `${r.type ?? ''} ${r.note ?? ''}`;
 }
@@ -34,7 +41,8 @@ export async function attentionPanel() {
     rejected.map((e) => h('article', { class: 'card rejected' },
       h('h3', {}, `${t('rejected')}: ${t(`type_${e.type}`)}`),
       h('p', {}, summary(e.type, e.record)),
-      h('p', { class: 'error' }, e.error?.field ? `${t('field')} ${e.error.field}: ` : '', e.error?.message ?? e.error?.code ?? ''),
+      h('p', { class: 'error' }, e.error?.field ? `${fieldLabel(e.error.field)}: ` : '', e.error?.message ?? e.error?.code ?? ''),
+      e.error?.field ? h('p', { class: 'muted' }, `${t('field')} ${e.error.field}`) : null,
       h('div', { class: 'actions' },
         EDIT[e.type] ? h('a', { class: 'button', href: EDIT[e.type](e.record) }, t('fix')) : null,
         h('button', { type: 'button', class: 'quiet', onclick: () => { if (confirm(t('discard_confirm'))) discard(e.id); } }, t('discard'))))),

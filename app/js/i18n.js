@@ -219,7 +219,8 @@ const en = {
   yes: 'yes', no: 'no',
 };
 
-const dicts = { 'zh-CN': zh, en };
+export const dictionaries = { 'zh-CN': zh, en };
+const dicts = dictionaries;
 
 export function lang() {
   return localStorage.getItem('fv_app_lang') === 'en' ? 'en' : 'zh-CN';

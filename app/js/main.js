@@ -65,7 +65,7 @@ async function renderStatus() {
   statusEl.dataset.pending = String(waiting);
   fill(statusEl,
     h('div', { class: 'status-line' },
-      h('span', { class: waiting ? 'pending' : 'synced' }, waiting ? t('status_pending', waiting) : t('status_all_synced')),
+      waiting || !rejected ? h('span', { class: waiting ? 'pending' : 'synced' }, waiting ? t('status_pending', waiting) : t('status_all_synced')) : null,
       rejected ? h('span', { class: 'bad' }, t('status_rejected', rejected)) : null,
       h('span', { class: 'muted' }, last ? `${t('status_last_sync')} ${fmtTime(Date.parse(last))}` : t('status_never')),
       navigator.onLine ? null : h('span', { class: 'muted' }, t('status_offline')),
@@ -118,6 +118,7 @@ function loginView() {
 let routeSeq = 0;
 export async function route() {
   const seq = ++routeSeq;
+  performance.mark('fv-route-start');
   document.documentElement.lang = lang();
   document.title = t('app_title');
   header();
@@ -140,13 +141,22 @@ export async function route() {
   else await householdsView(screen);
   if (seq !== routeSeq) return;
   fill(main, attention, screen);
+  // For the measurement script (tests/browser/measure-app.js): screen drawn, from data on the phone.
+  performance.measure('fv-route', 'fv-route-start');
+  if (!performance.getEntriesByName('fv-ready').length) performance.mark('fv-ready');
 }
 
 /** Redraws the current screen after sync changed the data, unless the user is filling a form. */
 async function refresh() {
   renderStatus();
-  const typing = document.activeElement?.matches?.('input, textarea, select');
-  if (!main.querySelector('form') && !typing) await route();
+  if (main.querySelector('form')) return;
+  const focused = document.activeElement?.id;
+  await route();
+  const again = focused && document.getElementById(focused);
+  if (again && again !== document.activeElement) {
+    again.focus();
+    if (again.type === 'search') again.setSelectionRange(again.value.length, again.value.length);
+  }
 }
 
 api.whenSignedOut(() => { flash(t('signed_out')); route(); });

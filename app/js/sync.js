@@ -17,7 +17,7 @@ const changed = () => changes.dispatchEvent(new Event('change'));
 /** The phone's wall clock as RFC 3339 with its own offset (the server corrects it, never the app). */
 export function nowRfc3339(date = new Date()) {
   const off = -date.getTimezoneOffset();
-  const local = new Date(date.getTime() + off * 60_000).toISOString().slice(0, 19);
+  const local = new Date(date.getTime() + off * 60_000).toISOString().slice(0, 23); // milliseconds: two taps within a second keep their order
   const sign = off >= 0 ? '+' : '-';
   const a = Math.abs(off);
   return `${local}${sign}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;

@@ -80,7 +80,8 @@ export async function householdView(el, id) {
     mine.length ? h('ul', { class: 'list' }, mine.map((v) => h('li', { class: 'row' },
       h('strong', {}, fmtTime(Date.parse(v.visited_at))),
       h('span', {}, `${t('indoor_temp')} ${v.indoor_temp_c ?? '—'}${t('indoor_temp_unit')}`),
-      v._pending ? h('span', { class: 'tag pending' }, t('not_synced')) : null))) : h('p', { class: 'muted' }, t('never_visited')),
+      v._error ? h('span', { class: 'tag rejected' }, t('rejected')) : v._pending ? h('span', { class: 'tag pending' }, t('not_synced')) : null)))
+      : h('p', { class: 'muted' }, t('never_visited')),
     tickets.filter((x) => x.household_id === id).map((x) => ticketCard(x, hh, events, policy)),
     h('a', { href: '#/' }, t('cancel')));
 }

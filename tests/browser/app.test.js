@@ -75,7 +75,7 @@ async function eventually(check, what, ms = 15_000) {
 
 /** Logs in at /app/ and waits until the service worker controls the page (offline works from then). */
 async function logIn(page, username) {
-  await page.goto(`${server.base}/app/`);
+  if (!page.url().endsWith('/app/')) await page.goto(`${server.base}/app/`);
   await page.getByLabel('用户名').fill(username);
   await page.getByLabel('密码').fill(PASSWORD);
   await page.getByRole('button', { name: '登录' }).click();
@@ -97,7 +97,7 @@ async function household(id) {
 }
 
 /** Records a visit and a problem on household `n` (offline or not). */
-async function visitAndReport(page, n, temp, problem) {
+async function visitAndReport(page, n, temp, problem, withPhoto = false) {
   await page.getByLabel('搜索住户').fill(`幸福路${n}号`);
   await eventually(async () => (await page.locator('#households li').count()) === 1, 'the search to leave one household');
   await page.locator('#households a').first().click();
@@ -105,6 +105,18 @@ async function visitAndReport(page, n, temp, problem) {
   await page.getByLabel('室内温度').fill(String(temp));
   await page.getByLabel('暖气片热').check();
   await page.getByLabel('已发放服务卡').check();
+  if (withPhoto) {
+    // A real image, as a camera would hand over; the app re-encodes it as a small JPEG.
+    const png = await page.evaluate(() => {
+      const c = document.createElement('canvas');
+      c.width = 1600; c.height = 1200;
+      const g = c.getContext('2d');
+      g.fillStyle = '#c33'; g.fillRect(0, 0, 1600, 1200); g.fillStyle = '#fff'; g.fillRect(400, 300, 800, 600);
+      return c.toDataURL('image/png').split(',')[1];
+    });
+    await page.locator('input[type=file]').setInputFiles({ name: 'radiator.png', mimeType: 'image/png', buffer: Buffer.from(png, 'base64') });
+    await page.locator('.thumbs img').waitFor();
+  }
   await shot(page, 'visit-form');
   await page.getByRole('button', { name: '保存' }).click();
   await page.getByRole('button', { name: '上报问题' }).click();
@@ -118,6 +130,14 @@ async function visitAndReport(page, n, temp, problem) {
 
 test('a volunteer works offline and every record reaches the server exactly once', async () => {
   const { context, page } = await phone();
+  // The dashboard sends a volunteer to the app.
+  await page.goto(`${server.base}/`);
+  await page.getByLabel('用户名').fill('volunteer_a');
+  await page.getByLabel('密码').fill(PASSWORD);
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.getByRole('link', { name: /打开入户走访/ }).click();
+  await page.waitForURL(/\/app\/$/);
+  await shot(page, 'login');
   await logIn(page, 'volunteer_a');
   await page.getByText('西城区幸福路4号').waitFor();
   await shot(page, 'households');
@@ -127,7 +147,7 @@ test('a volunteer works offline and every record reaches the server exactly once
   await page.getByText('西城区幸福路3号').waitFor();
   assert.equal(await page.locator('#households li').count(), 4, 'the grid is there offline');
 
-  await visitAndReport(page, 2, 16.5, '暖气片不热，阀门漏水，已更换垫片');
+  await visitAndReport(page, 2, 16.5, '暖气片不热，阀门漏水，已更换垫片', true);
   assert.match(await status(page).innerText(), /2 条记录待同步/);
   await shot(page, 'household-offline');
   const queued = await page.evaluate(() => window.fieldvisit.outbox());
@@ -141,6 +161,14 @@ test('a volunteer works offline and every record reaches the server exactly once
   assert.equal(stored.visits[0].checklist.radiators_warm, true);
   assert.equal(stored.tickets.length, 1);
   assert.equal(stored.tickets[0].status, 'closed', 'resolved on the spot');
+  // The photo went up by its hash, as real JPEG bytes, after the visit that names it.
+  const [hash] = stored.visits[0].photos;
+  assert.match(hash ?? '', /^[0-9a-f]{64}$/);
+  const blob = await fetch(`${server.base}/api/v1/blobs/${hash}`, { headers: { Authorization: `Bearer ${volunteer}` } });
+  assert.equal(blob.status, 200);
+  const bytes = Buffer.from(await blob.arrayBuffer());
+  assert.deepEqual([...bytes.subarray(0, 3)], [0xff, 0xd8, 0xff], 'a JPEG');
+  assert.ok(bytes.length < 200_000, `downscaled (${bytes.length} bytes)`);
 
   // The problem shows under "我上报的" with its stage.
   await page.getByRole('link', { name: '我上报的' }).click();
@@ -236,4 +264,38 @@ test('a station handler closes a dispatched ticket offline and the supervisor se
   await board.locator('#facts dd[data-fact="stage"]', { hasText: '已办结' }).waitFor();
   await shot(board, 'supervisor-closed');
   await desk.close();
+});
+
+test('a record the server rejects is shown with its field and message, corrected and sent again', async () => {
+  const { context, page } = await phone();
+  await logIn(page, 'volunteer_a');
+  await page.getByLabel('搜索住户').fill('幸福路4号');
+  await page.locator('#households a').first().click();
+  await page.getByRole('button', { name: '登记走访' }).click();
+  await page.getByLabel('室内温度').fill('165'); // mistyped 16.5
+  await page.getByRole('button', { name: '保存' }).click();
+  await page.getByRole('button', { name: '立即同步' }).click();
+  const attention = page.getByRole('region', { name: '需要处理' });
+  await attention.getByText('visits[0].indoor_temp_c').waitFor();
+  assert.match(await status(page).innerText(), /1 条被退回/);
+  await shot(page, 'rejected');
+
+  await attention.getByRole('link', { name: '修改' }).click();
+  await page.getByLabel('室内温度').fill('16.5');
+  await page.getByRole('button', { name: '保存' }).click();
+  await synced(page);
+  assert.equal(await attention.count(), 0, 'nothing left to correct');
+  const stored = await household(homes[3].id);
+  assert.deepEqual(stored.visits.map((v) => v.indoor_temp_c), [16.5]);
+  await context.close();
+});
+
+test('a phone whose clock is 30 minutes slow is told so', async () => {
+  const { context, page } = await phone();
+  await context.clock.setFixedTime(new Date(Date.now() - 30 * 60_000));
+  await logIn(page, 'volunteer_a');
+  await page.getByRole('button', { name: '立即同步' }).click();
+  await status(page).getByText(/手机时间与服务器相差约 30 分钟/).waitFor();
+  await shot(page, 'clock-warning');
+  await context.close();
 });
