@@ -6,7 +6,7 @@ import * as api from './api.js';
 import { h, fill } from '../../ui/js/dom.js';
 import { t, lang, setLang, fmtTime } from './i18n.js';
 import { getKv, all } from './store.js';
-import { syncNow, startSyncing, changes, outboxCounts } from './sync.js';
+import { syncNow, startSyncing, changes, outboxCounts, forgetLocalData } from './sync.js';
 import { householdsView, householdView, visitForm, ticketForm, newHouseholdForm, mineView } from './volunteer.js';
 import { handlerView } from './handler.js';
 import { attentionPanel } from './attention.js';
@@ -48,6 +48,7 @@ async function signOut() {
   const { waiting, rejected } = await outboxCounts();
   if (waiting + rejected > 0) return flash(t('logout_blocked'));
   await api.logout();
+  await forgetLocalData();
   route();
 }
 
@@ -170,5 +171,5 @@ setLang(lang());
 await api.loadSession();
 await route();
 startSyncing();
-// Exposed for the measurement script and tests: how many records wait, from IndexedDB.
-window.fieldvisit = { outbox: () => all('outbox') };
+// Exposed for the browser tests: what IndexedDB holds.
+window.fieldvisit = { outbox: () => all('outbox'), households: () => all('households') };

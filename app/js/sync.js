@@ -12,7 +12,12 @@ const ARRAY_OF = { household: 'households', visit: 'visits', ticket: 'tickets', 
 const LOCAL = ['households', 'visits', 'tickets', 'events'];
 
 export const changes = new EventTarget();
-const changed = () => changes.dispatchEvent(new Event('change'));
+/** Bumped whenever local data changes, so screens may keep what they derived until then. */
+export let generation = 0;
+const changed = () => {
+  generation += 1;
+  changes.dispatchEvent(new Event('change'));
+};
 
 /** The phone's wall clock as RFC 3339 with its own offset (the server corrects it, never the app). */
 export function nowRfc3339(date = new Date()) {
@@ -51,6 +56,16 @@ export async function dismissNotice(id) {
 
 export async function savePhoto(hash, bytes, type) {
   await tx(['photos'], 'readwrite', (s) => s.photos.put({ hash, bytes, type, at: Date.now() }));
+}
+
+/** After a deliberate logout (only allowed with an empty outbox): the next user starts clean. */
+export async function forgetLocalData() {
+  const keep = new Set(['device_id']);
+  await tx(['kv', 'notices', 'photos', 'batch', ...LOCAL], 'readwrite', async (s) => {
+    for (const name of ['notices', 'photos', 'batch', ...LOCAL]) await s[name].clear();
+    for (const { k } of await s.kv.all()) if (!keep.has(k)) await s.kv.del(k);
+  });
+  changed();
 }
 
 // ---- push ----

@@ -4,11 +4,12 @@
 import { h, fill, uuid } from '../../ui/js/dom.js';
 import { t, fmtTime } from './i18n.js';
 import { all, get, getKv } from './store.js';
-import { save, nowRfc3339 } from './sync.js';
+import { save, nowRfc3339, generation } from './sync.js';
 import { field, checkbox, select, photoPicker, ticketCard } from './ui.js';
 import { flash } from './main.js';
 
 const PAGE = 60;
+const collator = new Intl.Collator('zh-CN', { numeric: true }); // one collator: localeCompare per pair is slow
 let query = '';
 let limit = PAGE;
 
@@ -26,7 +27,7 @@ export function indexHouseholds(households, visits) {
     const last = Math.max(Number.isFinite(server) ? server : -Infinity, Number.isFinite(local) ? local : -Infinity);
     return { hh, last: Number.isFinite(last) ? last : null, key: `${hh.address} ${hh.head_name} ${hh.phone ?? ''}`.toLowerCase() };
   });
-  rows.sort((a, b) => (a.last ?? -1) - (b.last ?? -1) || a.hh.address.localeCompare(b.hh.address, 'zh-CN'));
+  rows.sort((a, b) => (a.last ?? -1) - (b.last ?? -1) || collator.compare(a.hh.address, b.hh.address));
   return rows;
 }
 
@@ -42,8 +43,19 @@ function householdItem({ hh, last }) {
     h('span', { class: last ? 'muted' : 'unvisited' }, last ? `${t('last_visited')} ${fmtTime(last)}` : t('never_visited'))));
 }
 
+let indexed = { generation: -1, rows: [] };
+/** The sorted households, read from IndexedDB again only after the data changed. */
+async function householdRows() {
+  if (indexed.generation !== generation) {
+    const seen = generation;
+    const [households, visits] = await Promise.all([all('households'), all('visits')]);
+    indexed = { generation: seen, rows: indexHouseholds(households, visits) };
+  }
+  return indexed.rows;
+}
+
 export async function householdsView(el) {
-  const rows = indexHouseholds(await all('households'), await all('visits'));
+  const rows = await householdRows();
   const list = h('ul', { class: 'list', id: 'households' });
   const count = h('p', { class: 'muted', 'aria-live': 'polite' });
   const more = h('button', { type: 'button', class: 'quiet wide', onclick: () => { limit += PAGE; draw(); } }, t('show_more'));
