@@ -18,7 +18,7 @@ use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::error::{ApiError, Kind};
 use crate::state::AppState;
-use crate::{metrics, routes, tracker, webhook};
+use crate::{methods, metrics, routes, tracker, webhook};
 
 pub struct Application {
     port: u16,
@@ -134,6 +134,7 @@ fn task_stopped(what: &str, stopped: Result<anyhow::Result<()>, tokio::task::Joi
 fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let prometheus = metrics::build(state.pool.clone())?;
     let data = web::Data::new(state);
+    let routes_by_path = Arc::new(methods::Routes::from_spec());
     let server = HttpServer::new(move || {
         App::new()
             .wrap(ErrorHandlers::new().default_handler(json_error_fallback))
@@ -187,6 +188,13 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .error_handler(|e, _| ApiError::new(Kind::NotFound, "not_found", e.to_string()).into()),
             )
             .configure(routes::configure)
+            .default_service(web::to({
+                let routes_by_path = routes_by_path.clone();
+                move |req: actix_web::HttpRequest| {
+                    let routes_by_path = routes_by_path.clone();
+                    async move { routes_by_path.answer(&req) }
+                }
+            }))
     })
     .listen(listener)?
     .shutdown_timeout(30)

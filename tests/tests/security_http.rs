@@ -162,7 +162,30 @@ async fn the_secure_cookie_flag_believes_only_a_trusted_proxy(db: Db) {
     assert!(secure_flags(&browser_login(&proxied, "http").await).iter().all(|s| !s));
 }
 
-backend_tests!(bodies_in_other_encodings_answer_415);
+/// Contract 1.1: a method the path does not serve → 405 with `Allow`; unknown paths stay 404.
+async fn wrong_methods_answer_405_with_allow(app: TestApp) {
+    for (method, path, allow) in [
+        ("GET", "/api/v1/auth/login", "POST"),
+        ("DELETE", "/api/v1/policy", "GET, PUT"),
+        ("PATCH", "/api/v1/tickets/1b4e28ba-2fa1-11d2-883f-0016d3cca427", "GET"),
+        ("FROB", "/api/v1/sync/push", "POST"),
+        ("POST", "/healthz", "GET"),
+        ("POST", "/metrics", "GET"),
+    ] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let res = app.client.request(method.clone(), app.url(path)).send().await.expect("sent");
+        let allowed = res.headers().get("allow").map(|v| v.to_str().expect("ascii").to_owned());
+        let (status, body) = json_of(res).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (405, Some("method_not_allowed")), "{method} {path}");
+        assert_eq!(allowed.as_deref(), Some(allow), "{method} {path}");
+    }
+    for path in ["/api/v1/nothing", "/api/v1/tickets/x/y/z", "/nope"] {
+        let (status, body) = app.send(reqwest::Method::DELETE, path, None, None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")), "{path}");
+    }
+}
+
+backend_tests!(bodies_in_other_encodings_answer_415, wrong_methods_answer_405_with_allow);
 
 mod with_settings {
     use super::*;
