@@ -7,6 +7,7 @@ use actix_web::dev::{Server, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, App, HttpServer, ResponseError};
+use futures_util::future::Either;
 use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::accounts;
@@ -132,13 +133,33 @@ fn task_stopped(what: &str, stopped: Result<anyhow::Result<()>, tokio::task::Joi
 }
 
 fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
-    let prometheus = metrics::build(state.pool.clone())?;
+    let metrics::Metrics { prometheus, unknown_methods } = metrics::build(state.pool.clone())?;
     let data = web::Data::new(state);
     let routes_by_path = Arc::new(methods::Routes::from_spec());
     let server = HttpServer::new(move || {
         App::new()
             .wrap(ErrorHandlers::new().default_handler(json_error_fallback))
             .wrap(prometheus.clone())
+            .wrap_fn({
+                // Outside the per-route counters, whose method label would grow with every name sent.
+                let (routes_by_path, unknown_methods) = (routes_by_path.clone(), unknown_methods.clone());
+                move |req, srv| {
+                    use actix_web::dev::Service as _;
+                    let answer = if metrics::is_standard_method(req.method()) {
+                        Either::Left(srv.call(req))
+                    } else {
+                        unknown_methods.inc();
+                        let res = routes_by_path.answer(req.request());
+                        Either::Right(ServiceResponse::new(req.into_parts().0, res))
+                    };
+                    async move {
+                        match answer {
+                            Either::Left(fut) => fut.await.map(ServiceResponse::map_into_boxed_body),
+                            Either::Right(res) => Ok(res),
+                        }
+                    }
+                }
+            })
             .wrap_fn(|req, srv| {
                 use actix_web::dev::Service as _;
                 let state = req.app_data::<web::Data<AppState>>().cloned();

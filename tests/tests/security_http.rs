@@ -185,7 +185,74 @@ async fn wrong_methods_answer_405_with_allow(app: TestApp) {
     }
 }
 
-backend_tests!(bodies_in_other_encodings_answer_415, wrong_methods_answer_405_with_allow);
+/// Opens a connection and sends a login whose body stops after 10 of its 100 bytes.
+async fn stalled_login(app: &TestApp) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.expect("connect");
+    let head =
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n";
+    conn.write_all(head.as_bytes()).await.expect("headers");
+    conn.write_all(br#"{"username""#).await.expect("part of the body");
+    conn
+}
+
+/// A body that stalls answers 408 after FIELDVISIT_BODY_TIMEOUT_S, and the connection is let go.
+async fn a_stalled_body_answers_408_and_frees_the_connection(db: Db) {
+    use tokio::io::AsyncReadExt;
+    let app = TestApp::spawn_with(db, |s| s.body_timeout_s = 1).await;
+    let mut conns = Vec::new();
+    for _ in 0..50 {
+        conns.push(stalled_login(&app).await);
+    }
+    for mut conn in conns {
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), conn.read_to_end(&mut answer)).await;
+        assert!(read.is_ok(), "the connection was still held after 5 s");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("body_timeout"), "{answer}");
+    }
+}
+
+async fn metrics_lines(app: &TestApp) -> Vec<String> {
+    let text = app.get("/metrics").await.text().await.expect("metrics");
+    text.lines().filter(|l| !l.starts_with('#')).map(str::to_owned).collect()
+}
+
+/// Random method names and paths do not grow /metrics: unknown methods count in one counter,
+/// unmatched paths under one endpoint label.
+async fn random_methods_and_paths_do_not_grow_metrics(app: TestApp) {
+    let mut sent = 0;
+    let burst = |round: usize| {
+        let app = &app;
+        async move {
+            for i in 0..30 {
+                let method = reqwest::Method::from_bytes(format!("M{round}X{i}").as_bytes()).expect("method");
+                let path = if i % 2 == 0 { "/api/v1/sync/push".to_owned() } else { format!("/nothing/{round}/{i}") };
+                let status = app.client.request(method, app.url(&path)).send().await.expect("sent").status();
+                assert!(status == 405 || status == 404, "{status}");
+                let status =
+                    app.client.get(app.url(&format!("/random/{round}/{i}"))).send().await.expect("sent").status();
+                assert_eq!(status, 404);
+            }
+        }
+    };
+    burst(0).await;
+    sent += 30;
+    metrics_lines(&app).await; // the scrape itself is counted from the first one on
+    let before = metrics_lines(&app).await.len();
+    burst(1).await;
+    sent += 30;
+    let lines = metrics_lines(&app).await;
+    assert_eq!(lines.len(), before, "another 30 random methods and 60 random paths added lines");
+    assert!(lines.contains(&format!("fieldvisit_http_requests_unknown_method_total {sent}")), "{lines:?}");
+}
+
+backend_tests!(
+    bodies_in_other_encodings_answer_415,
+    wrong_methods_answer_405_with_allow,
+    random_methods_and_paths_do_not_grow_metrics
+);
 
 mod with_settings {
     use super::*;
@@ -194,5 +261,6 @@ mod with_settings {
         someone_elses_failures_do_not_lock_out_a_user,
         a_brute_force_from_one_address_gets_429_and_is_audited_once,
         the_secure_cookie_flag_believes_only_a_trusted_proxy,
+        a_stalled_body_answers_408_and_frees_the_connection,
     );
 }
