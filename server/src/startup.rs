@@ -134,6 +134,13 @@ fn task_stopped(what: &str, stopped: Result<anyhow::Result<()>, tokio::task::Joi
 
 fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let metrics::Metrics { prometheus, unknown_methods } = metrics::build(state.pool.clone())?;
+    let metrics_listener = match &state.settings.metrics_bind {
+        Some(bind) => {
+            Some(TcpListener::bind(bind).map_err(|e| anyhow::anyhow!("cannot listen for /metrics on {bind}: {e}"))?)
+        }
+        None => None,
+    };
+    let metrics_addr = metrics_listener.as_ref().map(TcpListener::local_addr).transpose()?;
     let data = web::Data::new(state);
     let routes_by_path = Arc::new(methods::Routes::from_spec());
     let server = HttpServer::new(move || {
@@ -160,17 +167,22 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     }
                 }
             })
-            .wrap_fn(|req, srv| {
+            .wrap_fn(move |req, srv| {
                 use actix_web::dev::Service as _;
                 let state = req.app_data::<web::Data<AppState>>().cloned();
-                let refused = req.path() == "/metrics"
-                    && state.as_ref().and_then(|s| s.settings.metrics_token.as_ref()).is_some_and(|token| {
-                        crate::auth::principal::bearer(req.request()).map_or(true, |t| t != token.expose())
-                    });
+                let is_metrics = req.path() == "/metrics";
+                // With a metrics address, /metrics is served there and nothing else is.
+                let misplaced = metrics_addr.is_some_and(|a| is_metrics != (req.app_config().local_addr() == a));
+                let refused = misplaced
+                    || is_metrics
+                        && state.as_ref().and_then(|s| s.settings.metrics_token.as_ref()).is_some_and(|token| {
+                            crate::auth::principal::bearer(req.request()).map_or(true, |t| t != token.expose())
+                        });
                 let fut = (!refused).then(|| srv.call(req));
                 async move {
                     match fut {
                         Some(f) => f.await,
+                        None if misplaced => Err(ApiError::not_found("resource").into()),
                         None => Err(ApiError::unauthorized("invalid_token", "/metrics needs its bearer token").into()),
                     }
                 }
@@ -217,10 +229,12 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                 }
             }))
     })
-    .listen(listener)?
-    .shutdown_timeout(30)
-    .run();
-    Ok(server)
+    .listen(listener)?;
+    let server = match metrics_listener {
+        Some(l) => server.listen(l)?,
+        None => server,
+    };
+    Ok(server.shutdown_timeout(30).run())
 }
 
 /// The dashboard's script policy (no inline scripts or styles, nothing from elsewhere, no framing)

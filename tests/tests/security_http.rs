@@ -248,6 +248,20 @@ async fn random_methods_and_paths_do_not_grow_metrics(app: TestApp) {
     assert!(lines.contains(&format!("fieldvisit_http_requests_unknown_method_total {sent}")), "{lines:?}");
 }
 
+/// FIELDVISIT_METRICS_BIND: /metrics only on its own address, which serves nothing else.
+async fn metrics_can_have_an_address_of_their_own(db: Db) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let app = TestApp::spawn_with(db, |s| s.metrics_bind = Some(format!("127.0.0.1:{port}"))).await;
+    assert_eq!(app.get("/metrics").await.status().as_u16(), 404, "not on the public address");
+    assert_eq!(app.get("/healthz").await.status().as_u16(), 200);
+    let metrics = format!("http://127.0.0.1:{port}");
+    let res = app.client.get(format!("{metrics}/metrics")).send().await.expect("scrape");
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(res.text().await.expect("text").contains("fieldvisit_db_pool_connections"));
+    let res = app.client.get(format!("{metrics}/healthz")).send().await.expect("sent");
+    assert_eq!(res.status().as_u16(), 404, "the metrics address serves nothing else");
+}
+
 backend_tests!(
     bodies_in_other_encodings_answer_415,
     wrong_methods_answer_405_with_allow,
@@ -262,5 +276,6 @@ mod with_settings {
         a_brute_force_from_one_address_gets_429_and_is_audited_once,
         the_secure_cookie_flag_believes_only_a_trusted_proxy,
         a_stalled_body_answers_408_and_frees_the_connection,
+        metrics_can_have_an_address_of_their_own,
     );
 }
