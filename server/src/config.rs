@@ -86,6 +86,11 @@ pub struct Settings {
     #[arg(long, env = "FIELDVISIT_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<Secret>,
 
+    /// If set, `/metrics` is served only on this address and port (e.g. `127.0.0.1:9464`), and this
+    /// address serves nothing else.
+    #[arg(long, env = "FIELDVISIT_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+
     /// If set, every stored alert is also POSTed here as JSON (plain `http://`; retried with backoff
     /// until it answers 2xx). The URL may carry a token: it is never logged.
     #[arg(long, env = "FIELDVISIT_WEBHOOK_URL", hide_env_values = true)]

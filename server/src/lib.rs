@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod import;
 pub mod keyset;
+pub mod methods;
 pub mod metrics;
 pub mod reports;
 pub mod routes;

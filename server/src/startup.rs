@@ -7,6 +7,7 @@ use actix_web::dev::{Server, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, App, HttpServer, ResponseError};
+use futures_util::future::Either;
 use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::accounts;
@@ -18,7 +19,7 @@ use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::error::{ApiError, Kind};
 use crate::state::AppState;
-use crate::{metrics, routes, tracker, webhook};
+use crate::{methods, metrics, routes, tracker, webhook};
 
 pub struct Application {
     port: u16,
@@ -132,23 +133,56 @@ fn task_stopped(what: &str, stopped: Result<anyhow::Result<()>, tokio::task::Joi
 }
 
 fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
-    let prometheus = metrics::build(state.pool.clone())?;
+    let metrics::Metrics { prometheus, unknown_methods } = metrics::build(state.pool.clone())?;
+    let metrics_listener = match &state.settings.metrics_bind {
+        Some(bind) => {
+            Some(TcpListener::bind(bind).map_err(|e| anyhow::anyhow!("cannot listen for /metrics on {bind}: {e}"))?)
+        }
+        None => None,
+    };
+    let metrics_addr = metrics_listener.as_ref().map(TcpListener::local_addr).transpose()?;
     let data = web::Data::new(state);
+    let routes_by_path = Arc::new(methods::Routes::from_spec());
     let server = HttpServer::new(move || {
         App::new()
             .wrap(ErrorHandlers::new().default_handler(json_error_fallback))
             .wrap(prometheus.clone())
-            .wrap_fn(|req, srv| {
+            .wrap_fn({
+                // Outside the per-route counters, whose method label would grow with every name sent.
+                let (routes_by_path, unknown_methods) = (routes_by_path.clone(), unknown_methods.clone());
+                move |req, srv| {
+                    use actix_web::dev::Service as _;
+                    let answer = if metrics::is_standard_method(req.method()) {
+                        Either::Left(srv.call(req))
+                    } else {
+                        unknown_methods.inc();
+                        let res = routes_by_path.answer(req.request());
+                        Either::Right(ServiceResponse::new(req.into_parts().0, res))
+                    };
+                    async move {
+                        match answer {
+                            Either::Left(fut) => fut.await.map(ServiceResponse::map_into_boxed_body),
+                            Either::Right(res) => Ok(res),
+                        }
+                    }
+                }
+            })
+            .wrap_fn(move |req, srv| {
                 use actix_web::dev::Service as _;
                 let state = req.app_data::<web::Data<AppState>>().cloned();
-                let refused = req.path() == "/metrics"
-                    && state.as_ref().and_then(|s| s.settings.metrics_token.as_ref()).is_some_and(|token| {
-                        crate::auth::principal::bearer(req.request()).map_or(true, |t| t != token.expose())
-                    });
+                let is_metrics = req.path() == "/metrics";
+                // With a metrics address, /metrics is served there and nothing else is.
+                let misplaced = metrics_addr.is_some_and(|a| is_metrics != (req.app_config().local_addr() == a));
+                let refused = misplaced
+                    || is_metrics
+                        && state.as_ref().and_then(|s| s.settings.metrics_token.as_ref()).is_some_and(|token| {
+                            crate::auth::principal::bearer(req.request()).map_or(true, |t| t != token.expose())
+                        });
                 let fut = (!refused).then(|| srv.call(req));
                 async move {
                     match fut {
                         Some(f) => f.await,
+                        None if misplaced => Err(ApiError::not_found("resource").into()),
                         None => Err(ApiError::unauthorized("invalid_token", "/metrics needs its bearer token").into()),
                     }
                 }
@@ -187,11 +221,20 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .error_handler(|e, _| ApiError::new(Kind::NotFound, "not_found", e.to_string()).into()),
             )
             .configure(routes::configure)
+            .default_service(web::to({
+                let routes_by_path = routes_by_path.clone();
+                move |req: actix_web::HttpRequest| {
+                    let routes_by_path = routes_by_path.clone();
+                    async move { routes_by_path.answer(&req) }
+                }
+            }))
     })
-    .listen(listener)?
-    .shutdown_timeout(30)
-    .run();
-    Ok(server)
+    .listen(listener)?;
+    let server = match metrics_listener {
+        Some(l) => server.listen(l)?,
+        None => server,
+    };
+    Ok(server.shutdown_timeout(30).run())
 }
 
 /// The dashboard's script policy (no inline scripts or styles, nothing from elsewhere, no framing)

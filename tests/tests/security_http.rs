@@ -162,7 +162,111 @@ async fn the_secure_cookie_flag_believes_only_a_trusted_proxy(db: Db) {
     assert!(secure_flags(&browser_login(&proxied, "http").await).iter().all(|s| !s));
 }
 
-backend_tests!(bodies_in_other_encodings_answer_415);
+/// Contract 1.1: a method the path does not serve → 405 with `Allow`; unknown paths stay 404.
+async fn wrong_methods_answer_405_with_allow(app: TestApp) {
+    for (method, path, allow) in [
+        ("GET", "/api/v1/auth/login", "POST"),
+        ("DELETE", "/api/v1/policy", "GET, PUT"),
+        ("PATCH", "/api/v1/tickets/1b4e28ba-2fa1-11d2-883f-0016d3cca427", "GET"),
+        ("FROB", "/api/v1/sync/push", "POST"),
+        ("POST", "/healthz", "GET"),
+        ("POST", "/metrics", "GET"),
+    ] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let res = app.client.request(method.clone(), app.url(path)).send().await.expect("sent");
+        let allowed = res.headers().get("allow").map(|v| v.to_str().expect("ascii").to_owned());
+        let (status, body) = json_of(res).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (405, Some("method_not_allowed")), "{method} {path}");
+        assert_eq!(allowed.as_deref(), Some(allow), "{method} {path}");
+    }
+    for path in ["/api/v1/nothing", "/api/v1/tickets/x/y/z", "/nope"] {
+        let (status, body) = app.send(reqwest::Method::DELETE, path, None, None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")), "{path}");
+    }
+}
+
+/// Opens a connection and sends a login whose body stops after 10 of its 100 bytes.
+async fn stalled_login(app: &TestApp) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.expect("connect");
+    let head =
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n";
+    conn.write_all(head.as_bytes()).await.expect("headers");
+    conn.write_all(br#"{"username""#).await.expect("part of the body");
+    conn
+}
+
+/// A body that stalls answers 408 after FIELDVISIT_BODY_TIMEOUT_S, and the connection is let go.
+async fn a_stalled_body_answers_408_and_frees_the_connection(db: Db) {
+    use tokio::io::AsyncReadExt;
+    let app = TestApp::spawn_with(db, |s| s.body_timeout_s = 1).await;
+    let mut conns = Vec::new();
+    for _ in 0..50 {
+        conns.push(stalled_login(&app).await);
+    }
+    for mut conn in conns {
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), conn.read_to_end(&mut answer)).await;
+        assert!(read.is_ok(), "the connection was still held after 5 s");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("body_timeout"), "{answer}");
+    }
+}
+
+async fn metrics_lines(app: &TestApp) -> Vec<String> {
+    let text = app.get("/metrics").await.text().await.expect("metrics");
+    text.lines().filter(|l| !l.starts_with('#')).map(str::to_owned).collect()
+}
+
+/// Random method names and paths do not grow /metrics: unknown methods count in one counter,
+/// unmatched paths under one endpoint label.
+async fn random_methods_and_paths_do_not_grow_metrics(app: TestApp) {
+    let mut sent = 0;
+    let burst = |round: usize| {
+        let app = &app;
+        async move {
+            for i in 0..30 {
+                let method = reqwest::Method::from_bytes(format!("M{round}X{i}").as_bytes()).expect("method");
+                let path = if i % 2 == 0 { "/api/v1/sync/push".to_owned() } else { format!("/nothing/{round}/{i}") };
+                let status = app.client.request(method, app.url(&path)).send().await.expect("sent").status();
+                assert!(status == 405 || status == 404, "{status}");
+                let status =
+                    app.client.get(app.url(&format!("/random/{round}/{i}"))).send().await.expect("sent").status();
+                assert_eq!(status, 404);
+            }
+        }
+    };
+    burst(0).await;
+    sent += 30;
+    metrics_lines(&app).await; // the scrape itself is counted from the first one on
+    let before = metrics_lines(&app).await.len();
+    burst(1).await;
+    sent += 30;
+    let lines = metrics_lines(&app).await;
+    assert_eq!(lines.len(), before, "another 30 random methods and 60 random paths added lines");
+    assert!(lines.contains(&format!("fieldvisit_http_requests_unknown_method_total {sent}")), "{lines:?}");
+}
+
+/// FIELDVISIT_METRICS_BIND: /metrics only on its own address, which serves nothing else.
+async fn metrics_can_have_an_address_of_their_own(db: Db) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let app = TestApp::spawn_with(db, |s| s.metrics_bind = Some(format!("127.0.0.1:{port}"))).await;
+    assert_eq!(app.get("/metrics").await.status().as_u16(), 404, "not on the public address");
+    assert_eq!(app.get("/healthz").await.status().as_u16(), 200);
+    let metrics = format!("http://127.0.0.1:{port}");
+    let res = app.client.get(format!("{metrics}/metrics")).send().await.expect("scrape");
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(res.text().await.expect("text").contains("fieldvisit_db_pool_connections"));
+    let res = app.client.get(format!("{metrics}/healthz")).send().await.expect("sent");
+    assert_eq!(res.status().as_u16(), 404, "the metrics address serves nothing else");
+}
+
+backend_tests!(
+    bodies_in_other_encodings_answer_415,
+    wrong_methods_answer_405_with_allow,
+    random_methods_and_paths_do_not_grow_metrics
+);
 
 mod with_settings {
     use super::*;
@@ -171,5 +275,7 @@ mod with_settings {
         someone_elses_failures_do_not_lock_out_a_user,
         a_brute_force_from_one_address_gets_429_and_is_audited_once,
         the_secure_cookie_flag_believes_only_a_trusted_proxy,
+        a_stalled_body_answers_408_and_frees_the_connection,
+        metrics_can_have_an_address_of_their_own,
     );
 }
