@@ -104,6 +104,16 @@ pub struct Settings {
     /// stops the writer for 30-150 ms; the WAL may take up to twice this on disk. At least 1.
     #[arg(long, env = "FIELDVISIT_WAL_REWIND_MIB", default_value_t = 1024)]
     pub wal_rewind_mib: u32,
+
+    /// Pushes one device may send per minute (its bucket holds five minutes' worth), then 429 with
+    /// Retry-After. 0 turns the limit off (load tests such as `scripts/bench`).
+    #[arg(long, env = "FIELDVISIT_DEVICE_PUSHES_PER_MINUTE", default_value_t = 120)]
+    pub device_pushes_per_minute: u32,
+
+    /// Photo uploads one device may send per minute (its bucket holds five minutes' worth), then
+    /// 429 with Retry-After. 0 turns the limit off.
+    #[arg(long, env = "FIELDVISIT_DEVICE_UPLOADS_PER_MINUTE", default_value_t = 60)]
+    pub device_uploads_per_minute: u32,
 }
 
 #[derive(clap::Parser)]
