@@ -244,10 +244,116 @@ async fn csv_cells_never_start_a_formula(app: TestApp) {
     }
 }
 
+async fn photos_must_be_the_image_type_they_claim(app: TestApp) {
+    app.org().await;
+    let volunteer = app.token("volunteer_a", PASSWORD, &new_id()).await;
+    // What the attack sent: 1 MiB of random-looking bytes labelled image/jpeg.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let noise: Vec<u8> = (0..1 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR".to_vec();
+    let webp = b"RIFF\x24\x00\x00\x00WEBPVP8 \x18\x00".to_vec();
+    for (content_type, bytes) in [("image/jpeg", noise), ("image/jpeg", png.clone()), ("image/webp", jpeg("x"))] {
+        let (status, err) = put_blob(&app, &volunteer, content_type, bytes).await;
+        assert_eq!((status, &err["error"]["code"]), (422, &json!("media_type_mismatch")), "{content_type}: {err}");
+        assert_eq!(err["error"]["field"], "content-type");
+    }
+    for (content_type, bytes) in [("image/png", png), ("image/webp", webp), ("image/jpeg", jpeg("y"))] {
+        assert_eq!(put_blob(&app, &volunteer, content_type, bytes).await.0, 201, "{content_type}");
+    }
+}
+
+/// A day offline (40 households and visits, 10 tickets, 20 events, 40 photos) flushed as fast as
+/// the link allows, even one record per push, never meets the default per-device rates.
+async fn a_day_offline_flushes_without_meeting_the_rates(app: TestApp) {
+    let org = app.org().await;
+    let volunteer = app.token("volunteer_a", PASSWORD, &new_id()).await;
+    let started = std::time::Instant::now();
+    let mut pushes = 0;
+    for day in 0..2 {
+        let (mut households, mut visits, mut tickets, mut events) = (vec![], vec![], vec![], vec![]);
+        for i in 0..40 {
+            let (h, v) = (new_id(), new_id());
+            households.push(household(&h, &org.grid_a, &format!("{day}-{i}号")));
+            visits.push(visit(&v, &h, -300 + i));
+            if i % 4 == 0 {
+                let t = new_id();
+                tickets.push(ticket(&t, &h, -250 + i));
+                events.extend([event(&new_id(), &t, "comment", -200 + i), event(&new_id(), &t, "comment", -100 + i)]);
+            }
+        }
+        let records: Vec<(&str, Value)> =
+            [("households", households), ("visits", visits), ("tickets", tickets), ("ticket_events", events)]
+                .into_iter()
+                .flat_map(|(key, list)| list.into_iter().map(move |r| (key, r)))
+                .collect();
+        // Day 0 in batches of 25, day 1 one record per push: the worst a phone app could do.
+        let per_push = if day == 0 { 25 } else { 1 };
+        for chunk in records.chunks(per_push) {
+            let mut body = json!({});
+            for (key, r) in chunk {
+                body[*key].as_array_mut().map(|a| a.push(r.clone())).unwrap_or_else(|| body[*key] = json!([r]));
+            }
+            let (status, res) = app.push(&volunteer, &batch(&at_minutes(0), body)).await;
+            assert_eq!(status, 200, "push {pushes}: {res}");
+            assert_eq!(res["summary"]["rejected"], 0, "{res}");
+            pushes += 1;
+        }
+    }
+    for i in 0..80 {
+        let (status, err) = put_blob(&app, &volunteer, "image/jpeg", jpeg(&format!("photo {i}"))).await;
+        assert_eq!(status, 201, "upload {i}: {err}");
+    }
+    eprintln!("{pushes} pushes and 80 uploads in {:?}, none refused", started.elapsed());
+}
+
+/// A flood from one device gets 429 with Retry-After; another device of the same user is not held.
+async fn a_flood_from_one_device_is_rate_limited(db: Db) {
+    let app = TestApp::spawn_with(db, |s| {
+        s.device_pushes_per_minute = 2;
+        s.device_uploads_per_minute = 1;
+    })
+    .await;
+    app.org().await;
+    let (flooder, other) = (new_id(), new_id());
+    let token = app.token("volunteer_a", PASSWORD, &flooder).await;
+    for _ in 0..10 {
+        assert_eq!(app.push(&token, &batch(&at_minutes(0), json!({}))).await.0, 200);
+    }
+    let res = app.client.post(app.url("/api/v1/sync/push")).bearer_auth(&token);
+    let res = res.json(&batch(&at_minutes(0), json!({}))).send().await.expect("sent");
+    assert_eq!(res.status().as_u16(), 429);
+    let wait: u64 = res.headers()["retry-after"].to_str().ok().and_then(|v| v.parse().ok()).expect("Retry-After");
+    assert!((1..=30).contains(&wait), "Retry-After {wait}");
+    let (_, err) = json_of(res).await;
+    assert_eq!(err["error"]["code"], "rate_limited");
+    let second = app.token("volunteer_a", PASSWORD, &other).await;
+    assert_eq!(app.push(&second, &batch(&at_minutes(0), json!({}))).await.0, 200, "per device");
+
+    for i in 0..5 {
+        assert_eq!(put_blob(&app, &token, "image/jpeg", jpeg(&format!("{i}"))).await.0, 201);
+    }
+    let (status, err) = put_blob(&app, &token, "image/jpeg", jpeg("sixth")).await;
+    assert_eq!((status, &err["error"]["code"]), (429, &json!("rate_limited")), "{err}");
+}
+
 backend_tests!(
+    photos_must_be_the_image_type_they_claim,
+    a_day_offline_flushes_without_meeting_the_rates,
     csv_cells_never_start_a_formula,
     dispatch_only_to_teams_that_serve_the_ticket,
     conflicts_show_current_only_within_scope,
     naming_a_foreign_photo_grants_nothing,
     volunteer_feedback_completes_no_desk_stage,
 );
+
+mod own_settings {
+    use super::*;
+    backend_tests!(db: a_flood_from_one_device_is_rate_limited);
+}
