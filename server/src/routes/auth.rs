@@ -36,11 +36,12 @@ fn short(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, A
     }
 }
 
-/// Log in on a device; the session is bound to `device_id`.
+/// Log in on a device; the session is bound to `device_id` (a UUID). 403 `device_revoked` or
+/// `user_disabled`; 409 `device_in_use` when the device id belongs to another user.
 #[utoipa::path(tag = "auth", request_body = LoginRequest, responses(
     (status = 200, body = TokenPair), (status = 400, body = crate::error::ErrorBody),
     (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
-    (status = 429, body = crate::error::ErrorBody)))]
+    (status = 409, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
 #[post("/api/v1/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
@@ -53,7 +54,9 @@ pub async fn login(
 /// The dashboard's login: the same body as login, but the tokens go into HttpOnly cookies (plus a
 /// readable CSRF cookie) and the answer carries only the user and the access token's lifetime.
 #[utoipa::path(tag = "auth", request_body = LoginRequest, responses(
-    (status = 200, body = Object), (status = 401, body = crate::error::ErrorBody)))]
+    (status = 200, body = Object), (status = 400, body = crate::error::ErrorBody),
+    (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+    (status = 409, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
 #[post("/api/v1/auth/browser-login")]
 pub async fn browser_login(
     state: web::Data<AppState>,
