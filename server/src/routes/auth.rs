@@ -5,7 +5,7 @@ use fieldvisit_sync_protocol::org::User;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::accounts::{self, TokenPair};
+use crate::accounts::{self, AuditActor, TokenPair};
 use crate::auth::{cookie, password, tokens, Principal};
 use crate::db::audit::NewAudit;
 use crate::db::devices::{DeviceRow, RefreshRow};
@@ -282,22 +282,13 @@ fn audit_refresh(
     device: &DeviceRow,
     now: i64,
 ) -> Result<(), ApiError> {
-    audit::insert(
-        conn,
-        &NewAudit {
-            at: now,
-            action: action.into(),
-            actor_user_id: Some(user.id.clone()),
-            actor_username: Some(user.username.clone()),
-            device_id: Some(device.id.clone()),
-            target_type: Some("device".into()),
-            target_id: Some(device.id.clone()),
-            area_path: device.area_path.clone(),
-            detail: "{}".into(),
-            ..Default::default()
-        },
-    )?;
-    Ok(())
+    let actor = AuditActor {
+        user_id: user.id.clone(),
+        username: user.username.clone(),
+        device_id: device.id.clone(),
+        client_addr: None,
+    };
+    accounts::audit_as(conn, actor, action, ("device", &device.id), &device.area_path, json!({}), now)
 }
 
 /// End this session.
