@@ -156,10 +156,42 @@ pub fn issue(
     })
 }
 
+/// Who an audit entry names as having acted.
+pub struct AuditActor {
+    pub user_id: String,
+    pub username: String,
+    pub device_id: String,
+    pub client_addr: Option<String>,
+}
+
+impl From<&Principal> for AuditActor {
+    fn from(p: &Principal) -> Self {
+        AuditActor {
+            user_id: p.user_id.clone(),
+            username: p.username.clone(),
+            device_id: p.device_id.clone(),
+            client_addr: p.client_addr.clone(),
+        }
+    }
+}
+
 /// An audit entry for something `actor` did.
 pub fn audit_by(
     conn: &mut DbConn,
     actor: &Principal,
+    action: &str,
+    target: (&str, &str),
+    area_path: &str,
+    detail: serde_json::Value,
+    now: i64,
+) -> Result<(), ApiError> {
+    audit_as(conn, AuditActor::from(actor), action, target, area_path, detail, now)
+}
+
+/// An audit entry for something `actor` did outside a request's [`Principal`] (a refresh).
+pub fn audit_as(
+    conn: &mut DbConn,
+    actor: AuditActor,
     action: &str,
     target: (&str, &str),
     area_path: &str,
@@ -171,10 +203,10 @@ pub fn audit_by(
         &NewAudit {
             at: now,
             action: action.into(),
-            actor_user_id: Some(actor.user_id.clone()),
-            actor_username: Some(actor.username.clone()),
-            device_id: Some(actor.device_id.clone()),
-            client_addr: actor.client_addr.clone(),
+            actor_user_id: Some(actor.user_id),
+            actor_username: Some(actor.username),
+            device_id: Some(actor.device_id),
+            client_addr: actor.client_addr,
             target_type: Some(target.0.into()),
             target_id: Some(target.1.into()),
             area_path: area_path.into(),

@@ -5,7 +5,7 @@ use fieldvisit_sync_protocol::org::User;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::accounts::{self, TokenPair};
+use crate::accounts::{self, AuditActor, TokenPair};
 use crate::auth::ratelimit::Attempt;
 use crate::auth::{cookie, forwarded, password, tokens, Principal};
 use crate::db::audit::NewAudit;
@@ -40,11 +40,12 @@ fn short(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, A
     }
 }
 
-/// Log in on a device; the session is bound to `device_id`.
+/// Log in on a device; the session is bound to `device_id` (a UUID). 403 `device_revoked` or
+/// `user_disabled`; 409 `device_in_use` when the device id belongs to another user.
 #[utoipa::path(tag = "auth", request_body = LoginRequest, responses(
     (status = 200, body = TokenPair), (status = 400, body = crate::error::ErrorBody),
     (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
-    (status = 429, body = crate::error::ErrorBody)))]
+    (status = 409, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
 #[post("/api/v1/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
@@ -57,7 +58,9 @@ pub async fn login(
 /// The dashboard's login: the same body as login, but the tokens go into HttpOnly cookies (plus a
 /// readable CSRF cookie) and the answer carries only the user and the access token's lifetime.
 #[utoipa::path(tag = "auth", request_body = LoginRequest, responses(
-    (status = 200, body = Object), (status = 401, body = crate::error::ErrorBody)))]
+    (status = 200, body = Object), (status = 400, body = crate::error::ErrorBody),
+    (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+    (status = 409, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
 #[post("/api/v1/auth/browser-login")]
 pub async fn browser_login(
     state: web::Data<AppState>,
@@ -303,22 +306,13 @@ fn audit_refresh(
     device: &DeviceRow,
     now: i64,
 ) -> Result<(), ApiError> {
-    audit::insert(
-        conn,
-        &NewAudit {
-            at: now,
-            action: action.into(),
-            actor_user_id: Some(user.id.clone()),
-            actor_username: Some(user.username.clone()),
-            device_id: Some(device.id.clone()),
-            target_type: Some("device".into()),
-            target_id: Some(device.id.clone()),
-            area_path: device.area_path.clone(),
-            detail: "{}".into(),
-            ..Default::default()
-        },
-    )?;
-    Ok(())
+    let actor = AuditActor {
+        user_id: user.id.clone(),
+        username: user.username.clone(),
+        device_id: device.id.clone(),
+        client_addr: None,
+    };
+    accounts::audit_as(conn, actor, action, ("device", &device.id), &device.area_path, json!({}), now)
 }
 
 /// End this session.
