@@ -12,8 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
-import { chromium } from 'playwright-core';
-import { startServer, Api, makeOrg, at, ADMIN_PASSWORD, PASSWORD } from './server.js';
+import { startServer, launchChromium, Api, makeOrg, at, ADMIN_PASSWORD, PASSWORD } from './server.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const binary = process.env.FIELDVISIT_BIN ?? join(root, 'target/debug/fieldvisit');
@@ -43,10 +42,7 @@ before(async () => {
   }));
   homes.push(...households);
   await api.push(volunteer, { households });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-dev-shm-usage'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -302,4 +298,40 @@ test('a phone whose clock is 30 minutes slow is told so', async () => {
   await page.getByLabel('用户名').waitFor();
   assert.equal(await page.evaluate(async () => (await window.fieldvisit.households()).length), 0);
   await context.close();
+});
+
+test('an expired access token is refreshed, the login survives a reload, and the push goes through', async () => {
+  // A server of its own whose access tokens live 3 s.
+  const short = await startServer(binary, { FIELDVISIT_ACCESS_TOKEN_TTL_S: '3' });
+  const saved = server;
+  server = short;
+  try {
+    const shortApi = new Api(short.base);
+    const shortOrg = await makeOrg(shortApi);
+    const home = { id: randomUUID(), area_id: shortOrg.grid, address: '东城区和平路8号', head_name: '刘奶奶', heating: 'gas', tags: [], base_version: 0, updated_at: at(-60) };
+    await shortApi.push(await shortApi.token('volunteer_a', PASSWORD, randomUUID()), { households: [home] });
+    const { context, page } = await phone();
+    const refreshes = [];
+    page.on('response', (r) => { if (r.url().endsWith('/api/v1/auth/refresh')) refreshes.push(r.status()); });
+    await logIn(page, 'volunteer_a');
+    await page.getByText('东城区和平路8号').waitFor();
+    await new Promise((r) => setTimeout(r, 4_000));
+    await page.reload();
+    await page.getByText('东城区和平路8号').waitFor();
+    assert.equal(await page.getByLabel('密码').count(), 0, 'still logged in after a reload');
+    await page.locator('#households a').first().click();
+    await page.getByRole('button', { name: '登记走访' }).click();
+    await page.getByLabel('室内温度').fill('19');
+    await page.getByRole('button', { name: '保存' }).click();
+    await synced(page);
+    assert.ok(refreshes.length >= 1, 'the token was refreshed');
+    assert.ok(refreshes.every((s) => s === 200), `every refresh answered 200: ${refreshes}`);
+    const supervisor = await shortApi.token('supervisor_a', PASSWORD, randomUUID());
+    const stored = await shortApi.call('GET', `/api/v1/households/${home.id}`, supervisor);
+    assert.deepEqual(stored.visits.map((v) => v.indoor_temp_c), [19]);
+    await context.close();
+  } finally {
+    server = saved;
+    await short.stop();
+  }
 });
