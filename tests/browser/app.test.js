@@ -144,7 +144,7 @@ test('a volunteer works offline and every record reaches the server exactly once
   assert.equal(await page.locator('#households li').count(), 4, 'the grid is there offline');
 
   await visitAndReport(page, 2, 16.5, '暖气片不热，阀门漏水，已更换垫片', true);
-  assert.match(await status(page).innerText(), /2 条记录待同步/);
+  assert.match(await status(page).innerText(), /3 条记录待同步/, 'a visit, a ticket and a photo');
   await shot(page, 'household-offline');
   const queued = await page.evaluate(() => window.fieldvisit.outbox());
   assert.equal(queued.length, 2, 'the visit and the ticket wait in IndexedDB');
