@@ -335,3 +335,29 @@ test('an expired access token is refreshed, the login survives a reload, and the
     await short.stop();
   }
 });
+
+test('a cursor the server cannot use (409 cursor_reset) starts the pull over and drops what left the scope', async () => {
+  const { context, page } = await phone();
+  await logIn(page, 'volunteer_a');
+  await page.getByText('西城区幸福路4号').waitFor();
+  await synced(page);
+  // Offline, so no sync in flight writes the cursor meanwhile: a household the server no longer
+  // has for this user, and a cursor from another scope.
+  await context.setOffline(true);
+  await new Promise((r) => setTimeout(r, 500));
+  await page.evaluate(async () => {
+    const store = await import('/app/js/store.js');
+    await store.put('households', { id: '00000000-0000-4000-8000-000000000001', area_id: 'x', address: '已迁出的住户', head_name: '某某', heating: 'coal', tags: [], version: 3 });
+    await store.setKv('cursor', 'djE6OTk5OTk5OTpvdGhlcg'); // "v1:9999999:other"
+  });
+  const answers = [];
+  page.on('response', (r) => { if (r.url().includes('/api/v1/sync/pull')) answers.push(r.status()); });
+  await page.reload();
+  await page.getByText('已迁出的住户').waitFor();
+  await context.setOffline(false);
+  await synced(page);
+  assert.ok(answers.includes(409), `the server answered cursor_reset: ${answers}`);
+  await eventually(async () => (await page.getByText('已迁出的住户').count()) === 0, 'the stale household to go');
+  assert.equal(await page.locator('#households li').count(), 4, 'the grid pulled again from scratch');
+  await context.close();
+});
