@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { chromium } from 'playwright-core';
 
 export const ADMIN_PASSWORD = 'browser-admin-password';
@@ -87,8 +87,12 @@ export class Api {
     return data;
   }
 
-  async token(username, password, deviceId) {
-    const res = await this.call('POST', '/api/v1/auth/login', null, { username, password, device_id: deviceId });
+  /** Logs in on the device named `deviceName`; its id is a UUID made from the name (ids are UUIDs). */
+  async token(username, password, deviceName) {
+    const h = createHash('sha1').update(deviceName).digest('hex');
+    const deviceId = `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+    const res = await this.call('POST', '/api/v1/auth/login', null,
+      { username, password, device_id: deviceId, device_name: deviceName });
     return res.access_token;
   }
 

@@ -38,7 +38,7 @@ impl Browser {
 }
 
 async fn browser_login(app: &TestApp, username: &str) -> (Browser, HashMap<String, String>, Value) {
-    let body = json!({"username": username, "password": PASSWORD, "device_id": format!("browser-{username}")});
+    let body = json!({"username": username, "password": PASSWORD, "device_id": harness::device(&format!("browser-{username}"))});
     let res = app.client.post(app.url("/api/v1/auth/browser-login")).json(&body).send().await.expect("sent");
     let cookies = set_cookies(res.headers());
     let (status, body) = json_of(res).await;

@@ -3,15 +3,21 @@
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use fieldvisit_sync_protocol::org::User;
 use serde::Deserialize;
+use serde_json::json;
 
 use crate::accounts::{self, TokenPair};
-use crate::auth::{cookie, password, tokens, Principal};
+use crate::auth::ratelimit::Attempt;
+use crate::auth::{cookie, forwarded, password, tokens, Principal};
 use crate::db::audit::NewAudit;
-use crate::db::devices::DeviceRow;
+use crate::db::devices::{DeviceRow, RefreshRow};
+use crate::db::users::UserRow;
 use crate::db::{self, audit, devices, users};
 use crate::error::{ApiError, Kind};
 use crate::extract::Json;
 use crate::state::AppState;
+
+/// Accounts are created with at most 64-character usernames (accounts::create_user).
+const MAX_USERNAME_CHARS: usize = 64;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
@@ -79,15 +85,23 @@ pub async fn browser_refresh(state: web::Data<AppState>, req: HttpRequest) -> Re
 #[post("/api/v1/auth/browser-logout")]
 pub async fn browser_logout(state: web::Data<AppState>, req: HttpRequest, who: Option<Principal>) -> HttpResponse {
     if let Some(who) = who {
-        let now = state.clock.now();
-        let ended = db::run(&state.pool, move |conn| Ok(devices::end_session(conn, &who.session_id, now, "logout")?));
-        if let Err(e) = ended.await {
+        if let Err(e) = end_session(&state, who).await {
             tracing::warn!(error = %e, "browser logout could not end the session");
         }
     }
     let mut res = HttpResponse::NoContent();
     cookie::clear(&mut res, &req);
     res.finish()
+}
+
+/// Logout: ends the caller's session, audited.
+async fn end_session(state: &AppState, who: Principal) -> Result<(), ApiError> {
+    let now = state.clock.now();
+    db::run(&state.pool, move |conn| {
+        devices::end_session(conn, &who.session_id, now, "logout")?;
+        accounts::audit_by(conn, &who, "logout", ("session", &who.session_id), &who.area_path, json!({}), now)
+    })
+    .await
 }
 
 fn with_cookies(state: &AppState, req: &HttpRequest, pair: &TokenPair) -> HttpResponse {
@@ -106,50 +120,80 @@ async fn authenticate(
         .device_id
         .filter(|d| !d.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request("missing_field", "device_id is required").with_field("device_id"))?;
-    if device_id.chars().count() > 100 {
-        return Err(ApiError::invalid("device_id", "at most 100 characters"));
-    }
+    let device_id = uuid::Uuid::parse_str(device_id.trim())
+        .map_err(|_| {
+            ApiError::bad_request("invalid_device_id", "device_id must be a UUID the app generates once")
+                .with_field("device_id")
+        })?
+        .to_string();
     let device_name = short("device_name", body.device_name, 100)?;
     let app_version = short("app_version", body.app_version, 50)?;
-    let addr = req.peer_addr().map(|a| a.ip().to_string());
-    state.login_limits.check(&body.username, addr.as_deref())?;
+    if body.username.chars().count() > MAX_USERNAME_CHARS {
+        // No account has such a name; it is not worth a hash or a slot in the login limits.
+        return Err(ApiError::unauthorized("invalid_credentials", "wrong username or password"));
+    }
+    let client = forwarded::client_ip(req);
+    let addr = client.map(|ip| ip.to_string());
+    let throttle_addr = client.map(forwarded::throttle_key);
 
     let st = state.clone();
     db::run(&state.pool, move |conn| {
         let now = st.clock.now();
         let user = users::find_by_username(conn, &body.username)?;
+        let device = devices::find(conn, &device_id)?;
+        let known_device = device
+            .as_ref()
+            .filter(|d| user.as_ref().is_some_and(|u| u.id == d.user_id) && d.revoked_at.is_none())
+            .map(|d| d.id.as_str());
+        let attempt = Attempt { username: &body.username, addr: throttle_addr.as_deref(), known_device };
+        let audit_login = |conn: &mut db::DbConn, action: &str, detail: String| -> Result<(), ApiError> {
+            let area_path = match &user {
+                Some(u) => u.area_path.clone(),
+                None => db::areas::root(conn)?.map_or_else(|| "/".into(), |r| r.path),
+            };
+            let row = NewAudit {
+                at: now,
+                action: action.into(),
+                actor_user_id: user.as_ref().map(|u| u.id.clone()),
+                actor_username: user.as_ref().map(|u| u.username.clone()),
+                device_id: Some(device_id.clone()),
+                client_addr: addr.clone(),
+                area_path,
+                detail,
+                ..Default::default()
+            };
+            Ok(audit::insert(conn, &row)?)
+        };
+        if let Err(refused) = st.login_limits.check(&attempt) {
+            // One row per (username, address) per window, however many attempts it refuses.
+            if refused.first_in_window {
+                let detail = serde_json::json!({"retry_after_s": refused.error.retry_after_s}).to_string();
+                audit_login(conn, "login_refused", detail)?;
+            }
+            return Err(refused.error);
+        }
         let hash = user.as_ref().map_or(password::decoy_hash(), |u| u.password_hash.as_str());
         let ok = password::verify(&body.password, hash);
-        let user = match (user, ok) {
-            (Some(u), true) => u,
-            (user, _) => {
-                st.login_limits.failed(&body.username, addr.as_deref());
-                let area_path = match &user {
-                    Some(u) => u.area_path.clone(),
-                    None => db::areas::root(conn)?.map_or_else(|| "/".into(), |r| r.path),
-                };
-                audit::insert(
-                    conn,
-                    &NewAudit {
-                        at: now,
-                        action: "login_failed".into(),
-                        actor_user_id: user.as_ref().map(|u| u.id.clone()),
-                        actor_username: user.as_ref().map(|u| u.username.clone()),
-                        device_id: Some(device_id.clone()),
-                        client_addr: addr.clone(),
-                        area_path,
-                        detail: "{}".into(),
-                        ..Default::default()
-                    },
-                )?;
+        let user = match (&user, ok) {
+            (Some(u), true) => u.clone(),
+            _ => {
+                st.login_limits.failed(&attempt);
+                audit_login(conn, "login_failed", "{}".into())?;
                 return Err(ApiError::unauthorized("invalid_credentials", "wrong username or password"));
             }
         };
-        if devices::find(conn, &device_id)?.is_some_and(|d| d.revoked_at.is_some()) {
-            return Err(ApiError::new(Kind::Forbidden, "device_revoked", "this device has been revoked"));
+        if !user.active {
+            return Err(ApiError::new(Kind::Forbidden, "user_disabled", "this account has been deactivated"));
+        }
+        match &device {
+            Some(d) if d.user_id != user.id => return Err(device_in_use()),
+            Some(d) if d.revoked_at.is_some() => {
+                return Err(ApiError::new(Kind::Forbidden, "device_revoked", "this device has been revoked"))
+            }
+            _ => {}
         }
         db::transaction(conn, |conn| {
-            devices::upsert_on_login(
+            let claim = devices::record_login(
                 conn,
                 &DeviceRow {
                     id: device_id.clone(),
@@ -162,6 +206,9 @@ async fn authenticate(
                     revoked_at: None,
                 },
             )?;
+            if claim == devices::Claim::OtherUsers {
+                return Err(device_in_use());
+            }
             audit::insert(
                 conn,
                 &NewAudit {
@@ -180,6 +227,13 @@ async fn authenticate(
         })
     })
     .await
+}
+
+/// A device id already bound to another user is refused, never taken over: device ids show in
+/// ticket timelines, and a takeover moved the victim's phone into the attacker's area.
+fn device_in_use() -> ApiError {
+    ApiError::conflict("device_in_use", "this device id belongs to another user; use this installation's own id")
+        .with_field("device_id")
 }
 
 /// Swap a refresh token for a new pair. A spent token presented again ends the device's sessions.
@@ -202,42 +256,76 @@ async fn rotate(state: web::Data<AppState>, refresh_token: String) -> Result<Tok
         if device.revoked_at.is_some() {
             return Err(ApiError::unauthorized("device_revoked", "this device has been revoked"));
         }
-        if token.used_at.is_some() || !devices::spend_refresh(conn, &hash, now)? {
+        let user = users::find(conn, &session.user_id)?.ok_or_else(invalid)?;
+        let fresh = token.used_at.is_none() && devices::spend_refresh(conn, &hash, now)?;
+        if !fresh && !retry_after_lost_answer(conn, &token, now)? {
             // Theft detection: whoever holds the older copy and whoever holds the newer one both lose.
             devices::end_device_sessions(conn, &device.id, now, "refresh_token_reused")?;
-            audit::insert(
-                conn,
-                &NewAudit {
-                    at: now,
-                    action: "refresh_token_reused".into(),
-                    actor_user_id: Some(session.user_id.clone()),
-                    device_id: Some(device.id.clone()),
-                    area_path: device.area_path.clone(),
-                    detail: "{}".into(),
-                    ..Default::default()
-                },
-            )?;
+            audit_refresh(conn, "refresh_token_reused", &user, &device, now)?;
             return Err(ApiError::unauthorized("refresh_token_reused", "refresh token already used; log in again"));
         }
-        if session.revoked_at.is_some() {
+        if session.revoked_at.is_some() || !user.active {
             return Err(ApiError::unauthorized("session_revoked", "this session has ended; log in again"));
         }
         if token.expires_at <= now {
             return Err(ApiError::unauthorized("token_expired", "the refresh token has expired; log in again"));
         }
-        let user = users::find(conn, &session.user_id)?.ok_or_else(invalid)?;
+        if !fresh {
+            audit_refresh(conn, "refresh_retried", &user, &device, now)?;
+        }
         devices::touch(conn, &device.id, now)?;
-        accounts::issue(conn, &st.keys, &st.settings, user, &session.id, &device.id, now)
+        accounts::issue(conn, &st.keys, &st.settings, user, (&session.id, &device.id), Some(&hash), now)
     })
     .await
+}
+
+/// How long after its use a refresh token may be presented again when its answer was lost.
+const RETRY_WINDOW_MS: i64 = 60_000;
+
+/// A phone whose answer was lost on a bad link presents the same refresh token again: within
+/// 60 s of its use, while neither token of the pair it produced has been used, that pair is made
+/// void (true) and a new one is issued. Anything else is a reuse (false).
+fn retry_after_lost_answer(conn: &mut db::DbConn, token: &RefreshRow, now: i64) -> Result<bool, ApiError> {
+    let Some(used_at) = token.used_at else { return Ok(false) };
+    if token.voided_at.is_some() || now - used_at > RETRY_WINDOW_MS {
+        return Ok(false);
+    }
+    match devices::live_child(conn, &token.token_hash)? {
+        Some(child) => Ok(devices::void_if_unused(conn, &child.token_hash, now)?),
+        None => Ok(false),
+    }
+}
+
+fn audit_refresh(
+    conn: &mut db::DbConn,
+    action: &str,
+    user: &UserRow,
+    device: &DeviceRow,
+    now: i64,
+) -> Result<(), ApiError> {
+    audit::insert(
+        conn,
+        &NewAudit {
+            at: now,
+            action: action.into(),
+            actor_user_id: Some(user.id.clone()),
+            actor_username: Some(user.username.clone()),
+            device_id: Some(device.id.clone()),
+            target_type: Some("device".into()),
+            target_id: Some(device.id.clone()),
+            area_path: device.area_path.clone(),
+            detail: "{}".into(),
+            ..Default::default()
+        },
+    )?;
+    Ok(())
 }
 
 /// End this session.
 #[utoipa::path(tag = "auth", security(("bearer" = [])), responses((status = 204), (status = 401, body = crate::error::ErrorBody)))]
 #[post("/api/v1/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, who: Principal) -> Result<HttpResponse, ApiError> {
-    let now = state.clock.now();
-    db::run(&state.pool, move |conn| Ok(devices::end_session(conn, &who.session_id, now, "logout")?)).await?;
+    end_session(&state, who).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
