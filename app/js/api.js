@@ -125,13 +125,16 @@ const SIGNED_OUT = ['session_revoked', 'device_revoked', 'invalid_token', 'refre
 /** An authenticated call; an expired access token is refreshed once. */
 export async function call(method, path, opts = {}) {
   if (!session) throw new ApiError(401, { error: { code: 'missing_token' } });
+  const used = session.access_token;
   try {
-    return await raw(method, path, { ...opts, token: session.access_token });
+    return await raw(method, path, { ...opts, token: used });
   } catch (err) {
     if (!(err instanceof ApiError) || err.status !== 401) throw err;
     if (err.code === 'token_expired') {
       try {
-        await refresh();
+        // A call that overlapped a refresh just takes the new token.
+        if (session?.access_token === used) await refresh();
+        if (!session) throw err;
       } catch (e) {
         if (e instanceof ApiError && (e.status === 401 || e.status === 403)) signedOut(e);
         throw e;

@@ -35,7 +35,8 @@ function sideBySide(mine, theirs, fields) {
 export async function attentionPanel() {
   const rejected = (await all('outbox')).filter((e) => e.state === 'rejected');
   const notices = await all('notices');
-  if (!rejected.length && !notices.length) return null;
+  const photos = (await all('photos')).filter((p) => p.error);
+  if (!rejected.length && !notices.length && !photos.length) return null;
   return h('section', { class: 'attention', 'aria-labelledby': 'attention-title' },
     h('h2', { id: 'attention-title' }, t('need_action')),
     rejected.map((e) => h('article', { class: 'card rejected' },
@@ -46,6 +47,7 @@ export async function attentionPanel() {
       h('div', { class: 'actions' },
         EDIT[e.type] ? h('a', { class: 'button', href: EDIT[e.type](e.record) }, t('fix')) : null,
         h('button', { type: 'button', class: 'quiet', onclick: () => { if (confirm(t('discard_confirm'))) discard(e.id); } }, t('discard'))))),
+    photos.map((p) => h('p', { class: 'error' }, `${t('photo_refused')}: ${p.error}`)),
     notices.map((n) => h('article', { class: 'card notice' },
       h('h3', {}, `${t(n.kind)}: ${t(`type_${n.type}`)}`),
       h('p', {}, summary(n.type, n.theirs ?? n.mine)),

@@ -8,13 +8,14 @@ import { all, getKv } from './store.js';
 import { save, nowRfc3339 } from './sync.js';
 import { field, photoPicker, ticketCard } from './ui.js';
 import { progress } from './deadline.js';
-import { flash } from './main.js';
+import { flash, route } from './main.js';
 
 const RANK = { critical: 0, urgent: 1, normal: 2 };
 
 async function addEvent(ticketId, type, extra = {}) {
   await save('ticket_event', { id: uuid(), ticket_id: ticketId, type, occurred_at: nowRfc3339(), ...extra });
   flash(t('saved'));
+  await route(); // the open form is done with: redraw the list
 }
 
 function actions(ticket, p) {
@@ -32,7 +33,8 @@ function actions(ticket, p) {
     fill(spot, form);
     note.focus();
   };
-  const feedback = () => fill(spot, h('div', { class: 'actions', role: 'group', 'aria-label': t('feedback') },
+  // A form, so a sync finishing meanwhile does not redraw it away under the thumb.
+  const feedback = () => fill(spot, h('form', { class: 'actions', role: 'group', 'aria-label': t('feedback') },
     ['satisfied', 'neutral', 'unsatisfied'].map((s) => h('button', {
       type: 'button', class: 'big', onclick: () => addEvent(ticket.id, 'feedback', { satisfaction: s }),
     }, t(`sat_${s}`)))));

@@ -185,6 +185,7 @@ async function uploadPhotos() {
       throw err;
     }
     await tx(['photos'], 'readwrite', (s) => s.photos.del(p.hash));
+    changed();
   }
 }
 
@@ -330,8 +331,9 @@ export function startSyncing() {
   setTimeout(tick, 1_000);
 }
 
-/** What the status line shows: how many records wait, and whether any need the user. */
+/** What the status line shows: how many records (photos included) wait, and how many need the user. */
 export async function outboxCounts() {
-  const entries = await all('outbox');
-  return { waiting: entries.filter((e) => e.state !== 'rejected').length, rejected: entries.filter((e) => e.state === 'rejected').length };
+  const [entries, photos] = await Promise.all([all('outbox'), all('photos')]);
+  const rejected = entries.filter((e) => e.state === 'rejected').length;
+  return { waiting: entries.length - rejected + photos.filter((p) => !p.error).length, rejected };
 }

@@ -26,15 +26,27 @@ export function select(options, value) {
 export function photoPicker(photos) {
   const thumbs = h('div', { class: 'thumbs' });
   const input = h('input', { type: 'file', accept: 'image/*', capture: 'environment', class: 'file' });
+  const problem = h('p', { class: 'error', role: 'alert' });
   input.addEventListener('change', async () => {
+    problem.textContent = '';
     for (const file of input.files) {
-      const { hash, thumb } = await takePhoto(file);
-      if (!photos.includes(hash)) photos.push(hash);
-      thumbs.append(h('img', { src: thumb, alt: t('photo_taken') }));
+      try {
+        const { hash, thumb } = await takePhoto(file);
+        if (!photos.includes(hash)) photos.push(hash);
+        thumbs.append(h('img', { src: thumb, alt: t('photo_taken') }));
+      } catch {
+        problem.textContent = t('photo_failed'); // a format the browser cannot decode
+      }
     }
     input.value = '';
   });
-  return h('div', { class: 'field' }, h('label', { class: 'button camera' }, input, t('photo')), thumbs);
+  return h('div', { class: 'field' }, h('label', { class: 'button camera' }, input, t('photo')), thumbs, problem);
+}
+
+/** A code's words (`cat_heating`), or the code itself where the app has none (a county's own category). */
+export function label(prefix, code) {
+  const words = t(`${prefix}_${code}`);
+  return words === `${prefix}_${code}` ? code : words;
 }
 
 export function dueText(dueAt, now = Date.now()) {
@@ -49,8 +61,8 @@ export function ticketCard(ticket, household, events, policy, extra) {
   const overdue = !p.closed && Number.isFinite(p.dueAt) && p.dueAt < Date.now();
   return h('article', { class: `card ticket sev-${ticket.severity}${overdue ? ' overdue' : ''}`, dataset: { ticketId: ticket.id } },
     h('h3', {}, household?.address ?? '—'),
-    h('p', {}, h('strong', {}, t(`cat_${ticket.category}`)), ' · ', t(`sev_${ticket.severity}`),
-      ticket._pending ? h('span', { class: 'tag pending' }, t('not_synced')) : null),
+    h('p', {}, h('strong', {}, label('cat', ticket.category)), ' · ', t(`sev_${ticket.severity}`),
+      ticket._pending || events.some((e) => e.ticket_id === ticket.id && e._pending) ? h('span', { class: 'tag pending' }, t('not_synced')) : null),
     h('p', {}, ticket.description),
     h('p', { class: 'stage' }, `${t('stage')}: `, h('strong', { dataset: { stage: p.stage } }, t(`stage_${p.stage}`)),
       p.closed ? null : h('span', { class: overdue ? 'due overdue' : 'due' }, ' · ', dueText(p.dueAt))),

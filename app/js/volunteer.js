@@ -5,7 +5,7 @@ import { h, fill, uuid } from '../../ui/js/dom.js';
 import { t, fmtTime } from './i18n.js';
 import { all, get, getKv } from './store.js';
 import { save, nowRfc3339, generation } from './sync.js';
-import { field, checkbox, select, photoPicker, ticketCard } from './ui.js';
+import { field, checkbox, select, photoPicker, ticketCard, label } from './ui.js';
 import { flash } from './main.js';
 
 const PAGE = 60;
@@ -39,7 +39,7 @@ export function filterHouseholds(rows, q) {
 function householdItem({ hh, last }) {
   return h('li', {}, h('a', { class: 'row', href: `#/h/${encodeURIComponent(hh.id)}` },
     h('strong', {}, hh.address),
-    h('span', {}, hh.head_name, hh.tags?.length ? ` · ${hh.tags.map((x) => t(`tag_${x}`)).join('、')}` : ''),
+    h('span', {}, hh.head_name, hh.tags?.length ? ` · ${hh.tags.map((x) => label('tag', x)).join('、')}` : ''),
     h('span', { class: last ? 'muted' : 'unvisited' }, last ? `${t('last_visited')} ${fmtTime(last)}` : t('never_visited'))));
 }
 
@@ -84,7 +84,7 @@ export async function householdView(el, id) {
       h('dt', {}, t('head')), h('dd', {}, hh.head_name),
       hh.phone ? [h('dt', {}, t('phone')), h('dd', {}, h('a', { href: `tel:${hh.phone}` }, hh.phone))] : null,
       h('dt', {}, t('heating')), h('dd', {}, t(`heating_${hh.heating}`)),
-      hh.tags?.length ? [h('dt', {}, t('tags')), h('dd', {}, hh.tags.map((x) => t(`tag_${x}`)).join('、'))] : null),
+      hh.tags?.length ? [h('dt', {}, t('tags')), h('dd', {}, hh.tags.map((x) => label('tag', x)).join('、'))] : null),
     h('div', { class: 'actions big-actions' },
       h('a', { class: 'button big', role: 'button', href: `#/visit/${encodeURIComponent(id)}` }, t('record_visit')),
       h('a', { class: 'button big warn', role: 'button', href: `#/report/${encodeURIComponent(id)}` }, t('report_problem'))),
@@ -200,7 +200,7 @@ export async function ticketForm(el, householdId, editId) {
   const old = await editable(editId);
   const teamCats = Object.values((await getKv('teams')) ?? {}).flatMap((x) => x.categories ?? []);
   const cats = [...new Set([...CATEGORIES, ...teamCats])];
-  const category = select(cats.map((c) => [c, t(`cat_${c}`)]), old?.category ?? 'heating');
+  const category = select(cats.map((c) => [c, label('cat', c)]), old?.category ?? 'heating');
   const severity = select(['normal', 'urgent', 'critical'].map((s) => [s, t(`sev_${s}`)]), old?.severity ?? 'normal');
   const description = h('textarea', { rows: 3, required: true }, old?.description ?? '');
   const spot = checkbox(old?.resolved_on_the_spot);

@@ -12,8 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
-import { chromium } from 'playwright-core';
-import { startServer, Api, makeOrg, at, ADMIN_PASSWORD, PASSWORD } from './server.js';
+import { startServer, launchChromium, Api, makeOrg, at, ADMIN_PASSWORD, PASSWORD } from './server.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const binary = process.env.FIELDVISIT_BIN ?? join(root, 'target/debug/fieldvisit');
@@ -43,10 +42,7 @@ before(async () => {
   }));
   homes.push(...households);
   await api.push(volunteer, { households });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-dev-shm-usage'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -148,7 +144,7 @@ test('a volunteer works offline and every record reaches the server exactly once
   assert.equal(await page.locator('#households li').count(), 4, 'the grid is there offline');
 
   await visitAndReport(page, 2, 16.5, '暖气片不热，阀门漏水，已更换垫片', true);
-  assert.match(await status(page).innerText(), /2 条记录待同步/);
+  assert.match(await status(page).innerText(), /3 条记录待同步/, 'a visit, a ticket and a photo');
   await shot(page, 'household-offline');
   const queued = await page.evaluate(() => window.fieldvisit.outbox());
   assert.equal(queued.length, 2, 'the visit and the ticket wait in IndexedDB');
@@ -301,5 +297,86 @@ test('a phone whose clock is 30 minutes slow is told so', async () => {
   await page.getByRole('button', { name: '退出' }).click();
   await page.getByLabel('用户名').waitFor();
   assert.equal(await page.evaluate(async () => (await window.fieldvisit.households()).length), 0);
+  await context.close();
+});
+
+test('an expired access token is refreshed (once more after a lost answer), the login survives a reload, and the push goes through', async () => {
+  // A server of its own whose access tokens live 3 s.
+  const short = await startServer(binary, { FIELDVISIT_ACCESS_TOKEN_TTL_S: '3' });
+  const saved = server;
+  server = short;
+  try {
+    const shortApi = new Api(short.base);
+    const shortOrg = await makeOrg(shortApi);
+    const home = { id: randomUUID(), area_id: shortOrg.grid, address: '东城区和平路8号', head_name: '刘奶奶', heating: 'gas', tags: [], base_version: 0, updated_at: at(-60) };
+    await shortApi.push(await shortApi.token('volunteer_a', PASSWORD, randomUUID()), { households: [home] });
+    const { context, page } = await phone();
+    const refreshes = [];
+    page.on('response', (r) => { if (r.url().endsWith('/api/v1/auth/refresh')) refreshes.push(r.status()); });
+    await logIn(page, 'volunteer_a');
+    await page.getByText('东城区和平路8号').waitFor();
+    await new Promise((r) => setTimeout(r, 4_000));
+    // The first refresh answer is lost after the server rotated the token: the app presents the
+    // same refresh token once more (contract 1.1 allows it within 60 s) and gets a working pair.
+    const presented = [];
+    let lose = true;
+    await page.route('**/api/v1/auth/refresh', async (route) => {
+      presented.push(route.request().postDataJSON().refresh_token);
+      const res = await route.fetch();
+      if (lose) {
+        lose = false;
+        await route.abort('connectionreset');
+      } else {
+        await route.fulfill({ response: res });
+      }
+    });
+    await page.reload();
+    await page.getByText('东城区和平路8号').waitFor();
+    assert.equal(await page.getByLabel('密码').count(), 0, 'still logged in after a reload');
+    // The sync that starts by itself after the load retries at once; the next would be a minute away.
+    await eventually(async () => presented.length >= 2, 'the lost refresh retried within the same sync', 10_000);
+    await page.locator('#households a').first().click();
+    await page.getByRole('button', { name: '登记走访' }).click();
+    await page.getByLabel('室内温度').fill('19');
+    await page.getByRole('button', { name: '保存' }).click();
+    await synced(page);
+    assert.ok(refreshes.length >= 1, 'the token was refreshed');
+    assert.ok(refreshes.every((s) => s === 200), `every refresh answered 200: ${refreshes}`);
+    assert.ok(presented.length >= 2, 'the lost refresh was retried');
+    assert.equal(presented[1], presented[0], 'with the same refresh token');
+    assert.equal(await page.getByLabel('密码').count(), 0, 'no session ended');
+    const supervisor = await shortApi.token('supervisor_a', PASSWORD, randomUUID());
+    const stored = await shortApi.call('GET', `/api/v1/households/${home.id}`, supervisor);
+    assert.deepEqual(stored.visits.map((v) => v.indoor_temp_c), [19]);
+    await context.close();
+  } finally {
+    server = saved;
+    await short.stop();
+  }
+});
+
+test('a cursor the server cannot use (409 cursor_reset) starts the pull over and drops what left the scope', async () => {
+  const { context, page } = await phone();
+  await logIn(page, 'volunteer_a');
+  await page.getByText('西城区幸福路4号').waitFor();
+  await synced(page);
+  // Offline, so no sync in flight writes the cursor meanwhile: a household the server no longer
+  // has for this user, and a cursor from another scope.
+  await context.setOffline(true);
+  await new Promise((r) => setTimeout(r, 500));
+  await page.evaluate(async () => {
+    const store = await import('/app/js/store.js');
+    await store.put('households', { id: '00000000-0000-4000-8000-000000000001', area_id: 'x', address: '已迁出的住户', head_name: '某某', heating: 'coal', tags: [], version: 3 });
+    await store.setKv('cursor', 'djE6OTk5OTk5OTpvdGhlcg'); // "v1:9999999:other"
+  });
+  const answers = [];
+  page.on('response', (r) => { if (r.url().includes('/api/v1/sync/pull')) answers.push(r.status()); });
+  await page.reload();
+  await page.getByText('已迁出的住户').waitFor();
+  await context.setOffline(false);
+  await synced(page);
+  assert.ok(answers.includes(409), `the server answered cursor_reset: ${answers}`);
+  await eventually(async () => (await page.getByText('已迁出的住户').count()) === 0, 'the stale household to go');
+  assert.equal(await page.locator('#households li').count(), 4, 'the grid pulled again from scratch');
   await context.close();
 });

@@ -9,8 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
-import { chromium } from 'playwright-core';
-import { startServer, Api, makeOrg, at, PASSWORD } from './server.js';
+import { startServer, launchChromium, Api, makeOrg, at, PASSWORD } from './server.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const binary = process.env.FIELDVISIT_BIN ?? join(root, 'target/debug/fieldvisit');
@@ -34,7 +33,7 @@ function shellSize() {
 }
 
 const server = await startServer(binary);
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+const browser = await launchChromium();
 try {
   const api = new Api(server.base);
   const org = await makeOrg(api);

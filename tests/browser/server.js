@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
+import { chromium } from 'playwright-core';
 
 export const ADMIN_PASSWORD = 'browser-admin-password';
 export const PASSWORD = 'browser-user-pass-1';
@@ -22,7 +23,16 @@ function freePort() {
   });
 }
 
-export async function startServer(binary) {
+/** Debian's Chromium, headless, as every browser test launches it. */
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-dev-shm-usage'],
+  });
+}
+
+/** `env` adds settings (e.g. a short token life) to the server's environment. */
+export async function startServer(binary, env = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'fieldvisit-browser-'));
   const port = await freePort();
   const log = [];
@@ -35,6 +45,7 @@ export async function startServer(binary) {
       FIELDVISIT_ADMIN_PASSWORD: ADMIN_PASSWORD,
       FIELDVISIT_ROOT_AREA_NAME: '示范县',
       RUST_LOG: 'warn',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
