@@ -40,7 +40,15 @@ async fn answered_statuses_are_documented(app: TestApp) {
     let token = app.admin_token().await;
     let t = Some(token.as_str());
     let unknown = new_id();
+    let (_, me) = app.get_as(&token, "/api/v1/me").await;
+    let root = me["area_id"].as_str().expect("admin's area").to_owned();
+    let area_again = format!(r#"{{"id":"{root}","parent_id":"{root}","kind":"town","name":"again"}}"#);
+    let team = format!(r#"{{"id":"{unknown}","name":"again","area_id":"{root}","categories":[]}}"#);
+    let (created, _) = raw(&app, Method::POST, "/api/v1/teams", t, Some(("application/json", &team))).await;
+    assert_eq!(created, 201);
     let probes: Vec<Probe> = vec![
+        (Method::POST, "/api/v1/teams", "/api/v1/teams".into(), t, Some(("application/json", &team)), 409),
+        (Method::POST, "/api/v1/areas", "/api/v1/areas".into(), t, Some(("application/json", &area_again)), 409),
         (Method::GET, "/api/v1/areas", "/api/v1/areas".into(), None, None, 401),
         (Method::GET, "/api/v1/tickets/{id}", format!("/api/v1/tickets/{unknown}"), None, None, 401),
         (Method::GET, "/api/v1/reports/coverage", format!("/api/v1/reports/coverage?area_id={unknown}"), t, None, 404),

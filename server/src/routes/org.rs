@@ -115,7 +115,7 @@ fn parse_role(role: &str) -> Result<Role, ApiError> {
 }
 
 #[utoipa::path(tag = "organisation", security(("bearer" = [])), request_body = NewArea,
-    responses((status = 201, body = Object), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 201, body = Object), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 #[post("/api/v1/areas")]
 pub async fn create_area(
     state: web::Data<AppState>,
@@ -155,7 +155,7 @@ pub async fn list_areas(state: web::Data<AppState>, who: Principal) -> Result<we
 }
 
 #[utoipa::path(tag = "organisation", security(("bearer" = [])), request_body = NewTeam,
-    responses((status = 201, body = Object), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 201, body = Object), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 #[post("/api/v1/teams")]
 pub async fn create_team(
     state: web::Data<AppState>,
