@@ -104,6 +104,23 @@ pub struct Settings {
     /// stops the writer for 30-150 ms; the WAL may take up to twice this on disk. At least 1.
     #[arg(long, env = "FIELDVISIT_WAL_REWIND_MIB", default_value_t = 1024)]
     pub wal_rewind_mib: u32,
+
+    /// Seconds a request body may stall (no byte arriving) before the request answers 408.
+    #[arg(long, env = "FIELDVISIT_BODY_TIMEOUT_S", default_value_t = 15)]
+    pub body_timeout_s: u64,
+
+    /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed: comma-separated
+    /// IPs or CIDRs (`127.0.0.1,10.0.0.0/8`). Unset: the client is the connection's peer address.
+    #[arg(long, env = "FIELDVISIT_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// An IP network, or a single address as its /32 or /128.
+fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not an IP address or CIDR network"))
 }
 
 #[derive(clap::Parser)]

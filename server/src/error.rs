@@ -23,6 +23,7 @@ pub enum Kind {
     TooManyRequests,
     Unavailable,
     Internal,
+    RequestTimeout,
 }
 
 impl Kind {
@@ -41,6 +42,7 @@ impl Kind {
             Kind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Kind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -51,6 +53,7 @@ impl Kind {
             403 => Kind::Forbidden,
             404 => Kind::NotFound,
             405 => Kind::MethodNotAllowed,
+            408 => Kind::RequestTimeout,
             409 => Kind::Conflict,
             413 => Kind::PayloadTooLarge,
             415 => Kind::UnsupportedMediaType,

@@ -39,9 +39,10 @@ pub fn check_csrf(req: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
-/// Cookies are marked Secure when the request came over https (directly or as told by the proxy).
+/// Cookies are marked Secure when the request came over https: directly, or as told by a trusted
+/// proxy (a client-sent `X-Forwarded-Proto` is not believed).
 fn secure(req: &HttpRequest) -> bool {
-    req.connection_info().scheme() == "https"
+    super::forwarded::is_https(req)
 }
 
 fn cookie<'a>(

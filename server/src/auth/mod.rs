@@ -2,6 +2,7 @@
 
 pub mod authz;
 pub mod cookie;
+pub mod forwarded;
 pub mod keys;
 pub mod password;
 pub mod principal;

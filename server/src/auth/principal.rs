@@ -104,7 +104,7 @@ impl FromRequest for Principal {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = access_token(req);
-        let client_addr = req.peer_addr().map(|a| a.ip().to_string());
+        let client_addr = super::forwarded::client_addr(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("app state missing")))?;
             let claims = state.keys.verify(&token?)?;

@@ -107,6 +107,7 @@ diesel::table! {
         body -> Text,
         created_at -> BigInt,
         created_by -> Nullable<Text>,
+        county_id -> Nullable<Text>,
     }
 }
 
@@ -213,6 +214,7 @@ diesel::table! {
         device_id -> Text,
         content_hash -> Text,
         seq -> BigInt,
+        author_role -> Text,
     }
 }
 
@@ -253,6 +255,7 @@ diesel::table! {
         record_type -> Text,
         record_id -> Text,
         area_path -> Text,
+        author_id -> Text,
     }
 }
 
@@ -282,6 +285,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    blob_uploaders (sha256, user_id) {
+        sha256 -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(webhook_outbox -> alerts (alert_id));
 diesel::joinable!(teams -> areas (area_id));
 diesel::joinable!(households -> areas (area_id));
@@ -297,3 +308,4 @@ diesel::joinable!(refresh_tokens -> sessions (session_id));
 
 diesel::allow_tables_to_appear_in_same_query!(areas, teams, users, devices, sessions, refresh_tokens, audit_log,);
 diesel::allow_tables_to_appear_in_same_query!(alerts, tickets, households, visits, ticket_events, webhook_outbox);
+diesel::allow_tables_to_appear_in_same_query!(record_photos, blob_uploaders);

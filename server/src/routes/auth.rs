@@ -6,7 +6,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::accounts::{self, AuditActor, TokenPair};
-use crate::auth::{cookie, password, tokens, Principal};
+use crate::auth::ratelimit::Attempt;
+use crate::auth::{cookie, forwarded, password, tokens, Principal};
 use crate::db::audit::NewAudit;
 use crate::db::devices::{DeviceRow, RefreshRow};
 use crate::db::users::UserRow;
@@ -14,6 +15,9 @@ use crate::db::{self, audit, devices, users};
 use crate::error::{ApiError, Kind};
 use crate::extract::Json;
 use crate::state::AppState;
+
+/// Accounts are created with at most 64-character usernames (accounts::create_user).
+const MAX_USERNAME_CHARS: usize = 64;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
@@ -127,44 +131,64 @@ async fn authenticate(
         .to_string();
     let device_name = short("device_name", body.device_name, 100)?;
     let app_version = short("app_version", body.app_version, 50)?;
-    let addr = req.peer_addr().map(|a| a.ip().to_string());
-    state.login_limits.check(&body.username, addr.as_deref())?;
+    if body.username.chars().count() > MAX_USERNAME_CHARS {
+        // No account has such a name; it is not worth a hash or a slot in the login limits.
+        return Err(ApiError::unauthorized("invalid_credentials", "wrong username or password"));
+    }
+    let client = forwarded::client_ip(req);
+    let addr = client.map(|ip| ip.to_string());
+    let throttle_addr = client.map(forwarded::throttle_key);
 
     let st = state.clone();
     db::run(&state.pool, move |conn| {
         let now = st.clock.now();
         let user = users::find_by_username(conn, &body.username)?;
+        let device = devices::find(conn, &device_id)?;
+        let known_device = device
+            .as_ref()
+            .filter(|d| user.as_ref().is_some_and(|u| u.id == d.user_id) && d.revoked_at.is_none())
+            .map(|d| d.id.as_str());
+        let attempt = Attempt { username: &body.username, addr: throttle_addr.as_deref(), known_device };
+        let audit_login = |conn: &mut db::DbConn, action: &str, detail: String| -> Result<(), ApiError> {
+            let area_path = match &user {
+                Some(u) => u.area_path.clone(),
+                None => db::areas::root(conn)?.map_or_else(|| "/".into(), |r| r.path),
+            };
+            let row = NewAudit {
+                at: now,
+                action: action.into(),
+                actor_user_id: user.as_ref().map(|u| u.id.clone()),
+                actor_username: user.as_ref().map(|u| u.username.clone()),
+                device_id: Some(device_id.clone()),
+                client_addr: addr.clone(),
+                area_path,
+                detail,
+                ..Default::default()
+            };
+            Ok(audit::insert(conn, &row)?)
+        };
+        if let Err(refused) = st.login_limits.check(&attempt) {
+            // One row per (username, address) per window, however many attempts it refuses.
+            if refused.first_in_window {
+                let detail = serde_json::json!({"retry_after_s": refused.error.retry_after_s}).to_string();
+                audit_login(conn, "login_refused", detail)?;
+            }
+            return Err(refused.error);
+        }
         let hash = user.as_ref().map_or(password::decoy_hash(), |u| u.password_hash.as_str());
         let ok = password::verify(&body.password, hash);
-        let user = match (user, ok) {
-            (Some(u), true) => u,
-            (user, _) => {
-                st.login_limits.failed(&body.username, addr.as_deref());
-                let area_path = match &user {
-                    Some(u) => u.area_path.clone(),
-                    None => db::areas::root(conn)?.map_or_else(|| "/".into(), |r| r.path),
-                };
-                audit::insert(
-                    conn,
-                    &NewAudit {
-                        at: now,
-                        action: "login_failed".into(),
-                        actor_user_id: user.as_ref().map(|u| u.id.clone()),
-                        actor_username: user.as_ref().map(|u| u.username.clone()),
-                        device_id: Some(device_id.clone()),
-                        client_addr: addr.clone(),
-                        area_path,
-                        detail: "{}".into(),
-                        ..Default::default()
-                    },
-                )?;
+        let user = match (&user, ok) {
+            (Some(u), true) => u.clone(),
+            _ => {
+                st.login_limits.failed(&attempt);
+                audit_login(conn, "login_failed", "{}".into())?;
                 return Err(ApiError::unauthorized("invalid_credentials", "wrong username or password"));
             }
         };
         if !user.active {
             return Err(ApiError::new(Kind::Forbidden, "user_disabled", "this account has been deactivated"));
         }
-        match devices::find(conn, &device_id)? {
+        match &device {
             Some(d) if d.user_id != user.id => return Err(device_in_use()),
             Some(d) if d.revoked_at.is_some() => {
                 return Err(ApiError::new(Kind::Forbidden, "device_revoked", "this device has been revoked"))

@@ -87,6 +87,8 @@ pub async fn put_blob(
     let now = state.clock.now();
     let created = db::run(&state.pool, move |conn| {
         if blobs::find(conn, &sha)?.is_some() && file.exists() {
+            // Whoever holds the bytes uploaded them too: their records now grant access.
+            blobs::add_uploader(conn, &sha, &who.user_id, now)?;
             return Ok(false);
         }
         store(&file, &body).map_err(|e| ApiError::internal(anyhow::anyhow!("storing a photo failed: {e}")))?;
@@ -104,7 +106,8 @@ pub async fn put_blob(
     Ok(if created { HttpResponse::Created().finish() } else { HttpResponse::Ok().finish() })
 }
 
-/// Read a photo: for its uploader and for whoever can see a record naming it.
+/// Read a photo: for its uploaders, and for whoever can see a record naming it whose author
+/// uploaded it.
 #[utoipa::path(tag = "media", security(("bearer" = [])), params(("sha256" = String, Path)),
     responses((status = 200, content_type = "image/jpeg"), (status = 404, body = crate::error::ErrorBody)))]
 #[get("/api/v1/blobs/{sha256}")]
@@ -120,7 +123,8 @@ pub async fn get_blob(
         let not_found = || ApiError::not_found("photo");
         let row = blobs::find(conn, &sha)?.ok_or_else(not_found)?;
         let team = who.team_id.as_deref().filter(|_| who.role == Role::Handler);
-        let visible = row.uploader_id == who.user_id || blobs::named_in_scope(conn, &sha, &who.area_path, team)?;
+        let visible =
+            blobs::uploaded_by(conn, &sha, &who.user_id)? || blobs::named_in_scope(conn, &sha, &who.area_path, team)?;
         if !visible {
             return Err(not_found());
         }

@@ -2,6 +2,7 @@
 //! action table in `auth::authz`; no route decides by itself.
 
 pub mod alerts;
+pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod blobs;
@@ -59,5 +60,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(tickets::add_event)
         .service(households::get_household)
         .service(ui::index)
-        .service(ui::asset);
+        .service(ui::asset)
+        .service(app::bare)
+        .service(app::file);
 }
