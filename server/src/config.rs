@@ -42,8 +42,9 @@ pub struct Settings {
     #[arg(long, env = "FIELDVISIT_BIND", default_value = DEFAULT_BIND)]
     pub bind: String,
 
-    /// `sqlite://PATH` (embedded, the default) or `postgres://USER@HOST/DB`.
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    /// `sqlite://PATH` (embedded, the default) or `postgres://USER@HOST/DB`. Its value from the
+    /// environment is not shown in `--help`: it may carry the database password.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
     pub database_url: String,
 
     /// Folder for the generated JWT key and other local state; defaults to the SQLite file's folder, else ./data.
