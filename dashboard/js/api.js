@@ -55,8 +55,9 @@ export const post = (path, body) => call('POST', path, body);
 /** The device id of this browser: made once and kept; it names the device, it is not a secret. */
 export function deviceId() {
   let id = localStorage.getItem('fv.device_id');
-  if (!id) {
-    id = `browser-${uuid().slice(0, 13)}`;
+  // Device ids are UUIDs (contract 1.1); an older browser-… id is replaced once.
+  if (!id || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) {
+    id = uuid();
     localStorage.setItem('fv.device_id', id);
   }
   return id;

@@ -99,7 +99,9 @@ async function route() {
   const params = new URLSearchParams(query ?? '');
   header();
   if (!session.user || path === 'login') return loginView();
-  if (!DESK_ROLES.includes(session.user.role)) return fill(main, h('p', { class: 'error' }, t('role_not_allowed')));
+  if (!DESK_ROLES.includes(session.user.role)) {
+    return fill(main, h('p', { class: 'error' }, t('role_not_allowed')), h('p', {}, h('a', { class: 'button', href: '/app/' }, t('open_field_app'))));
+  }
   fill(main, h('p', {}, t('loading')));
   const [view, arg] = path.split('/');
   try {

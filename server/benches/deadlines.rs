@@ -84,7 +84,7 @@ fn seed(conn: &mut DbConn, settings: &Settings) {
     accounts::bootstrap(conn, settings, now).expect("bootstrap");
     let root = areas::root(conn).expect("query").expect("root");
     let book = policies::load(conn).expect("policies");
-    let policy = book.latest();
+    let policy = book.latest_for(&root.path);
     for c in 0..COUNTIES {
         let county = accounts::create_area(conn, None, &root.id, AreaKind::County, &format!("县{c}"), &root.path, now)
             .expect("county");

@@ -107,7 +107,7 @@ fn prepare(conn: &mut DbConn) -> anyhow::Result<Grid> {
     let tag = &Uuid::new_v4().simple().to_string()[..6];
     let town = accounts::create_area(conn, None, &root.id, AreaKind::Town, &format!("极限镇 {tag}"), &root.path, now)?;
     let grid = accounts::create_area(conn, None, &town.id, AreaKind::Grid, "极限网格", &root.path, now)?;
-    let policy = policies::load(conn)?.latest();
+    let policy = policies::load(conn)?.latest_for(&grid.path);
     let place = rows::Place { area_id: &grid.id, area_path: &grid.path };
     let homes: Vec<HouseholdRow> = (0..16 * 20).map(|i| rows::household(&place, format!("{i}号楼"), now)).collect();
     db::transaction(conn, |c| {
@@ -190,6 +190,7 @@ impl Batch {
                         device_id: "limit".into(),
                         content_hash: hash,
                         seq: 0,
+                        author_role: "volunteer".into(),
                     });
                 }
             }

@@ -1,6 +1,8 @@
 //! Account rules that more than one entry point needs: first-start bootstrap, sessions and token
 //! pairs, audit entries, and creating areas, teams and users (HTTP and the `user add` command).
 
+pub mod lifecycle;
+
 use fieldvisit_sync_protocol::org::{AreaKind, Role, User};
 use serde::Serialize;
 use uuid::Uuid;
@@ -67,6 +69,7 @@ pub fn bootstrap(conn: &mut DbConn, settings: &Settings, now: i64) -> anyhow::Re
         team_id: None,
         created_at: now,
         updated_at: now,
+        active: true,
     };
     users::insert(conn, &row)?;
     policies::ensure_default(conn, now)?;
@@ -103,28 +106,33 @@ pub fn open_session(
         revoke_reason: None,
     };
     devices::insert_session(conn, &session)?;
-    issue(conn, keys, settings, user, &session.id, device_id, now)
+    issue(conn, keys, settings, user, (&session.id, device_id), None, now)
 }
 
-/// A fresh access token and a fresh refresh token for an existing session.
+/// A fresh access token and a fresh refresh token for an existing `(session, device)`;
+/// `parent` is the hash of the refresh token spent for them.
 pub fn issue(
     conn: &mut DbConn,
     keys: &Keys,
     settings: &Settings,
     user: UserRow,
-    session_id: &str,
-    device_id: &str,
+    (session_id, device_id): (&str, &str),
+    parent: Option<&str>,
     now: i64,
 ) -> Result<TokenPair, ApiError> {
     let refresh = tokens::new_refresh_token();
+    let token_hash = tokens::hash_token(&refresh);
     devices::insert_refresh(
         conn,
         &RefreshRow {
-            token_hash: tokens::hash_token(&refresh),
+            token_hash: token_hash.clone(),
             session_id: session_id.to_owned(),
             issued_at: now,
             expires_at: now + settings.refresh_token_ttl_days * 86_400_000,
             used_at: None,
+            parent_hash: parent.map(str::to_owned),
+            voided_at: None,
+            access_used_at: None,
         },
     )?;
     let now_s = now / 1000;
@@ -137,6 +145,7 @@ pub fn issue(
         jti: Uuid::new_v4().to_string(),
         iat: now_s,
         exp: now_s + settings.access_token_ttl_s,
+        pair: Some(token_hash),
     };
     Ok(TokenPair {
         access_token: keys.sign(&claims)?,
@@ -145,6 +154,25 @@ pub fn issue(
         refresh_token: refresh,
         user: user.into(),
     })
+}
+
+/// Who an audit entry names as having acted.
+pub struct AuditActor {
+    pub user_id: String,
+    pub username: String,
+    pub device_id: String,
+    pub client_addr: Option<String>,
+}
+
+impl From<&Principal> for AuditActor {
+    fn from(p: &Principal) -> Self {
+        AuditActor {
+            user_id: p.user_id.clone(),
+            username: p.username.clone(),
+            device_id: p.device_id.clone(),
+            client_addr: p.client_addr.clone(),
+        }
+    }
 }
 
 /// An audit entry for something `actor` did.
@@ -157,15 +185,28 @@ pub fn audit_by(
     detail: serde_json::Value,
     now: i64,
 ) -> Result<(), ApiError> {
+    audit_as(conn, AuditActor::from(actor), action, target, area_path, detail, now)
+}
+
+/// An audit entry for something `actor` did outside a request's [`Principal`] (a refresh).
+pub fn audit_as(
+    conn: &mut DbConn,
+    actor: AuditActor,
+    action: &str,
+    target: (&str, &str),
+    area_path: &str,
+    detail: serde_json::Value,
+    now: i64,
+) -> Result<(), ApiError> {
     audit::insert(
         conn,
         &NewAudit {
             at: now,
             action: action.into(),
-            actor_user_id: Some(actor.user_id.clone()),
-            actor_username: Some(actor.username.clone()),
-            device_id: Some(actor.device_id.clone()),
-            client_addr: actor.client_addr.clone(),
+            actor_user_id: Some(actor.user_id),
+            actor_username: Some(actor.username),
+            device_id: Some(actor.device_id),
+            client_addr: actor.client_addr,
             target_type: Some(target.0.into()),
             target_id: Some(target.1.into()),
             area_path: area_path.into(),
@@ -202,10 +243,7 @@ pub fn create_user(conn: &mut DbConn, new: NewUser, scope: Option<&str>, now: i6
         }
     }
     if let Some(team_id) = &new.team_id {
-        let team = areas::find_team(conn, team_id)?.ok_or_else(|| ApiError::invalid("team_id", "no such team"))?;
-        if !(is_within(&area.path, &team.area_path) || is_within(&team.area_path, &area.path)) {
-            return Err(ApiError::invalid("team_id", "the team does not serve this area"));
-        }
+        check_team(conn, team_id, &area.path, scope)?;
     }
     if users::find_by_username(conn, username)?.is_some() {
         return Err(ApiError::conflict("username_taken", "that username is taken").with_field("username"));
@@ -221,9 +259,24 @@ pub fn create_user(conn: &mut DbConn, new: NewUser, scope: Option<&str>, now: i6
         team_id: new.team_id,
         created_at: now,
         updated_at: now,
+        active: true,
     };
     users::insert(conn, &row)?;
     Ok(row)
+}
+
+/// A user's team serves an area that contains the user's area or lies within it, and never one
+/// outside `scope` (the acting admin's area): a town's handler on a county team would read the
+/// tickets of every town that team serves.
+fn check_team(conn: &mut DbConn, team_id: &str, user_area_path: &str, scope: Option<&str>) -> Result<(), ApiError> {
+    let team = areas::find_team(conn, team_id)?.ok_or_else(|| ApiError::invalid("team_id", "no such team"))?;
+    if scope.is_some_and(|scope| !is_within(&team.area_path, scope)) {
+        return Err(ApiError::out_of_scope("team_id"));
+    }
+    if !(is_within(user_area_path, &team.area_path) || is_within(&team.area_path, user_area_path)) {
+        return Err(ApiError::invalid("team_id", "the team does not serve this area"));
+    }
+    Ok(())
 }
 
 /// Checks and stores a new area under `parent_id`.

@@ -42,8 +42,7 @@ pub struct Settings {
     #[arg(long, env = "FIELDVISIT_BIND", default_value = DEFAULT_BIND)]
     pub bind: String,
 
-    /// `sqlite://PATH` (embedded, the default) or `postgres://USER@HOST/DB`. Its value from the
-    /// environment is not shown in `--help`: it may carry the database password.
+    /// `sqlite://PATH` (embedded, the default) or `postgres://USER@HOST/DB`.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
     pub database_url: String,
 
@@ -119,6 +118,16 @@ pub struct Settings {
     /// IPs or CIDRs (`127.0.0.1,10.0.0.0/8`). Unset: the client is the connection's peer address.
     #[arg(long, env = "FIELDVISIT_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Pushes one device may send per minute (its bucket holds five minutes' worth), then 429 with
+    /// Retry-After. 0 turns the limit off (load tests such as `scripts/bench`).
+    #[arg(long, env = "FIELDVISIT_DEVICE_PUSHES_PER_MINUTE", default_value_t = 120)]
+    pub device_pushes_per_minute: u32,
+
+    /// Photo uploads one device may send per minute (its bucket holds five minutes' worth), then
+    /// 429 with Retry-After. 0 turns the limit off.
+    #[arg(long, env = "FIELDVISIT_DEVICE_UPLOADS_PER_MINUTE", default_value_t = 60)]
+    pub device_uploads_per_minute: u32,
 }
 
 /// An IP network, or a single address as its /32 or /128.

@@ -3,9 +3,10 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use fieldvisit_server::accounts::lifecycle::{self, Actor, UserPatch};
 use fieldvisit_server::accounts::{self, NewUser};
 use fieldvisit_server::config::{self, Settings};
-use fieldvisit_server::db::users::UserRow;
+use fieldvisit_server::error::ApiError;
 use fieldvisit_server::startup::Application;
 use fieldvisit_server::{db, telemetry};
 use fieldvisit_sync_protocol::org::Role;
@@ -72,6 +73,34 @@ enum UserCommand {
         #[command(flatten)]
         settings: Settings,
     },
+    /// Set a user's password (read from FIELDVISIT_NEW_PASSWORD or stdin, never from a flag); every
+    /// session of the user ends.
+    Password {
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Deactivate one user (--username), or every active user of a role at or below an area
+    /// (--area-id with --role, e.g. a season's volunteers); their sessions end at once.
+    Deactivate {
+        #[arg(long, required_unless_present = "area_id", conflicts_with = "area_id")]
+        username: Option<String>,
+        #[arg(long, requires = "role")]
+        area_id: Option<String>,
+        /// volunteer, handler, dispatcher, supervisor or admin.
+        #[arg(long, requires = "area_id")]
+        role: Option<String>,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Let a deactivated user log in again.
+    Activate {
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        settings: Settings,
+    },
 }
 
 fn main() -> ExitCode {
@@ -122,26 +151,59 @@ async fn dispatch(command: Option<Command>) -> anyhow::Result<()> {
             true => Ok(()),
             false => Err(anyhow::anyhow!("the import was refused")),
         },
-        Command::User(UserCommand::Add { username, display_name, role, area_id, team_id, settings }) => {
-            let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("--role: unknown role {role:?}"))?;
-            let password = match std::env::var("FIELDVISIT_NEW_PASSWORD") {
-                Ok(p) => p,
-                Err(_) => {
-                    let mut line = String::new();
-                    std::io::stdin().read_line(&mut line)?;
-                    line.trim_end_matches(['\r', '\n']).to_owned()
-                }
-            };
-            let location = settings.location().map_err(anyhow::Error::msg)?;
-            let user = tokio::task::spawn_blocking(move || -> anyhow::Result<UserRow> {
-                let pool = db::pool::connect(&location, 1)?;
-                let mut conn = pool.get()?;
-                db::migrate::run_pending(&mut conn)?;
-                let now = chrono::Utc::now().timestamp_millis();
-                accounts::bootstrap(&mut conn, &settings, now)?;
+        Command::User(command) => user_command(command).await,
+    }
+}
+
+/// The password for `user add` and `user password`: FIELDVISIT_NEW_PASSWORD, else a line of stdin.
+fn new_password() -> anyhow::Result<String> {
+    match std::env::var("FIELDVISIT_NEW_PASSWORD") {
+        Ok(p) => Ok(p),
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+        }
+    }
+}
+
+/// Runs `f` in one transaction on the migrated, bootstrapped database of `settings`.
+async fn in_database<T: Send + 'static>(
+    settings: Settings,
+    f: impl FnOnce(&mut db::DbConn, i64) -> Result<T, ApiError> + Send + 'static,
+) -> anyhow::Result<T> {
+    let location = settings.location().map_err(anyhow::Error::msg)?;
+    tokio::task::spawn_blocking(move || -> anyhow::Result<T> {
+        let pool = db::pool::connect(&location, 1)?;
+        let mut conn = pool.get()?;
+        db::migrate::run_pending(&mut conn)?;
+        let now = chrono::Utc::now().timestamp_millis();
+        accounts::bootstrap(&mut conn, &settings, now)?;
+        db::transaction(&mut conn, |conn| f(conn, now)).map_err(|e| anyhow::anyhow!("{}", e.detail_line()))
+    })
+    .await?
+}
+
+fn user_id(conn: &mut db::DbConn, username: &str) -> Result<String, ApiError> {
+    let user = db::users::find_by_username(conn, username)?;
+    user.map(|u| u.id).ok_or_else(|| ApiError::invalid("username", format!("no user named {username:?}")))
+}
+
+fn parse_role(role: &str) -> anyhow::Result<Role> {
+    Role::parse(role).ok_or_else(|| anyhow::anyhow!("--role: unknown role {role:?}"))
+}
+
+async fn user_command(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add { username, display_name, role, area_id, team_id, settings } => {
+            let role = parse_role(&role)?;
+            let password = new_password()?;
+            let user = in_database(settings, move |conn, now| {
                 let area_id = match area_id {
                     Some(a) => a,
-                    None => db::areas::root(&mut conn)?.map(|a| a.id).ok_or_else(|| anyhow::anyhow!("no root area"))?,
+                    None => db::areas::root(conn)?
+                        .map(|a| a.id)
+                        .ok_or_else(|| ApiError::invalid("area_id", "no root area"))?,
                 };
                 let new = NewUser {
                     id: None,
@@ -152,13 +214,49 @@ async fn dispatch(command: Option<Command>) -> anyhow::Result<()> {
                     area_id,
                     team_id,
                 };
-                accounts::create_user(&mut conn, new, None, now).map_err(|e| anyhow::anyhow!("{}", e.detail_line()))
+                accounts::create_user(conn, new, None, now)
             })
-            .await??;
+            .await?;
             println!("created user {} ({}) with id {}", user.username, user.role, user.id);
-            Ok(())
         }
+        UserCommand::Password { username, settings } => {
+            let password = new_password()?;
+            let shown = username.clone();
+            in_database(settings, move |conn, now| {
+                let id = user_id(conn, &username)?;
+                lifecycle::set_password(conn, Actor::CommandLine, &id, &password, now)
+            })
+            .await?;
+            println!("password of {shown} set; their sessions have ended");
+        }
+        UserCommand::Deactivate { username: Some(username), settings, .. } => {
+            change_activity(username, false, settings).await?;
+        }
+        UserCommand::Deactivate { area_id: Some(area_id), role: Some(role), settings, .. } => {
+            let role = parse_role(&role)?;
+            let done = in_database(settings, move |conn, now| {
+                lifecycle::deactivate_within(conn, Actor::CommandLine, &area_id, role, now)
+            })
+            .await?;
+            let names: Vec<&str> = done.iter().map(|u| u.username.as_str()).collect();
+            println!("deactivated {} user(s): {}", done.len(), names.join(", "));
+        }
+        UserCommand::Deactivate { .. } => anyhow::bail!("give --username, or --area-id with --role"),
+        UserCommand::Activate { username, settings } => change_activity(username, true, settings).await?,
     }
+    Ok(())
+}
+
+async fn change_activity(username: String, active: bool, settings: Settings) -> anyhow::Result<()> {
+    let user = in_database(settings, move |conn, now| {
+        let id = user_id(conn, &username)?;
+        let patch = UserPatch { active: Some(active), ..Default::default() };
+        lifecycle::update_user(conn, Actor::CommandLine, &id, patch, now)
+    })
+    .await?;
+    let state = if user.active { "active" } else { "deactivated; their sessions have ended" };
+    println!("{} is {state}", user.username);
+    Ok(())
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

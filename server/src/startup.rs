@@ -65,6 +65,10 @@ impl Application {
             keys: Arc::new(keys),
             clock,
             login_limits: login_limits.clone(),
+            device_rates: Arc::new(crate::sync::rate::DeviceRates::new(
+                settings.device_pushes_per_minute,
+                settings.device_uploads_per_minute,
+            )),
             writer: crate::sync::Writer::start(pool.clone(), backend, settings.wal_rewind_mib)?,
             settings: Arc::new(settings),
             tracker_wake: Arc::new(tokio::sync::Notify::new()),

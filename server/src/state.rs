@@ -20,6 +20,8 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub clock: Clock,
     pub login_limits: Arc<LoginLimits>,
+    /// Per-device rates of pushes and photo uploads.
+    pub device_rates: Arc<crate::sync::rate::DeviceRates>,
     /// The group-commit write path of pushes.
     pub writer: Writer,
     /// Wakes the deadline tracker after a commit that may have changed deadlines or stored

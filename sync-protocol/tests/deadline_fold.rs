@@ -181,6 +181,51 @@ fn resolved_and_feedback_alone_close_everything() {
 }
 
 #[test]
+fn a_volunteers_feedback_meets_no_desk_stage() {
+    check(
+        "~feedback@20",
+        30,
+        "c1 classify pending start=0 due=60; c1 dispatch not_started;
+         c1 on_site not_started; c1 close not_started; open; stage=classify",
+    );
+}
+
+#[test]
+fn a_volunteers_feedback_counts_towards_close_once_the_desk_is_done() {
+    check(
+        "~feedback@20 classified@30 dispatched:7@40 on_site@50 resolved@70",
+        80,
+        "c1 classify met done=30; c1 dispatch met done=40; c1 on_site met done=50;
+         c1 close met start=50 done=70; closed; team=7",
+    );
+}
+
+#[test]
+fn a_volunteers_feedback_after_resolution_closes_at_its_time() {
+    check(
+        "classified@10 dispatched@20 on_site@30 resolved@40 ~feedback@90",
+        100,
+        "c1 classify met; c1 dispatch met; c1 on_site met; c1 close met done=90; closed",
+    );
+}
+
+#[test]
+fn desk_events_written_by_a_volunteer_change_nothing() {
+    let expected = format!("c1 classify overdue start=0 due=60; {UNTOUCHED}; category=heating; stage=classify");
+    check("~classified:gas@10 ~dispatched:3@20 ~on_site@30", 70, &expected);
+}
+
+#[test]
+fn a_volunteer_resolving_their_ticket_on_the_spot_meets_the_stages_to_on_site() {
+    check(
+        "~resolved@15 ~feedback@20",
+        30,
+        "c1 classify met done=15; c1 dispatch met done=15; c1 on_site met done=15;
+         c1 close met start=15 done=20; closed",
+    );
+}
+
+#[test]
 fn resolved_on_the_spot_meets_every_stage_at_report_time() {
     let t = TicketFacts { resolved_on_the_spot: true, ..ticket() };
     check_with(

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use common::{team, T0};
 use fieldvisit_sync_protocol::deadline::{
-    due, project, retractions, schedule, AlertKind, EventType, FoldEvent, Override, Policy, ScheduledAlert, Severity,
-    Stage, StageState, TicketFacts,
+    due, project, retractions, schedule, AlertKind, Author, EventType, FoldEvent, Override, Policy, ScheduledAlert,
+    Severity, Stage, StageState, TicketFacts,
 };
 use fieldvisit_sync_protocol::time::Millis;
 use proptest::collection::vec;
@@ -60,16 +60,18 @@ fn events() -> impl Strategy<Value = Vec<FoldEvent>> {
         prop_oneof![-HOUR..12 * HOUR, (-2i64..24).prop_map(|h| h * HOUR / 2)],
         prop::option::of(select(CATEGORIES.to_vec())),
         prop::option::of(1u128..4),
+        select(vec![Author::Staff, Author::Staff, Author::Volunteer]),
     );
     vec(event, 0..14).prop_map(|raw| {
         (1u128..)
             .zip(raw)
-            .map(|(id, (event_type, offset, category, team_no))| FoldEvent {
+            .map(|(id, (event_type, offset, category, team_no, author))| FoldEvent {
                 id: Uuid::from_u128(id),
                 event_type,
                 occurred_at: T0 + offset,
                 category: category.map(str::to_owned),
                 team_id: team_no.map(team),
+                author,
             })
             .collect()
     })
@@ -96,6 +98,47 @@ proptest! {
         let b = project(&policy, &t, &mixed, now);
         prop_assert_eq!(&a, &b);
         prop_assert_eq!(schedule(&policy, &t, &a), schedule(&policy, &t, &b));
+    }
+
+    /// Contract 1.1: an event never completes a stage its author's role may not complete. Every
+    /// stage before close was completed at the time of an event whose author may complete it.
+    #[test]
+    fn stages_are_completed_only_by_authors_who_may((t, events, _mixed, now) in scenario()) {
+        let p = project(&policy(), &t, &events, now);
+        for v in p.stages.iter().filter(|v| v.name != Stage::Close) {
+            let Some(done) = v.completed_at else { continue };
+            let on_the_spot = t.resolved_on_the_spot && v.cycle == 1 && done == t.reported_at;
+            // Staff complete stages; a volunteer only by resolving their own ticket on the spot.
+            let by_one_who_may = events.iter().any(|e| {
+                e.occurred_at.max(t.reported_at) == done
+                    && match e.author {
+                        Author::Staff => !matches!(e.event_type, EventType::Comment | EventType::Reopened),
+                        Author::Volunteer => e.event_type == EventType::Resolved,
+                    }
+            });
+            prop_assert!(on_the_spot || by_one_who_may, "{:?} of cycle {} done at {} by no one allowed", v.name, v.cycle, done);
+        }
+    }
+
+    /// A volunteer's feedback adds nothing before close: the same history without it has the
+    /// same classify, dispatch and on_site times in cycle 1.
+    #[test]
+    fn a_volunteers_feedback_never_moves_a_desk_stage((t, events, _mixed, now) in scenario()) {
+        let policy = policy();
+        let without: Vec<FoldEvent> = events
+            .iter()
+            .filter(|e| !(e.author == Author::Volunteer && e.event_type == EventType::Feedback))
+            .cloned()
+            .collect();
+        let desk = |events: &[FoldEvent]| {
+            project(&policy, &t, events, now)
+                .stages
+                .iter()
+                .filter(|v| v.cycle == 1 && v.name != Stage::Close)
+                .map(|v| (v.name, v.started_at, v.completed_at))
+                .collect::<Vec<_>>()
+        };
+        prop_assert_eq!(desk(&events), desk(&without));
     }
 
     #[test]

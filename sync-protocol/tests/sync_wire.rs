@@ -1,7 +1,7 @@
 //! The JSON of push and pull, checked against the contract's exact field names.
 
 use fieldvisit_sync_protocol::deadline::{
-    project, EventType, FoldEvent, Policy, Severity, Stage, StageState, TicketFacts,
+    project, Author, EventType, FoldEvent, Policy, Severity, Stage, StageState, TicketFacts,
 };
 use fieldvisit_sync_protocol::org::{Area, Team};
 use fieldvisit_sync_protocol::sync::pull::{
@@ -234,6 +234,7 @@ fn projected(events: &[(EventType, i64)], now: i64) -> fieldvisit_sync_protocol:
             occurred_at: T0 + minute * MIN,
             category: None,
             team_id: (event_type == EventType::Dispatched).then(|| id(7)),
+            author: Author::Staff,
         })
         .collect();
     project(&Policy::default(), &facts, &events, T0 + now * MIN)

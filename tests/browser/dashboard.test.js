@@ -9,8 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
-import { chromium } from 'playwright-core';
-import { startServer, Api, makeOrg, at, PASSWORD } from './server.js';
+import { startServer, launchChromium, Api, makeOrg, at, PASSWORD } from './server.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const binary = process.env.FIELDVISIT_BIN ?? join(root, 'target/debug/fieldvisit');
@@ -28,10 +27,7 @@ before(async () => {
   server = await startServer(binary);
   api = new Api(server.base);
   org = await makeOrg(api);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-dev-shm-usage'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { chromium } from 'playwright-core';
 
 export const ADMIN_PASSWORD = 'browser-admin-password';
 export const PASSWORD = 'browser-user-pass-1';
@@ -22,7 +23,16 @@ function freePort() {
   });
 }
 
-export async function startServer(binary) {
+/** Debian's Chromium, headless, as every browser test launches it. */
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-dev-shm-usage'],
+  });
+}
+
+/** `env` adds settings (e.g. a short token life) to the server's environment. */
+export async function startServer(binary, env = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'fieldvisit-browser-'));
   const port = await freePort();
   const log = [];
@@ -35,6 +45,7 @@ export async function startServer(binary) {
       FIELDVISIT_ADMIN_PASSWORD: ADMIN_PASSWORD,
       FIELDVISIT_ROOT_AREA_NAME: '示范县',
       RUST_LOG: 'warn',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -76,8 +87,12 @@ export class Api {
     return data;
   }
 
-  async token(username, password, deviceId) {
-    const res = await this.call('POST', '/api/v1/auth/login', null, { username, password, device_id: deviceId });
+  /** Logs in on the device named `deviceName`; its id is a UUID made from the name (ids are UUIDs). */
+  async token(username, password, deviceName) {
+    const h = createHash('sha1').update(deviceName).digest('hex');
+    const deviceId = `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+    const res = await this.call('POST', '/api/v1/auth/login', null,
+      { username, password, device_id: deviceId, device_name: deviceName });
     return res.access_token;
   }
 

@@ -37,7 +37,7 @@ async fn every_route_answers_each_role_as_the_table_says(app: TestApp) {
         for (i, (role, token)) in tokens.iter().enumerate() {
             let victim = format!("victim-{role}-{i}");
             app.token("volunteer_a", PASSWORD, &victim).await;
-            let path = path.replace("{victim}", &victim);
+            let path = path.replace("{victim}", &harness::device(&victim));
             let body = has_body.then(|| match path.as_str() {
                 "/api/v1/areas" => body_area(),
                 "/api/v1/teams" => body_team(),
@@ -72,7 +72,8 @@ async fn other_areas_are_refused_and_never_shown(app: TestApp) {
         assert_eq!(res["error"]["code"], "out_of_scope");
         assert_eq!(res["error"]["field"], field);
     }
-    let (status, _) = app.post_as(&admin_b, "/api/v1/devices/a-phone/revoke", &json!({})).await;
+    let (status, _) =
+        app.post_as(&admin_b, &format!("/api/v1/devices/{}/revoke", harness::device("a-phone")), &json!({})).await;
     assert_eq!(status, 404, "a device outside scope is not even found");
 
     // Reads show town B only.
@@ -137,7 +138,8 @@ async fn forged_and_dead_tokens_get_401_with_the_right_code(app: TestApp) {
 
     // Revoke the phone: at once, every call with its token says device_revoked, and it cannot log in.
     let supervisor = app.token("supervisor_a", PASSWORD, "sup-laptop").await;
-    let (status, _) = app.post_as(&supervisor, "/api/v1/devices/phone-1/revoke", &json!({})).await;
+    let (status, _) =
+        app.post_as(&supervisor, &format!("/api/v1/devices/{}/revoke", harness::device("phone-1")), &json!({})).await;
     assert_eq!(status, 204);
     let (status, res) = app.get_as(&good, "/api/v1/me").await;
     assert_eq!((status, res["error"]["code"].as_str()), (401, Some("device_revoked")));
@@ -276,7 +278,7 @@ async fn repeated_logins_are_rate_limited_with_retry_after() {
     let res = app
         .client
         .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD, "device_id": "d"}))
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD, "device_id": harness::device("d")}))
         .send()
         .await
         .expect("sent");

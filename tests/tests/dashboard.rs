@@ -38,7 +38,7 @@ impl Browser {
 }
 
 async fn browser_login(app: &TestApp, username: &str) -> (Browser, HashMap<String, String>, Value) {
-    let body = json!({"username": username, "password": PASSWORD, "device_id": format!("browser-{username}")});
+    let body = json!({"username": username, "password": PASSWORD, "device_id": harness::device(&format!("browser-{username}"))});
     let res = app.client.post(app.url("/api/v1/auth/browser-login")).json(&body).send().await.expect("sent");
     let cookies = set_cookies(res.headers());
     let (status, body) = json_of(res).await;
@@ -209,7 +209,46 @@ async fn the_page_and_its_assets_are_served_with_security_headers(app: TestApp) 
     assert_eq!((status, &body["error"]["code"]), (401, &json!("missing_token")), "{body}");
 }
 
+/// The field app (`/app/`): its shell, modules and service worker from the binary, revalidated on
+/// every load (the service worker keeps the offline copy), and the contract's JSON 404 beside them.
+async fn the_field_app_is_served_with_its_service_worker(app: TestApp) {
+    let header = |res: &reqwest::Response, name: &str| {
+        res.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+    };
+    let bare = app.get("/app").await;
+    assert_eq!((bare.status().as_u16(), header(&bare, "location")), (308, "/app/".to_owned()), "/app leads to /app/");
+    let page = app.get("/app/").await;
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(header(&page, "content-type").starts_with("text/html"));
+    assert_eq!(header(&page, "cache-control"), "no-cache");
+    assert!(header(&page, "content-security-policy").contains("script-src 'self'"));
+    let html = page.text().await.expect("html");
+    assert!(html.contains("js/main.js") && !html.contains("<script>") && !html.contains("http"), "{html}");
+
+    for (path, kind) in [
+        ("/app/sw.js", "javascript"),
+        ("/app/js/sync.js", "javascript"),
+        ("/app/style.css", "text/css"),
+        ("/app/manifest.webmanifest", "application/manifest+json"),
+        ("/app/icon.svg", "image/svg+xml"),
+        ("/ui/js/dom.js", "javascript"),
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(res.status().as_u16(), 200, "{path}");
+        assert!(header(&res, "content-type").contains(kind), "{path}: {}", header(&res, "content-type"));
+        assert_eq!(header(&res, "cache-control"), "no-cache", "{path}");
+        let etag = res.headers().get(ETAG).cloned().expect("etag");
+        let again = app.client.get(app.url(path)).header(IF_NONE_MATCH, etag).send().await.expect("sent");
+        assert_eq!(again.status().as_u16(), 304, "{path} revalidates");
+    }
+    for missing in ["/app/nope.js", "/app/js/", "/app/../Cargo.toml", "/api/v1/nope"] {
+        let (status, body) = app.get_json(missing).await;
+        assert_eq!((status, &body["error"]["code"]), (404, &json!("not_found")), "{missing}: {body}");
+    }
+}
+
 backend_tests!(
+    the_field_app_is_served_with_its_service_worker,
     login_sets_http_only_cookies_and_keeps_tokens_out_of_the_body,
     cookie_writes_need_the_csrf_token,
     refresh_rotates_cookies_and_logout_ends_the_session,

@@ -34,6 +34,8 @@ pub enum Action {
     ReadPolicy,
     /// Publish a new deadline policy version.
     ManagePolicy,
+    /// Follow the alert stream of the tickets dispatched to one's team.
+    WatchTeamAlerts,
 }
 
 pub fn allowed_roles(action: Action) -> &'static [Role] {
@@ -50,6 +52,7 @@ pub fn allowed_roles(action: Action) -> &'static [Role] {
         Action::WatchAlerts => &[Dispatcher, Supervisor, Admin],
         Action::WriteRecords => &[Volunteer, Dispatcher, Supervisor, Admin],
         Action::ReadReports => &[Dispatcher, Supervisor, Admin],
+        Action::WatchTeamAlerts => &[Handler],
     }
 }
 
@@ -83,8 +86,8 @@ impl Principal {
             || (self.role == Role::Handler && self.team_id.is_some() && self.team_id.as_deref() == t.team_id)
     }
 
-    /// The contract's event permissions: volunteers comment and give feedback in scope and resolve
-    /// their own tickets; handlers record arrival, resolution, feedback and comments on their
+    /// The contract's event permissions: volunteers comment in scope and resolve or give feedback
+    /// on the tickets they reported; handlers record arrival, resolution, feedback and comments on their
     /// team's tickets; dispatchers, supervisors and admins write any event in scope.
     pub fn may_write_event(&self, event: EventType, t: &TicketAccess) -> Result<(), EventRefusal> {
         use EventType::*;
@@ -92,8 +95,9 @@ impl Principal {
             return Err(EventRefusal::OutOfScope);
         }
         let ok = match self.role {
+            // Feedback and resolution speak for the household: only its ticket's reporter gives them.
             Role::Volunteer => {
-                matches!(event, Comment | Feedback) || (event == Resolved && t.reporter_id == self.user_id)
+                event == Comment || (matches!(event, Feedback | Resolved) && t.reporter_id == self.user_id)
             }
             Role::Handler => {
                 self.team_id.as_deref() == t.team_id && matches!(event, OnSite | Resolved | Feedback | Comment)

@@ -25,6 +25,8 @@ pub struct Principal {
     pub device_id: String,
     pub session_id: String,
     pub client_addr: Option<String>,
+    /// When the access token expires (Unix seconds): a long-lived alert stream ends then.
+    pub expires_at: i64,
 }
 
 impl Principal {
@@ -41,6 +43,33 @@ impl Principal {
             Err(ApiError::out_of_scope("area"))
         }
     }
+}
+
+/// The session behind an access token, if it still stands: not ended, its device not revoked, its
+/// user active, and the token's pair not made void by a refresh retry. The first call with a pair
+/// is recorded: a used pair can no longer be replaced by a retry.
+pub fn live_session(
+    conn: &mut db::DbConn,
+    session_id: &str,
+    pair: Option<&str>,
+    now: i64,
+) -> Result<db::devices::SessionCheck, ApiError> {
+    let ended = || ApiError::unauthorized("session_revoked", "this session has ended; log in again");
+    let check = db::devices::check_session(conn, session_id)?.ok_or_else(ended)?;
+    if check.device_revoked_at.is_some() {
+        return Err(ApiError::unauthorized("device_revoked", "this device has been revoked"));
+    }
+    if check.session_revoked_at.is_some() || !check.user.active {
+        return Err(ended());
+    }
+    if let Some(pair) = pair {
+        match db::devices::pair_state(conn, pair)? {
+            Some((None, None)) => db::devices::mark_access_used(conn, pair, now)?,
+            Some((None, Some(_))) => {}
+            Some((Some(_), _)) | None => return Err(ended()),
+        }
+    }
+    Ok(check)
 }
 
 pub fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
@@ -79,15 +108,9 @@ impl FromRequest for Principal {
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("app state missing")))?;
             let claims = state.keys.verify(&token?)?;
-            let sid = claims.sid.clone();
-            let check = db::run(&state.pool, move |conn| Ok(db::devices::check_session(conn, &sid)?)).await?;
-            let check = check.ok_or_else(|| ApiError::unauthorized("session_revoked", "this session has ended"))?;
-            if check.device_revoked_at.is_some() {
-                return Err(ApiError::unauthorized("device_revoked", "this device has been revoked"));
-            }
-            if check.session_revoked_at.is_some() {
-                return Err(ApiError::unauthorized("session_revoked", "this session has ended; log in again"));
-            }
+            let (sid, pair) = (claims.sid.clone(), claims.pair.clone());
+            let now = state.clock.now();
+            let check = db::run(&state.pool, move |conn| live_session(conn, &sid, pair.as_deref(), now)).await?;
             let user = check.user;
             let role = Role::parse(&user.role)
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("user {} has unknown role", user.id)))?;
@@ -101,6 +124,7 @@ impl FromRequest for Principal {
                 device_id: check.device_id,
                 session_id: claims.sid,
                 client_addr,
+                expires_at: claims.exp,
             })
         })
     }

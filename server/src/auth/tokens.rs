@@ -24,6 +24,10 @@ pub struct Claims {
     pub jti: String,
     pub iat: i64,
     pub exp: i64,
+    /// The stored hash of the refresh token issued with this access token: a retry after a lost
+    /// answer voids the pair, and the pair's first use is recorded (absent in older tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair: Option<String>,
 }
 
 #[derive(Clone)]
@@ -89,6 +93,7 @@ mod tests {
             jti: "j".into(),
             iat: 0,
             exp,
+            pair: None,
         }
     }
 

@@ -208,6 +208,15 @@ impl TicketRow {
         }
     }
 
+    /// What decides who may see or add to this ticket.
+    pub fn access(&self) -> crate::auth::authz::TicketAccess<'_> {
+        crate::auth::authz::TicketAccess {
+            area_path: &self.area_path,
+            team_id: self.team_id.as_deref(),
+            reporter_id: &self.reporter_id,
+        }
+    }
+
     pub fn stored_projection(&self) -> Option<Projection> {
         serde_json::from_str(&self.projection).ok()
     }
@@ -263,6 +272,8 @@ pub struct EventRow {
     pub device_id: String,
     pub content_hash: String,
     pub seq: i64,
+    /// The author's role when the event was written (`''` for events older than the rule).
+    pub author_role: String,
 }
 
 impl EventRow {
@@ -277,6 +288,9 @@ impl EventRow {
             occurred_at: self.occurred_at,
             category: self.category.clone(),
             team_id: self.team_id.as_deref().map(uuid_of),
+            author: fieldvisit_sync_protocol::deadline::Author::of(fieldvisit_sync_protocol::org::Role::parse(
+                &self.author_role,
+            )),
         }
     }
 }

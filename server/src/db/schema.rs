@@ -37,6 +37,7 @@ diesel::table! {
         team_id -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        active -> Bool,
     }
 }
 
@@ -71,6 +72,9 @@ diesel::table! {
         issued_at -> BigInt,
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
+        parent_hash -> Nullable<Text>,
+        voided_at -> Nullable<BigInt>,
+        access_used_at -> Nullable<BigInt>,
     }
 }
 
@@ -103,6 +107,7 @@ diesel::table! {
         body -> Text,
         created_at -> BigInt,
         created_by -> Nullable<Text>,
+        county_id -> Nullable<Text>,
     }
 }
 
@@ -209,6 +214,7 @@ diesel::table! {
         device_id -> Text,
         content_hash -> Text,
         seq -> BigInt,
+        author_role -> Text,
     }
 }
 
@@ -249,6 +255,7 @@ diesel::table! {
         record_type -> Text,
         record_id -> Text,
         area_path -> Text,
+        author_id -> Text,
     }
 }
 
@@ -278,6 +285,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    blob_uploaders (sha256, user_id) {
+        sha256 -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(webhook_outbox -> alerts (alert_id));
 diesel::joinable!(teams -> areas (area_id));
 diesel::joinable!(households -> areas (area_id));
@@ -293,3 +308,4 @@ diesel::joinable!(refresh_tokens -> sessions (session_id));
 
 diesel::allow_tables_to_appear_in_same_query!(areas, teams, users, devices, sessions, refresh_tokens, audit_log,);
 diesel::allow_tables_to_appear_in_same_query!(alerts, tickets, households, visits, ticket_events, webhook_outbox);
+diesel::allow_tables_to_appear_in_same_query!(record_photos, blob_uploaders);

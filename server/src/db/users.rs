@@ -19,6 +19,8 @@ pub struct UserRow {
     pub team_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// False once deactivated: no login, no session.
+    pub active: bool,
 }
 
 impl From<UserRow> for User {
@@ -63,4 +65,33 @@ pub fn display_names(conn: &mut DbConn, ids: &[String]) -> QueryResult<std::coll
     let rows: Vec<(String, String)> =
         users::table.filter(users::id.eq_any(ids)).select((users::id, users::display_name)).load(conn)?;
     Ok(rows.into_iter().collect())
+}
+
+/// What a lifecycle change writes; `None` leaves a column as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChange {
+    pub display_name: Option<String>,
+    pub role: Option<String>,
+    pub area_id: Option<String>,
+    pub area_path: Option<String>,
+    pub team_id: Option<Option<String>>,
+    pub active: Option<bool>,
+    pub password_hash: Option<String>,
+    pub updated_at: i64,
+}
+
+pub fn update(conn: &mut DbConn, id: &str, change: &UserChange) -> QueryResult<()> {
+    diesel::update(users::table.find(id)).set(change).execute(conn).map(drop)
+}
+
+/// Active users of `role` at or below the area at `scope_path`: a season's volunteers going home.
+pub fn active_with_role_within(conn: &mut DbConn, scope_path: &str, role: Role) -> QueryResult<Vec<UserRow>> {
+    users::table
+        .filter(scope::within(users::area_path, scope_path))
+        .filter(users::role.eq(role.as_str()))
+        .filter(users::active.eq(true))
+        .order(users::username)
+        .select(UserRow::as_select())
+        .load(conn)
 }

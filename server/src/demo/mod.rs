@@ -68,6 +68,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         county.grids.len() * county::HOUSEHOLDS_PER_GRID
     );
     println!("  dashboard  {base}/");
+    println!("  field app  {base}/app/  (a phone-sized window; volunteer01 for a grid's households, handler01 for a station's tickets)");
     println!(
         "  log in as  supervisor, dispatcher, handler01…13, volunteer01…24 or admin; password {:?}",
         args.password

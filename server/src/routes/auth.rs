@@ -3,12 +3,14 @@
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use fieldvisit_sync_protocol::org::User;
 use serde::Deserialize;
+use serde_json::json;
 
-use crate::accounts::{self, TokenPair};
+use crate::accounts::{self, AuditActor, TokenPair};
 use crate::auth::ratelimit::Attempt;
 use crate::auth::{cookie, forwarded, password, tokens, Principal};
 use crate::db::audit::NewAudit;
-use crate::db::devices::DeviceRow;
+use crate::db::devices::{DeviceRow, RefreshRow};
+use crate::db::users::UserRow;
 use crate::db::{self, audit, devices, users};
 use crate::error::{ApiError, Kind};
 use crate::extract::Json;
@@ -38,11 +40,12 @@ fn short(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, A
     }
 }
 
-/// Log in on a device; the session is bound to `device_id`.
+/// Log in on a device; the session is bound to `device_id` (a UUID). 403 `device_revoked` or
+/// `user_disabled`; 409 `device_in_use` when the device id belongs to another user.
 #[utoipa::path(tag = "auth", request_body = LoginRequest, responses(
     (status = 200, body = TokenPair), (status = 400, body = crate::error::ErrorBody),
     (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
-    (status = 429, body = crate::error::ErrorBody)))]
+    (status = 409, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
 #[post("/api/v1/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
@@ -55,7 +58,9 @@ pub async fn login(
 /// The dashboard's login: the same body as login, but the tokens go into HttpOnly cookies (plus a
 /// readable CSRF cookie) and the answer carries only the user and the access token's lifetime.
 #[utoipa::path(tag = "auth", request_body = LoginRequest, responses(
-    (status = 200, body = Object), (status = 401, body = crate::error::ErrorBody)))]
+    (status = 200, body = Object), (status = 400, body = crate::error::ErrorBody),
+    (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+    (status = 409, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
 #[post("/api/v1/auth/browser-login")]
 pub async fn browser_login(
     state: web::Data<AppState>,
@@ -83,15 +88,23 @@ pub async fn browser_refresh(state: web::Data<AppState>, req: HttpRequest) -> Re
 #[post("/api/v1/auth/browser-logout")]
 pub async fn browser_logout(state: web::Data<AppState>, req: HttpRequest, who: Option<Principal>) -> HttpResponse {
     if let Some(who) = who {
-        let now = state.clock.now();
-        let ended = db::run(&state.pool, move |conn| Ok(devices::end_session(conn, &who.session_id, now, "logout")?));
-        if let Err(e) = ended.await {
+        if let Err(e) = end_session(&state, who).await {
             tracing::warn!(error = %e, "browser logout could not end the session");
         }
     }
     let mut res = HttpResponse::NoContent();
     cookie::clear(&mut res, &req);
     res.finish()
+}
+
+/// Logout: ends the caller's session, audited.
+async fn end_session(state: &AppState, who: Principal) -> Result<(), ApiError> {
+    let now = state.clock.now();
+    db::run(&state.pool, move |conn| {
+        devices::end_session(conn, &who.session_id, now, "logout")?;
+        accounts::audit_by(conn, &who, "logout", ("session", &who.session_id), &who.area_path, json!({}), now)
+    })
+    .await
 }
 
 fn with_cookies(state: &AppState, req: &HttpRequest, pair: &TokenPair) -> HttpResponse {
@@ -110,9 +123,12 @@ async fn authenticate(
         .device_id
         .filter(|d| !d.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request("missing_field", "device_id is required").with_field("device_id"))?;
-    if device_id.chars().count() > 100 {
-        return Err(ApiError::invalid("device_id", "at most 100 characters"));
-    }
+    let device_id = uuid::Uuid::parse_str(device_id.trim())
+        .map_err(|_| {
+            ApiError::bad_request("invalid_device_id", "device_id must be a UUID the app generates once")
+                .with_field("device_id")
+        })?
+        .to_string();
     let device_name = short("device_name", body.device_name, 100)?;
     let app_version = short("app_version", body.app_version, 50)?;
     if body.username.chars().count() > MAX_USERNAME_CHARS {
@@ -169,11 +185,18 @@ async fn authenticate(
                 return Err(ApiError::unauthorized("invalid_credentials", "wrong username or password"));
             }
         };
-        if device.as_ref().is_some_and(|d| d.revoked_at.is_some()) {
-            return Err(ApiError::new(Kind::Forbidden, "device_revoked", "this device has been revoked"));
+        if !user.active {
+            return Err(ApiError::new(Kind::Forbidden, "user_disabled", "this account has been deactivated"));
+        }
+        match &device {
+            Some(d) if d.user_id != user.id => return Err(device_in_use()),
+            Some(d) if d.revoked_at.is_some() => {
+                return Err(ApiError::new(Kind::Forbidden, "device_revoked", "this device has been revoked"))
+            }
+            _ => {}
         }
         db::transaction(conn, |conn| {
-            devices::upsert_on_login(
+            let claim = devices::record_login(
                 conn,
                 &DeviceRow {
                     id: device_id.clone(),
@@ -186,6 +209,9 @@ async fn authenticate(
                     revoked_at: None,
                 },
             )?;
+            if claim == devices::Claim::OtherUsers {
+                return Err(device_in_use());
+            }
             audit::insert(
                 conn,
                 &NewAudit {
@@ -204,6 +230,13 @@ async fn authenticate(
         })
     })
     .await
+}
+
+/// A device id already bound to another user is refused, never taken over: device ids show in
+/// ticket timelines, and a takeover moved the victim's phone into the attacker's area.
+fn device_in_use() -> ApiError {
+    ApiError::conflict("device_in_use", "this device id belongs to another user; use this installation's own id")
+        .with_field("device_id")
 }
 
 /// Swap a refresh token for a new pair. A spent token presented again ends the device's sessions.
@@ -226,42 +259,67 @@ async fn rotate(state: web::Data<AppState>, refresh_token: String) -> Result<Tok
         if device.revoked_at.is_some() {
             return Err(ApiError::unauthorized("device_revoked", "this device has been revoked"));
         }
-        if token.used_at.is_some() || !devices::spend_refresh(conn, &hash, now)? {
+        let user = users::find(conn, &session.user_id)?.ok_or_else(invalid)?;
+        let fresh = token.used_at.is_none() && devices::spend_refresh(conn, &hash, now)?;
+        if !fresh && !retry_after_lost_answer(conn, &token, now)? {
             // Theft detection: whoever holds the older copy and whoever holds the newer one both lose.
             devices::end_device_sessions(conn, &device.id, now, "refresh_token_reused")?;
-            audit::insert(
-                conn,
-                &NewAudit {
-                    at: now,
-                    action: "refresh_token_reused".into(),
-                    actor_user_id: Some(session.user_id.clone()),
-                    device_id: Some(device.id.clone()),
-                    area_path: device.area_path.clone(),
-                    detail: "{}".into(),
-                    ..Default::default()
-                },
-            )?;
+            audit_refresh(conn, "refresh_token_reused", &user, &device, now)?;
             return Err(ApiError::unauthorized("refresh_token_reused", "refresh token already used; log in again"));
         }
-        if session.revoked_at.is_some() {
+        if session.revoked_at.is_some() || !user.active {
             return Err(ApiError::unauthorized("session_revoked", "this session has ended; log in again"));
         }
         if token.expires_at <= now {
             return Err(ApiError::unauthorized("token_expired", "the refresh token has expired; log in again"));
         }
-        let user = users::find(conn, &session.user_id)?.ok_or_else(invalid)?;
+        if !fresh {
+            audit_refresh(conn, "refresh_retried", &user, &device, now)?;
+        }
         devices::touch(conn, &device.id, now)?;
-        accounts::issue(conn, &st.keys, &st.settings, user, &session.id, &device.id, now)
+        accounts::issue(conn, &st.keys, &st.settings, user, (&session.id, &device.id), Some(&hash), now)
     })
     .await
+}
+
+/// How long after its use a refresh token may be presented again when its answer was lost.
+const RETRY_WINDOW_MS: i64 = 60_000;
+
+/// A phone whose answer was lost on a bad link presents the same refresh token again: within
+/// 60 s of its use, while neither token of the pair it produced has been used, that pair is made
+/// void (true) and a new one is issued. Anything else is a reuse (false).
+fn retry_after_lost_answer(conn: &mut db::DbConn, token: &RefreshRow, now: i64) -> Result<bool, ApiError> {
+    let Some(used_at) = token.used_at else { return Ok(false) };
+    if token.voided_at.is_some() || now - used_at > RETRY_WINDOW_MS {
+        return Ok(false);
+    }
+    match devices::live_child(conn, &token.token_hash)? {
+        Some(child) => Ok(devices::void_if_unused(conn, &child.token_hash, now)?),
+        None => Ok(false),
+    }
+}
+
+fn audit_refresh(
+    conn: &mut db::DbConn,
+    action: &str,
+    user: &UserRow,
+    device: &DeviceRow,
+    now: i64,
+) -> Result<(), ApiError> {
+    let actor = AuditActor {
+        user_id: user.id.clone(),
+        username: user.username.clone(),
+        device_id: device.id.clone(),
+        client_addr: None,
+    };
+    accounts::audit_as(conn, actor, action, ("device", &device.id), &device.area_path, json!({}), now)
 }
 
 /// End this session.
 #[utoipa::path(tag = "auth", security(("bearer" = [])), responses((status = 204), (status = 401, body = crate::error::ErrorBody)))]
 #[post("/api/v1/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, who: Principal) -> Result<HttpResponse, ApiError> {
-    let now = state.clock.now();
-    db::run(&state.pool, move |conn| Ok(devices::end_session(conn, &who.session_id, now, "logout")?)).await?;
+    end_session(&state, who).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

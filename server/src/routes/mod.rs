@@ -2,6 +2,7 @@
 //! action table in `auth::authz`; no route decides by itself.
 
 pub mod alerts;
+pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod blobs;
@@ -35,6 +36,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(org::list_teams)
         .service(org::create_user)
         .service(org::list_users)
+        .service(org::deactivate_users)
+        .service(org::update_user)
+        .service(org::set_password)
         .service(devices::list_devices)
         .service(devices::revoke_device)
         .service(audit::list_audit)
@@ -56,5 +60,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(tickets::add_event)
         .service(households::get_household)
         .service(ui::index)
-        .service(ui::asset);
+        .service(ui::asset)
+        .service(app::bare)
+        .service(app::file);
 }

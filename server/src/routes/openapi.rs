@@ -22,6 +22,7 @@ use super::{alerts, audit, auth, blobs, devices, health, households, org, policy
         reports::compliance, reports::daily, reports::coverage, reports::temperature,
         tickets::list_tickets, tickets::get_ticket, tickets::add_event, households::get_household,
         policy::get_policy, policy::put_policy, alerts::list_alerts, alerts::alert_stream,
+        org::update_user, org::set_password, org::deactivate_users,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth, &CommonErrors)

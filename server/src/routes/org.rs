@@ -1,11 +1,12 @@
 //! Areas, teams and users (creating them is for admins, within their own area).
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, patch, post, web, HttpResponse};
 use fieldvisit_sync_protocol::org::{Area, AreaKind, Role, Team, User};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::accounts::lifecycle::{self, Actor, UserPatch};
 use crate::accounts::{self, NewUser};
 use crate::auth::{Action, Principal};
 use crate::db::{self, areas, users};
@@ -53,10 +54,64 @@ pub struct NewUserRequest {
     team_id: Option<String>,
 }
 
+/// A user as admins see them: the contract's user plus whether they may log in.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UserOut {
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    user: User,
+    active: bool,
+}
+
+impl From<users::UserRow> for UserOut {
+    fn from(row: users::UserRow) -> Self {
+        let active = row.active;
+        UserOut { user: row.into(), active }
+    }
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct UserList {
-    #[schema(value_type = Vec<Object>)]
-    users: Vec<User>,
+    users: Vec<UserOut>,
+}
+
+/// Absent fields stay as they are; `"team_id": null` takes the user off their team.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatchRequest {
+    display_name: Option<String>,
+    role: Option<String>,
+    area_id: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable)]
+    team_id: Option<Option<String>>,
+    active: Option<bool>,
+}
+
+/// `Some(None)` for an explicit null, `None` (via `default`) for an absent field.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct PasswordRequest {
+    password: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct BulkDeactivateRequest {
+    area_id: String,
+    role: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BulkDeactivated {
+    deactivated: usize,
+    user_ids: Vec<String>,
+}
+
+fn parse_role(role: &str) -> Result<Role, ApiError> {
+    Role::parse(role).ok_or_else(|| ApiError::invalid("role", "volunteer, handler, dispatcher, supervisor or admin"))
 }
 
 #[utoipa::path(tag = "organisation", security(("bearer" = [])), request_body = NewArea,
@@ -147,8 +202,7 @@ pub async fn create_user(
 ) -> Result<HttpResponse, ApiError> {
     who.authorize(Action::ManageOrganisation)?;
     let b = body.0;
-    let role = Role::parse(&b.role)
-        .ok_or_else(|| ApiError::invalid("role", "volunteer, handler, dispatcher, supervisor or admin"))?;
+    let role = parse_role(&b.role)?;
     let now = state.clock.now();
     let new = NewUser {
         id: b.id,
@@ -176,5 +230,79 @@ pub async fn create_user(
 pub async fn list_users(state: web::Data<AppState>, who: Principal) -> Result<web::Json<UserList>, ApiError> {
     who.authorize(Action::ListUsers)?;
     let rows = db::run(&state.pool, move |conn| Ok(users::list_within(conn, &who.area_path)?)).await?;
-    Ok(web::Json(UserList { users: rows.into_iter().map(User::from).collect() }))
+    Ok(web::Json(UserList { users: rows.into_iter().map(UserOut::from).collect() }))
+}
+
+/// Change a user within the caller's area: name, role (not above the caller's own), area, team,
+/// `active`. Deactivating ends all of the user's sessions at once.
+#[utoipa::path(tag = "organisation", security(("bearer" = [])), request_body = UserPatchRequest,
+    params(("id" = String, Path)),
+    responses((status = 200, body = UserOut), (status = 400, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
+#[patch("/api/v1/users/{id}")]
+pub async fn update_user(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    body: Json<UserPatchRequest>,
+) -> Result<web::Json<UserOut>, ApiError> {
+    who.authorize(Action::ManageOrganisation)?;
+    let b = body.0;
+    let patch = UserPatch {
+        display_name: b.display_name,
+        role: b.role.as_deref().map(parse_role).transpose()?,
+        area_id: b.area_id,
+        team_id: b.team_id,
+        active: b.active,
+    };
+    let now = state.clock.now();
+    let row = db::run(&state.pool, move |conn| {
+        db::transaction(conn, |conn| lifecycle::update_user(conn, Actor::Admin(&who), &path, patch, now))
+    })
+    .await?;
+    Ok(web::Json(row.into()))
+}
+
+/// Set a user's password (within the caller's area); all of the user's sessions end at once.
+#[utoipa::path(tag = "organisation", security(("bearer" = [])), request_body = PasswordRequest,
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+#[post("/api/v1/users/{id}/password")]
+pub async fn set_password(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    body: Json<PasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
+    who.authorize(Action::ManageOrganisation)?;
+    let now = state.clock.now();
+    db::run(&state.pool, move |conn| {
+        db::transaction(conn, |conn| lifecycle::set_password(conn, Actor::Admin(&who), &path, &body.0.password, now))
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Deactivate every active user of one role at or below an area (a season's volunteers), never
+/// the caller; each one's sessions end at once.
+#[utoipa::path(tag = "organisation", security(("bearer" = [])), request_body = BulkDeactivateRequest,
+    responses((status = 200, body = BulkDeactivated), (status = 400, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+#[post("/api/v1/users/deactivate")]
+pub async fn deactivate_users(
+    state: web::Data<AppState>,
+    who: Principal,
+    body: Json<BulkDeactivateRequest>,
+) -> Result<web::Json<BulkDeactivated>, ApiError> {
+    who.authorize(Action::ManageOrganisation)?;
+    let role = parse_role(&body.0.role)?;
+    let now = state.clock.now();
+    let done = db::run(&state.pool, move |conn| {
+        db::transaction(conn, |conn| lifecycle::deactivate_within(conn, Actor::Admin(&who), &body.0.area_id, role, now))
+    })
+    .await?;
+    let user_ids: Vec<String> = done.into_iter().map(|u| u.id).collect();
+    Ok(web::Json(BulkDeactivated { deactivated: user_ids.len(), user_ids }))
 }

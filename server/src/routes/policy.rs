@@ -1,37 +1,76 @@
-//! The deadline policy: everyone reads the latest version; an admin publishes a new one. Old
-//! versions stay: a ticket keeps the version in force when it was reported.
+//! The deadline policy, one per county (contract 1.1): everyone reads their county's (or, with
+//! `area_id`, the county of an area they see or live under); an admin of the county or above
+//! publishes a new version. Old versions stay: a ticket keeps the version in force when it was
+//! reported.
 
 use actix_web::{get, put, web};
 use fieldvisit_sync_protocol::deadline::Policy;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::accounts;
 use crate::auth::{Action, Principal};
-use crate::db::policies::{self, PolicyRow};
-use crate::db::{self, schema};
+use crate::db::policies::{self, County, PolicyBook, PolicyRow};
+use crate::db::{self, areas, schema, scope, DbConn};
 use crate::error::ApiError;
 use crate::extract::{parse_json, Json};
 use crate::state::AppState;
 
-/// The deadline policy in force now.
-#[utoipa::path(tag = "deadlines", security(("bearer" = [])),
-    responses((status = 200, body = Object), (status = 401, body = crate::error::ErrorBody)))]
-#[get("/api/v1/policy")]
-pub async fn get_policy(state: web::Data<AppState>, who: Principal) -> Result<web::Json<Policy>, ApiError> {
-    who.authorize(Action::ReadPolicy)?;
-    let book = db::run(&state.pool, |c| Ok(policies::load(c)?)).await?;
-    Ok(web::Json(book.latest()))
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct PolicyQuery {
+    /// A county, or any area (its county is meant); default: the caller's county.
+    area_id: Option<String>,
 }
 
-/// Publish a new policy version (the body is a policy without `version`). Tickets reported from
-/// now on follow it; earlier tickets keep theirs.
-#[utoipa::path(tag = "deadlines", security(("bearer" = [])), request_body(content = Object, content_type = "application/json"),
+/// The county that `area_id` (default: the caller's area) belongs to, with the policy book.
+fn county_for(conn: &mut DbConn, who: &Principal, area_id: Option<&str>) -> Result<(PolicyBook, County), ApiError> {
+    let path = match area_id {
+        None => who.area_path.clone(),
+        Some(id) => {
+            let area = areas::find(conn, id)?;
+            area.map(|a| a.path).ok_or_else(|| ApiError::not_found("area").with_field("area_id"))?
+        }
+    };
+    let book = policies::load(conn)?;
+    let county = book.county_of(&path).cloned().ok_or_else(|| ApiError::not_found("county"))?;
+    Ok((book, county))
+}
+
+/// The deadline policy in force now in a county.
+#[utoipa::path(tag = "deadlines", security(("bearer" = [])), params(PolicyQuery),
+    responses((status = 200, body = Object), (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+#[get("/api/v1/policy")]
+pub async fn get_policy(
+    state: web::Data<AppState>,
+    who: Principal,
+    q: web::Query<PolicyQuery>,
+) -> Result<web::Json<Policy>, ApiError> {
+    who.authorize(Action::ReadPolicy)?;
+    let policy = db::run(&state.pool, move |conn| {
+        let (book, county) = county_for(conn, &who, q.area_id.as_deref())?;
+        // One's own county's policy, or that of a county within one's area.
+        if !(who.sees(&county.path) || scope::is_within(&who.area_path, &county.path)) {
+            return Err(ApiError::forbidden("the area is outside your scope").with_field("area_id"));
+        }
+        Ok(book.latest_for(&county.path))
+    })
+    .await?;
+    Ok(web::Json(policy))
+}
+
+/// Publish a new policy version for a county (the body is a policy without `version`): only an
+/// admin whose area is that county or above it. Tickets of the county reported from now on follow
+/// it; earlier tickets keep theirs.
+#[utoipa::path(tag = "deadlines", security(("bearer" = [])), params(PolicyQuery), request_body(content = Object, content_type = "application/json"),
     responses((status = 200, body = Object), (status = 400, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+        (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
 #[put("/api/v1/policy")]
 pub async fn put_policy(
     state: web::Data<AppState>,
     who: Principal,
+    q: web::Query<PolicyQuery>,
     body: Json<Value>,
 ) -> Result<web::Json<Policy>, ApiError> {
     who.authorize(Action::ManagePolicy)?;
@@ -47,6 +86,10 @@ pub async fn put_policy(
     db::run(&state.pool, move |conn| {
         db::transaction(conn, |conn| {
             use diesel::prelude::*;
+            let (_, county) = county_for(conn, &who, q.area_id.as_deref())?;
+            if !who.sees(&county.path) {
+                return Err(ApiError::forbidden("only an admin of the county or above may change its policy"));
+            }
             let last: Option<i32> =
                 schema::policies::table.select(diesel::dsl::max(schema::policies::version)).first(conn)?;
             policy.version = last.unwrap_or(0) + 1;
@@ -56,11 +99,13 @@ pub async fn put_policy(
                 body: text,
                 created_at: now,
                 created_by: Some(who.user_id.clone()),
+                county_id: Some(county.id.clone()),
             };
             policies::insert(conn, &row)?;
             let version = policy.version.to_string();
-            let detail = json!({"version": policy.version});
-            accounts::audit_by(conn, &who, "policy_changed", ("policy", &version), &who.area_path, detail, now)?;
+            let detail = json!({"version": policy.version, "county_id": county.id});
+            // Audited under the county, where its admins (and those above) read it.
+            accounts::audit_by(conn, &who, "policy_changed", ("policy", &version), &county.path, detail, now)?;
             Ok(policy)
         })
     })

@@ -85,7 +85,7 @@ pub async fn compliance(
     let now = state.clock.now();
     let q = q.into_inner();
     let groups = db::run(&state.pool, move |conn| {
-        let tz = timezone(&policies::load(conn)?.latest().timezone);
+        let tz = timezone(&policies::load(conn)?.latest_for(&who.area_path).timezone);
         let to = q.to.as_deref().map(|v| parse_time("to", v, tz)).transpose()?.unwrap_or(now);
         let from = q.from.as_deref().map(|v| parse_time("from", v, tz)).transpose()?.unwrap_or(to - 7 * DAY_MS);
         let tickets = rows::tickets_reported(conn, &who.area_path, from, to)?;
@@ -107,6 +107,18 @@ pub async fn compliance(
     Ok(HttpResponse::Ok().json(ComplianceReport { groups }))
 }
 
+/// A text cell as a spreadsheet will not run it: one that would start with `=`, `+`, `-`, `@`,
+/// tab or carriage return gets a leading `'` (categories and names come from users). Numeric
+/// cells are formatted here from numbers, so a leading '-' there is a negative number, not a
+/// formula, and they are left as numbers.
+fn safe_cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
 fn compliance_csv(groups: &[ComplianceGroup]) -> Result<HttpResponse, ApiError> {
     let fail = |e: csv::Error| ApiError::internal(e.into());
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -121,7 +133,7 @@ fn compliance_csv(groups: &[ComplianceGroup]) -> Result<HttpResponse, ApiError> 
     w.write_record(&header).map_err(fail)?;
     let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     for g in groups {
-        let mut row = vec![g.key.clone(), g.name.clone(), g.tickets.to_string(), g.closed.to_string()];
+        let mut row = vec![safe_cell(&g.key), safe_cell(&g.name), g.tickets.to_string(), g.closed.to_string()];
         row.push(g.on_time_rate.map(|r| format!("{r:.4}")).unwrap_or_default());
         for stage in ["classify", "dispatch", "on_site", "close"] {
             let s = g.stages.get(stage).cloned().unwrap_or_default();
@@ -164,7 +176,7 @@ pub async fn daily(
     let now = state.clock.now();
     let date = q.into_inner().date;
     db::run(&state.pool, move |conn| {
-        let tz_name = policies::load(conn)?.latest().timezone;
+        let tz_name = policies::load(conn)?.latest_for(&who.area_path).timezone;
         let tz = timezone(&tz_name);
         let day = match date {
             Some(d) => d,
@@ -232,7 +244,7 @@ pub async fn coverage(
     let q = q.into_inner();
     db::run(&state.pool, move |conn| {
         let scope = scoped_area(conn, &who, q.area_id.as_deref())?;
-        let tz = timezone(&policies::load(conn)?.latest().timezone);
+        let tz = timezone(&policies::load(conn)?.latest_for(&who.area_path).timezone);
         let since = q.since.as_deref().map(|v| parse_time("since", v, tz)).transpose()?.unwrap_or(now - 30 * DAY_MS);
         let visited: HashSet<String> = rows::visited_since(conn, &scope, since)?.into_iter().collect();
         let names = area_names(conn, &scope)?;
@@ -317,7 +329,7 @@ pub async fn temperature(
     let now = state.clock.now();
     let since = q.into_inner().since;
     db::run(&state.pool, move |conn| {
-        let tz = timezone(&policies::load(conn)?.latest().timezone);
+        let tz = timezone(&policies::load(conn)?.latest_for(&who.area_path).timezone);
         let since = since.as_deref().map(|v| parse_time("since", v, tz)).transpose()?.unwrap_or(now - 30 * DAY_MS);
         let names = area_names(conn, &who.area_path)?;
         // Per area: every reading (tenths of a degree, for exact percentiles), and each household's latest.

@@ -31,7 +31,8 @@ fn too_large(message: String) -> ApiError {
 #[utoipa::path(tag = "sync", security(("bearer" = [])), request_body(content = Object, content_type = "application/json"),
     responses((status = 200, body = Object), (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody), (status = 415, body = crate::error::ErrorBody),
-        (status = 426, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
+        (status = 426, body = crate::error::ErrorBody), (status = 429, description = "this device's push rate is used up; see Retry-After", body = crate::error::ErrorBody),
+        (status = 503, body = crate::error::ErrorBody)))]
 #[post("/api/v1/sync/push")]
 pub async fn push(
     state: web::Data<AppState>,
@@ -40,6 +41,7 @@ pub async fn push(
     body: Body<PushLimit>,
 ) -> Result<web::Json<PushResponse>, ApiError> {
     who.authorize(Action::Sync)?;
+    state.device_rates.push(&who.device_id)?;
     if !is_json(&req) {
         return Err(ApiError::new(
             Kind::UnsupportedMediaType,

@@ -164,7 +164,8 @@ pub async fn get_ticket(
 /// rules as a push: it goes through the push writer as a one-event batch.
 #[utoipa::path(tag = "tickets", security(("bearer" = [])), params(("id" = String, Path)), request_body(content = Object, content_type = "application/json"),
     responses((status = 201, body = Object), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
-        (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+        (status = 409, body = crate::error::ErrorBody),
+        (status = 422, description = "the event is invalid, e.g. `team_out_of_scope`: a `dispatched` team that does not serve the ticket", body = crate::error::ErrorBody)))]
 #[post("/api/v1/tickets/{id}/events")]
 pub async fn add_event(
     state: web::Data<AppState>,

@@ -28,24 +28,26 @@ pub async fn asset(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
 }
 
 fn serve(req: &HttpRequest, path: &str) -> HttpResponse {
-    let Some(file) = Assets::get(path) else {
-        // The JSON error fallback turns this into the contract's error body.
+    let cache = if path == "index.html" { "no-store" } else { "no-cache" };
+    embedded(req, Assets::get(path), cache)
+}
+
+/// An embedded file with its ETag (a matching `If-None-Match` gets 304) and cache policy; a missing
+/// one is a bare 404, which the JSON error fallback turns into the contract's error body.
+pub(super) fn embedded(req: &HttpRequest, file: Option<rust_embed::EmbeddedFile>, cache: &'static str) -> HttpResponse {
+    let Some(file) = file else {
         return HttpResponse::NotFound().finish();
     };
     let etag = format!("\"{}\"", hex::encode(file.metadata.sha256_hash()));
     let fresh = req.headers().get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes());
     let mut res = if fresh { HttpResponse::NotModified() } else { HttpResponse::Ok() };
     res.insert_header((header::ETAG, etag));
-    if path == "index.html" {
-        res.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
-    } else {
-        res.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-cache")));
-    }
+    res.insert_header((header::CACHE_CONTROL, HeaderValue::from_static(cache)));
     if fresh {
         return res.finish();
     }
     let mime = file.metadata.mimetype();
-    let content_type = if mime.starts_with("text/") || mime.ends_with("javascript") {
+    let content_type = if mime.starts_with("text/") || mime.ends_with("javascript") || mime.ends_with("+json") {
         format!("{mime}; charset=utf-8")
     } else {
         mime.to_owned()

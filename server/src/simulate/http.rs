@@ -121,8 +121,11 @@ impl Api {
         a.body["id"].as_str().map(str::to_owned).context("no id in answer")
     }
 
+    /// Logs in on the simulated device named `device`; its id is a UUID derived from the name.
     pub async fn login(&self, user: &str, password: &str, device: &str) -> anyhow::Result<String> {
-        let body = json!({"username": user, "password": password, "device_id": device, "app_version": "simulator"});
+        let device_id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, device.as_bytes());
+        let body = json!({"username": user, "password": password, "device_id": device_id, "device_name": device,
+            "app_version": "simulator"});
         let a = self.call(Method::POST, "/api/v1/auth/login", None, Some(&body)).await?;
         if a.status != 200 {
             bail!("login of {user} answered {}: {}", a.status, a.body);

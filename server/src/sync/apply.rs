@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
-use fieldvisit_sync_protocol::deadline::{self, AlertKind, FoldEvent, Projection, ScheduledAlert, Stage};
+use fieldvisit_sync_protocol::deadline::{self, AlertKind, EventType, FoldEvent, Projection, ScheduledAlert, Stage};
 use fieldvisit_sync_protocol::sync::clock::ClockCheck;
 use fieldvisit_sync_protocol::sync::merge::merge_household;
 use fieldvisit_sync_protocol::sync::pull::{HouseholdOut, TicketEventOut, VisitOut};
@@ -14,15 +14,16 @@ use fieldvisit_sync_protocol::sync::records::DeviceStamp;
 use fieldvisit_sync_protocol::time::Millis;
 use serde_json::Value;
 
-use crate::auth::authz::{EventRefusal, TicketAccess};
+use crate::auth::authz::EventRefusal;
 use crate::auth::Principal;
 use crate::db::alerts::{self, AlertKey, NewAlert};
+use crate::db::areas::TeamRow;
 use crate::db::policies::PolicyBook;
 use crate::db::records::{self, EventRow, HouseholdRow, TicketRow, VisitRow};
 use crate::db::schema::{record_photos, removals, sync_batches, ticket_events, tickets, visits};
 use crate::db::seq::SeqAlloc;
 use crate::db::store_projection::StoreProjection;
-use crate::db::{areas, DbConn};
+use crate::db::{areas, scope, DbConn};
 use crate::error::ApiError;
 use crate::sync::parsed::Parsed;
 
@@ -69,7 +70,7 @@ pub fn apply(
         }
         return serde_json::from_str(&response).map_err(|e| ApiError::internal(e.into()));
     }
-    let tolerance_ms = policies.latest().clock_tolerance_s.saturating_mul(1000);
+    let tolerance_ms = policies.latest_for(&job.who.area_path).clock_tolerance_s.saturating_mul(1000);
     let clock = ClockCheck::measure(job.received_at, job.device_time, tolerance_ms, job.request.batch_boot());
     let offset_ms = clock.offset_ms();
     let mut run = Run { conn, job, policies, seq, clock, results: Vec::with_capacity(job.record_count()), at: 0 };
@@ -98,6 +99,15 @@ pub fn apply(
 
 fn to_json<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// One `record_photos` row: a record naming a photo.
+struct PhotoRow {
+    sha256: String,
+    record_type: String,
+    record_id: String,
+    area_path: String,
+    author_id: String,
 }
 
 struct Run<'a, 'c> {
@@ -251,28 +261,43 @@ impl Run<'_, '_> {
             RecordResult::duplicate(t, id)
         } else {
             let current = match seen.get(id) {
-                Some((_, canonical)) if stored.is_none() => (*canonical).clone(),
-                _ => self.current_of(t, id)?,
+                Some((_, canonical)) if stored.is_none() => Some((*canonical).clone()),
+                _ => self.readable_current(t, id)?,
             };
-            RecordResult::conflict(t, id, current)
+            let mut r = RecordResult::conflict(t, id, Value::Null);
+            r.current = current;
+            r
         };
         self.record(result);
         Ok(true)
     }
 
-    fn current_of(&mut self, t: RecordType, id: &str) -> Result<Value, ApiError> {
+    /// The stored record as its wire form, when the caller may read it; `None` otherwise, so a
+    /// reused id never shows a record outside the caller's scope.
+    fn readable_current(&mut self, t: RecordType, id: &str) -> Result<Option<Value>, ApiError> {
         let ids = [id.to_owned()];
+        let who = &self.job.who;
         Ok(match t {
-            RecordType::Visit => records::visits_by_id(self.conn, &ids)?.first().map(|r| to_json(&VisitOut::from(r))),
+            RecordType::Visit => records::visits_by_id(self.conn, &ids)?
+                .first()
+                .filter(|r| who.sees(&r.area_path))
+                .map(|r| to_json(&VisitOut::from(r))),
             RecordType::TicketEvent => {
-                records::events_by_id(self.conn, &ids)?.first().map(|r| to_json(&TicketEventOut::from(r)))
+                let Some(event) = records::events_by_id(self.conn, &ids)?.into_iter().next() else {
+                    return Ok(None);
+                };
+                let ticket = records::tickets_by_id(self.conn, std::slice::from_ref(&event.ticket_id))?;
+                ticket
+                    .get(&event.ticket_id)
+                    .filter(|r| who.sees_ticket(&r.access()))
+                    .map(|_| to_json(&TicketEventOut::from(&event)))
             }
             RecordType::Ticket => records::tickets_by_id(self.conn, &ids)?
                 .get(id)
+                .filter(|r| who.sees_ticket(&r.access()))
                 .map(|r| to_json(&r.to_out(self.policies.version(r.policy_version), self.job.received_at))),
             RecordType::Household => None,
-        }
-        .unwrap_or(Value::Null))
+        })
     }
 
     /// The household a visit or ticket names, if it exists and is in scope; otherwise the record
@@ -296,26 +321,30 @@ impl Run<'_, '_> {
         None
     }
 
-    fn photo_rows(
-        &self,
-        t: RecordType,
-        id: &str,
-        area_path: &str,
-        photos: &[String],
-    ) -> Vec<(String, String, String, String)> {
-        photos.iter().map(|p| (p.clone(), t.as_str().to_owned(), id.to_owned(), area_path.to_owned())).collect()
+    /// The photos a record names, with its author: access to each photo is granted through the
+    /// record only if that author uploaded the bytes.
+    fn photo_rows(&self, t: RecordType, id: &str, area_path: &str, photos: &[String]) -> Vec<PhotoRow> {
+        let row = |p: &String| PhotoRow {
+            sha256: p.clone(),
+            record_type: t.as_str().to_owned(),
+            record_id: id.to_owned(),
+            area_path: area_path.to_owned(),
+            author_id: self.who().user_id.clone(),
+        };
+        photos.iter().map(row).collect()
     }
 
-    fn insert_photos(&mut self, rows: Vec<(String, String, String, String)>) -> Result<(), ApiError> {
-        for chunk in rows.chunks(500) {
+    fn insert_photos(&mut self, rows: Vec<PhotoRow>) -> Result<(), ApiError> {
+        for chunk in rows.chunks(400) {
             let values: Vec<_> = chunk
                 .iter()
-                .map(|(s, t, r, a)| {
+                .map(|p| {
                     (
-                        record_photos::sha256.eq(s),
-                        record_photos::record_type.eq(t),
-                        record_photos::record_id.eq(r),
-                        record_photos::area_path.eq(a),
+                        record_photos::sha256.eq(&p.sha256),
+                        record_photos::record_type.eq(&p.record_type),
+                        record_photos::record_id.eq(&p.record_id),
+                        record_photos::area_path.eq(&p.area_path),
+                        record_photos::author_id.eq(&p.author_id),
                     )
                 })
                 .collect();
@@ -410,7 +439,7 @@ impl Run<'_, '_> {
                 );
                 continue;
             };
-            let policy = self.policies.in_force_at(reported_at);
+            let policy = self.policies.in_force_at(&home.area_path, reported_at);
             let mut row = TicketRow {
                 id: id.clone(),
                 household_id: home.id.clone(),
@@ -478,12 +507,7 @@ impl Run<'_, '_> {
                 self.reject(T, id, "unknown_ticket", "no such ticket", format!("{path}.ticket_id"));
                 continue;
             };
-            let access = TicketAccess {
-                area_path: &ticket.area_path,
-                team_id: ticket.team_id.as_deref(),
-                reporter_id: &ticket.reporter_id,
-            };
-            match self.who().may_write_event(e.event_type, &access) {
+            match self.who().may_write_event(e.event_type, &ticket.access()) {
                 Ok(()) => {}
                 Err(EventRefusal::OutOfScope) => {
                     self.reject(T, id, "out_of_scope", "the ticket is outside your area", format!("{path}.ticket_id"));
@@ -499,8 +523,19 @@ impl Run<'_, '_> {
                     continue;
                 }
             }
-            if let Some(team) = e.team_id.filter(|t| !teams.contains_key(&t.to_string())) {
-                self.reject(T, id, "unknown_team", &format!("no such team {team}"), format!("{path}.team_id"));
+            let team = match e.team_id {
+                None => None,
+                Some(t) => match teams.get(&t.to_string()) {
+                    Some(row) => Some(row),
+                    None => {
+                        self.reject(T, id, "unknown_team", &format!("no such team {t}"), format!("{path}.team_id"));
+                        continue;
+                    }
+                },
+            };
+            if e.event_type == EventType::Dispatched && team.is_some_and(|team| !self.serves(team, ticket)) {
+                let msg = "the team neither serves the ticket's area nor lies within your area";
+                self.reject(T, id, "team_out_of_scope", msg, format!("{path}.team_id"));
                 continue;
             }
             let Ok((occurred_at, verified)) = self.corrected(e.occurred_at, &e.stamp) else {
@@ -540,6 +575,7 @@ impl Run<'_, '_> {
                 device_id: self.who().device_id.clone(),
                 content_hash: hash.clone(),
                 seq: self.seq.next(self.conn)?,
+                author_role: self.who().role.as_str().to_owned(),
             });
             if !touched.contains(&ticket.id) {
                 touched.push(ticket.id.clone());
@@ -549,6 +585,12 @@ impl Run<'_, '_> {
         }
         crate::insert_rows!(&mut *self.conn, ticket_events::table, rows, 400);
         self.refold(&touched, tickets_by_id)
+    }
+
+    /// Whether `team` may be sent to `ticket`: its area holds the ticket's area (a county's
+    /// company serves every grid of the county), or it lies within the dispatcher's own area.
+    fn serves(&self, team: &TeamRow, ticket: &TicketRow) -> bool {
+        scope::is_within(&ticket.area_path, &team.area_path) || self.who().sees(&team.area_path)
     }
 
     /// Re-folds every touched ticket from all its events and stores the new projection.

@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod parsed;
 pub mod pull;
+pub mod rate;
 pub mod wal_sync;
 pub mod writer;
 

@@ -174,7 +174,7 @@ pub fn pull(
         ticket_events: Vec::new(),
         areas: area_rows.into_iter().map(Area::from).collect(),
         teams: team_rows.into_iter().map(Team::from).collect(),
-        policy: serde_json::to_value(policies.latest()).ok(),
+        policy: serde_json::to_value(policies.latest_for(&who.area_path)).ok(),
         removed: Vec::new(),
     };
     let mut outside_homes: Vec<String> = Vec::new();

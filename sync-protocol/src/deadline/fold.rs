@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{EventType, Policy, Severity, Stage, StageState};
+use super::{Author, EventType, Policy, Severity, Stage, StageState};
 use crate::time::Millis;
 
 /// What the fold needs to know about the ticket itself.
@@ -28,6 +28,9 @@ pub struct FoldEvent {
     pub category: Option<String>,
     /// On `dispatched`: the team sent.
     pub team_id: Option<Uuid>,
+    /// Who wrote it, as far as the fold cares: which stages the event may complete.
+    #[serde(default)]
+    pub author: Author,
 }
 
 /// One stage of one cycle, as of `now`. Times are null until the stage starts.
@@ -188,12 +191,15 @@ impl Fold<'_> {
     fn apply(&mut self, event: &FoldEvent) {
         let at = event.occurred_at;
         let closed = self.cycles.last().is_none_or(Cycle::closed);
+        let reach = event.author.completes_through(event.event_type);
         match event.event_type {
             EventType::Comment => {}
             // A new cycle has no classify stage: the problem is known, it needs another visit.
             EventType::Reopened if closed => self.open_cycle(&Stage::ALL[1..], at),
             // Reopening an open cycle changes nothing about its timing.
             EventType::Reopened => {}
+            // Desk events of an author who may not complete their stage change nothing.
+            EventType::Classified | EventType::Dispatched | EventType::OnSite if reach.is_none() => {}
             EventType::Classified => {
                 if let Some(category) = &event.category {
                     self.category.clone_from(category);
@@ -208,7 +214,9 @@ impl Fold<'_> {
             }
             EventType::OnSite => self.complete_through(Stage::OnSite, at),
             EventType::Resolved | EventType::Feedback if !closed => {
-                self.complete_through(Stage::OnSite, at);
+                if let Some(stage) = reach {
+                    self.complete_through(stage, at);
+                }
                 let Some(cycle) = self.cycles.last_mut() else {
                     return;
                 };
@@ -217,8 +225,10 @@ impl Fold<'_> {
                 } else {
                     cycle.feedback = true;
                 }
-                // Events arrive in time order, so this event is the later of the two.
-                if cycle.resolved && cycle.feedback {
+                // Close completes when both are in and every earlier stage is met; events arrive
+                // in time order, so the event completing it is the latest of them.
+                let before_close_done = cycle.slots.iter().all(|s| s.name == Stage::Close || s.completed_at.is_some());
+                if cycle.resolved && cycle.feedback && before_close_done {
                     self.complete_through(Stage::Close, at);
                 }
             }

@@ -21,6 +21,7 @@
 //!     occurred_at: 600_000, // 10 min after the report
 //!     category: None,
 //!     team_id: None,
+//!     author: Author::Staff,
 //! };
 //! let p = project(&policy, &ticket, &[classified], 5_400_000); // looked at after 90 min
 //! assert_eq!(p.stage_label(), "dispatch");
@@ -112,6 +113,43 @@ impl EventType {
             EventType::Feedback => "feedback",
             EventType::Reopened => "reopened",
             EventType::Comment => "comment",
+        }
+    }
+}
+
+/// Who wrote an event, as far as the fold cares: which stages it may complete. Kept with the
+/// stored event (from the author's role when it was written), so a re-fold answers the same.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Author {
+    /// Handlers, dispatchers, supervisors and admins (and events stored before authors were
+    /// kept): every stage their event type completes.
+    #[default]
+    Staff,
+    /// A volunteer: they may resolve their own ticket on the spot, but their feedback speaks for
+    /// the household only, so it never meets classify, dispatch or on_site, nor do desk events.
+    Volunteer,
+}
+
+impl Author {
+    /// The author of an event written by `role`; `None` (unknown) counts as staff.
+    pub fn of(role: Option<crate::org::Role>) -> Author {
+        match role {
+            Some(crate::org::Role::Volunteer) => Author::Volunteer,
+            _ => Author::Staff,
+        }
+    }
+
+    /// The last stage an event of `event` by this author completes (with every earlier one);
+    /// `None`: it completes no stage itself (feedback still counts towards close).
+    pub fn completes_through(self, event: EventType) -> Option<Stage> {
+        use EventType::*;
+        match (self, event) {
+            (_, Comment | Reopened) => None,
+            (Author::Volunteer, Classified | Dispatched | OnSite | Feedback) => None,
+            (Author::Staff, Classified) => Some(Stage::Classify),
+            (Author::Staff, Dispatched) => Some(Stage::Dispatch),
+            (_, Resolved) | (Author::Staff, OnSite | Feedback) => Some(Stage::OnSite),
         }
     }
 }

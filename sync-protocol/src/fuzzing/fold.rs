@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::deadline::policy::MAX_WINDOW_S;
 use crate::deadline::{
-    project, schedule, Escalation, EventType, FoldEvent, Notify, Override, Policy, Severity, Stage, StageState,
+    project, schedule, Author, Escalation, EventType, FoldEvent, Notify, Override, Policy, Severity, Stage, StageState,
     TicketFacts,
 };
 use crate::time::Millis;
@@ -114,6 +114,7 @@ impl Case {
                 occurred_at: e.occurred_at,
                 category: e.category.map(|c| pick(&CATEGORIES, c).to_owned()),
                 team_id: e.team.map(|t| Uuid::from_u128(0x7ea0_0000 + u128::from(t))),
+                author: Author::Staff,
             })
             .collect()
     }

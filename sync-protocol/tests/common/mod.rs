@@ -2,7 +2,8 @@
 //!
 //! Events: whitespace-separated `kind[:arg][#id]@minute`, e.g. `classified:gas@10 dispatched:7@30`.
 //! `arg` is the category of `classified` or the team number of `dispatched`; ids default to the
-//! token's position, so ties at one instant fold in the order written.
+//! token's position, so ties at one instant fold in the order written. A leading `~` marks an
+//! event written by a volunteer (`~feedback@40`); others are staff's.
 //!
 //! Expected: `;`-separated items. A stage item is `c<cycle> <stage> <state>` with optional
 //! `start=`, `due=`, `done=` minutes; every stage of the projection must be listed, in order.
@@ -11,7 +12,7 @@
 #![allow(dead_code)]
 
 use fieldvisit_sync_protocol::deadline::{
-    project, EventType, FoldEvent, Policy, Projection, Severity, Stage, StageState, TicketFacts,
+    project, Author, EventType, FoldEvent, Policy, Projection, Severity, Stage, StageState, TicketFacts,
 };
 use fieldvisit_sync_protocol::time::Millis;
 use uuid::Uuid;
@@ -56,6 +57,10 @@ pub fn events(spec: &str) -> Vec<FoldEvent> {
     spec.split_whitespace()
         .enumerate()
         .map(|(i, token)| {
+            let (author, token) = match token.strip_prefix('~') {
+                Some(rest) => (Author::Volunteer, rest),
+                None => (Author::Staff, token),
+            };
             let (head, minute) = token.split_once('@').expect("event needs @minute");
             let minute: i64 = minute.parse().expect("minute");
             let (head, id) = match head.split_once('#') {
@@ -73,7 +78,7 @@ pub fn events(spec: &str) -> Vec<FoldEvent> {
                 (EventType::Dispatched, Some(t)) => (None, Some(team(t.parse().expect("team")))),
                 (other, Some(_)) => panic!("{other:?} takes no argument"),
             };
-            FoldEvent { id: Uuid::from_u128(id), event_type, occurred_at: at(minute), category, team_id }
+            FoldEvent { id: Uuid::from_u128(id), event_type, occurred_at: at(minute), category, team_id, author }
         })
         .collect()
 }

@@ -230,8 +230,9 @@ impl TestApp {
         self.send(reqwest::Method::POST, path, Some(token), Some(body)).await
     }
 
-    pub async fn login(&self, username: &str, password: &str, device_id: &str) -> (u16, Value) {
-        let body = serde_json::json!({"username": username, "password": password, "device_id": device_id});
+    /// Logs in on the device named `device` (see [`device`]).
+    pub async fn login(&self, username: &str, password: &str, device_name: &str) -> (u16, Value) {
+        let body = serde_json::json!({"username": username, "password": password, "device_id": device(device_name)});
         self.send(reqwest::Method::POST, "/api/v1/auth/login", None, Some(&body)).await
     }
 
@@ -321,6 +322,15 @@ impl TestApp {
 pub fn at_minutes(minutes: i64) -> String {
     let t = chrono::Utc::now() + chrono::Duration::minutes(minutes);
     t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset")).to_rfc3339()
+}
+
+/// The device id (a UUID, as apps generate) of the test device named `name`: the same name gives
+/// the same id; a UUID is kept as it is.
+pub fn device(name: &str) -> String {
+    match uuid::Uuid::parse_str(name) {
+        Ok(id) => id.to_string(),
+        Err(_) => uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, name.as_bytes()).to_string(),
+    }
 }
 
 pub fn new_id() -> String {
