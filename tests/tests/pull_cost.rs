@@ -60,4 +60,114 @@ async fn pull_with_gzip_answers_gzip_that_decodes_to_the_same_json(app: TestApp)
     assert_ne!(stream.headers().get("content-encoding").map(|v| v.as_bytes()), Some(&b"gzip"[..]));
 }
 
-backend_tests!(pull_with_gzip_answers_gzip_that_decodes_to_the_same_json);
+/// Three days ago, in minutes: outside a one-day visit window.
+const OLD: i64 = -3 * 24 * 60;
+
+async fn push_ok(app: &TestApp, token: &str, records: Value) {
+    let (status, res) = app.push(token, &batch(&at_minutes(0), records)).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["summary"]["applied"].as_u64(), res["results"].as_array().map(|r| r.len() as u64), "{res}");
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+fn sorted_of(ids: &[&String]) -> Vec<String> {
+    sorted(ids.iter().map(|s| s.to_string()).collect())
+}
+
+async fn a_bounded_first_pull_then_increments_give_everything_once(app: TestApp) {
+    let org = app.org().await;
+    let admin = app.admin_token().await;
+    let (_, mut policy) = app.get_as(&admin, "/api/v1/policy").await;
+    assert_eq!(policy["pull_visit_days"], 30, "the default: {policy}");
+    policy.as_object_mut().expect("object").remove("version");
+    policy["pull_visit_days"] = json!(1);
+    let (status, saved) = app.send(reqwest::Method::PUT, "/api/v1/policy", Some(&admin), Some(&policy)).await;
+    assert_eq!((status, &saved["pull_visit_days"]), (200, &json!(1)), "{saved}");
+
+    let token = app.token("volunteer_a", PASSWORD, "phone-a").await;
+    let (h1, h2, h3) = (new_id(), new_id(), new_id());
+    let (old_a, old_b, recent) = (new_id(), new_id(), new_id());
+    let (open, open_note, closed_long_ago, closed_today) = (new_id(), new_id(), new_id(), new_id());
+    let mut on_the_spot_old = ticket(&closed_long_ago, &h3, OLD);
+    on_the_spot_old["resolved_on_the_spot"] = json!(true);
+    let mut on_the_spot_today = ticket(&closed_today, &h3, -20);
+    on_the_spot_today["resolved_on_the_spot"] = json!(true);
+    let visit_old_a = visit(&old_a, &h1, OLD);
+    push_ok(
+        &app,
+        &token,
+        json!({
+            "households": [household(&h1, &org.grid_a, "1号楼"), household(&h2, &org.grid_a, "2号楼"),
+                household(&h3, &org.grid_a, "3号楼")],
+            "visits": [visit_old_a.clone(), visit(&old_b, &h1, OLD - 60), visit(&recent, &h2, -30)],
+            "tickets": [ticket(&open, &h1, OLD), on_the_spot_old, on_the_spot_today],
+            "ticket_events": [event(&open_note, &open, "comment", OLD + 1)],
+        }),
+    )
+    .await;
+    // The same visit again (a phone's retry) counts once.
+    let (_, res) = app.push(&token, &batch(&at_minutes(0), json!({ "visits": [visit_old_a] }))).await;
+    assert_eq!(res["summary"]["duplicate"], 1, "{res}");
+
+    // A new phone pulls two records a page; while it does, more arrives: a late-synced visit
+    // three days old and a new household. Both are later changes and must reach it.
+    let phone = app.token("volunteer_a", PASSWORD, "phone-new").await;
+    let (status, first) = app.get_as(&phone, "/api/v1/sync/pull?limit=2").await;
+    assert_eq!((status, &first["has_more"]), (200, &json!(true)), "{first}");
+    let (late, h4) = (new_id(), new_id());
+    push_ok(
+        &app,
+        &token,
+        json!({ "households": [household(&h4, &org.grid_a, "4号楼")], "visits": [visit(&late, &h3, OLD)] }),
+    )
+    .await;
+    let cursor = first["cursor"].as_str().map(str::to_owned);
+    let (rest, cursor) = app.pull_all(&phone, cursor, 2).await;
+    let pages: Vec<Value> = std::iter::once(first).chain(rest).collect();
+
+    assert_eq!(sorted(ids_in(&pages, "households")), sorted_of(&[&h1, &h2, &h3, &h4]));
+    assert_eq!(sorted(ids_in(&pages, "visits")), sorted_of(&[&recent, &late]), "no visit older than a day");
+    assert_eq!(sorted(ids_in(&pages, "tickets")), sorted_of(&[&open, &closed_today]));
+    assert!(ids_in(&pages, "ticket_events").contains(&open_note), "an open ticket comes with its events");
+    let homes: Vec<Value> =
+        pages.iter().flat_map(|p| p["households"].as_array().cloned().unwrap_or_default()).collect();
+    let home = |id: &str| homes.iter().find(|h| h["id"] == id).cloned().unwrap_or_default();
+    assert_eq!(home(&h1)["visit_count"], 2, "old visits are counted though not sent: {}", home(&h1));
+    let last = home(&h1)["last_visited_at"].as_str().map(str::to_owned).unwrap_or_default();
+    let expected = chrono::Utc::now() + chrono::Duration::minutes(OLD);
+    let last = chrono::DateTime::parse_from_rfc3339(&last).expect("last_visited_at is a time");
+    assert!((last.timestamp() - expected.timestamp()).abs() < 120, "{last} vs {expected}");
+    assert_eq!(home(&h2)["visit_count"], 1);
+    assert!(home(&h4)["last_visited_at"].is_null(), "{}", home(&h4));
+
+    // From here on, incremental pulls carry every change, old-dated or not, once.
+    let (visit_late_again, note) = (new_id(), new_id());
+    push_ok(
+        &app,
+        &token,
+        json!({ "visits": [visit(&visit_late_again, &h1, OLD - 120)],
+            "ticket_events": [event(&note, &open, "comment", -1)] }),
+    )
+    .await;
+    let (next, _) = app.pull_all(&phone, cursor, 2).await;
+    assert_eq!(ids_in(&next, "visits"), vec![visit_late_again]);
+    assert_eq!(ids_in(&next, "ticket_events"), vec![note]);
+    assert!(ids_in(&next, "households").is_empty(), "a visit does not resend its household");
+
+    // The kept tallies agree with the visits.
+    let report = fieldvisit_server::db::run(&app.state.pool, |c| {
+        fieldvisit_server::check::run(c, chrono::Utc::now().timestamp_millis())
+    })
+    .await
+    .expect("check runs");
+    assert!(report.is_clean(), "{:?}", report.findings);
+}
+
+backend_tests!(
+    pull_with_gzip_answers_gzip_that_decodes_to_the_same_json,
+    a_bounded_first_pull_then_increments_give_everything_once,
+);

@@ -31,27 +31,84 @@ fn scope_tag(who: &Principal) -> String {
     hex::encode(&Sha256::digest(key.as_bytes())[..6])
 }
 
+/// Where a phone stands in its stream: after `seq`, and, until its first pull has ended, the
+/// bounds that first pull was cut to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Position {
+    after: i64,
+    first: Option<FirstPull>,
+}
+
+/// A first pull (no cursor) carries the scope's state, not its history: rows up to `upto` (the
+/// sequence when it began) only if still relevant (visits since `since`, open tickets, tickets
+/// closed since `since`, their events); every row changed after `upto` is a later change and
+/// goes through as in an incremental pull, so nothing that happens meanwhile is missed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FirstPull {
+    upto: i64,
+    since: i64,
+}
+
 pub fn encode_cursor(who: &Principal, seq: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("v1:{seq}:{}", scope_tag(who)))
+    encode(who, Position { after: seq, first: None })
+}
+
+fn encode(who: &Principal, at: Position) -> String {
+    let text = match at.first {
+        None => format!("v1:{}:{}", at.after, scope_tag(who)),
+        Some(f) => format!("v1:{}:{}:{}:{}", at.after, scope_tag(who), f.upto, f.since),
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
 }
 
 fn cursor_reset() -> ApiError {
     ApiError::conflict("cursor_reset", "the cursor cannot be used; pull again without a cursor").with_field("cursor")
 }
 
-fn decode_cursor(who: &Principal, cursor: &str) -> Result<i64, ApiError> {
+fn decode_cursor(who: &Principal, cursor: &str) -> Result<Position, ApiError> {
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| cursor_reset())?;
     let text = String::from_utf8(raw).map_err(|_| cursor_reset())?;
-    let mut parts = text.split(':');
-    match (parts.next(), parts.next().and_then(|s| s.parse::<i64>().ok()), parts.next(), parts.next()) {
-        (Some("v1"), Some(seq), Some(tag), None) if tag == scope_tag(who) && seq >= -1 => Ok(seq),
+    let parts: Vec<&str> = text.split(':').collect();
+    let number = |i: usize| parts.get(i).and_then(|s| s.parse::<i64>().ok());
+    let first = match parts.len() {
+        3 => None,
+        5 => Some(FirstPull { upto: number(3).ok_or_else(cursor_reset)?, since: number(4).ok_or_else(cursor_reset)? }),
+        _ => return Err(cursor_reset()),
+    };
+    match (parts.first(), number(1), parts.get(2)) {
+        (Some(&"v1"), Some(after), Some(tag)) if *tag == scope_tag(who) && after >= -1 => Ok(Position { after, first }),
         _ => Err(cursor_reset()),
     }
 }
 
+/// A row of the change stream, by its sequence number.
+trait Sequenced {
+    fn seq(&self) -> i64;
+}
+
+macro_rules! sequenced {
+    ($($row:ty => $seq:expr),* $(,)?) => {
+        $(impl Sequenced for $row {
+            fn seq(&self) -> i64 {
+                let seq_of: fn(&$row) -> i64 = $seq;
+                seq_of(self)
+            }
+        })*
+    };
+}
+sequenced!(
+    (HouseholdRow, Option<i64>, i64) => |r| r.0.seq,
+    VisitRow => |r| r.seq,
+    TicketRow => |r| r.seq,
+    EventRow => |r| r.seq,
+);
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
 /// One entry of the merged change stream.
 enum Change {
-    Household(HouseholdRow),
+    /// With its last visit's time and its number of visits.
+    Household(HouseholdRow, Option<i64>, i64),
     Visit(VisitRow),
     Ticket(TicketRow),
     Event(EventRow),
@@ -67,12 +124,20 @@ pub fn pull(
     now: i64,
     horizon: &Horizon,
 ) -> Result<PullResponse, ApiError> {
-    // Without a cursor everything counts, including rows from before the sequence existed (seq 0).
-    let after = match cursor {
+    // Without a cursor the scope's state counts, including rows from before the sequence existed
+    // (seq 0), cut to what is still relevant (contract 1.1).
+    let current = seq::current(conn)?;
+    let at = match cursor {
         Some(c) => decode_cursor(who, c)?,
-        None => -1,
+        None => {
+            let days = policies.latest_for(&who.area_path).pull_visit_days;
+            let first =
+                FirstPull { upto: current.min(horizon.seq()), since: now.saturating_sub(days.saturating_mul(DAY_MS)) };
+            Position { after: -1, first: Some(first) }
+        }
     };
-    if after > seq::current(conn)? {
+    let after = at.after;
+    if after > current {
         return Err(cursor_reset());
     }
     // Read after the snapshot began (the query above): rows above it are not on disk yet. They are
@@ -88,37 +153,57 @@ pub fn pull(
     // that is always true (`seq <= i64::MAX`) is what makes SQLite prefer that index.
     let walk = scope::is_broad(conn, &who.area_path)?;
     macro_rules! page_of {
-        ($table:ident, $row:ty, $scope:expr) => {{
+        ($table:ident, $row:ty, $select:expr, $scope:expr, $relevant:expr) => {{
             let mut q = $table::table
                 .filter($table::seq.gt(after))
                 .filter($scope)
                 .order($table::seq)
                 .limit(page)
-                .select(<$row>::as_select())
+                .select($select)
                 .into_boxed();
             if walk {
                 q = q.filter($table::seq.le(i64::MAX));
             }
+            if let Some(first) = at.first {
+                q = q.filter($table::seq.gt(first.upto).or($relevant(first.since)));
+            }
             let mut rows = q.load::<$row>(conn)?;
-            rows.retain(|r| r.seq <= horizon);
+            rows.retain(|r| r.seq() <= horizon);
             rows
         }};
     }
-    let hh = page_of!(households, HouseholdRow, scope::within(households::area_path, &who.area_path));
-    let vs = page_of!(visits, VisitRow, scope::within(visits::area_path, &who.area_path));
+    let all = |_since: i64| diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 1");
+    let hh = page_of!(
+        households,
+        (HouseholdRow, Option<i64>, i64),
+        (HouseholdRow::as_select(), households::last_visited_at, households::visit_count),
+        scope::within(households::area_path, &who.area_path),
+        all
+    );
+    let vs = page_of!(
+        visits,
+        VisitRow,
+        VisitRow::as_select(),
+        scope::within(visits::area_path, &who.area_path),
+        |since: i64| visits::visited_at.ge(since)
+    );
+    // Tickets a first pull carries: open ones and those closed within the visit window.
+    let kept = |since: i64| tickets::status.eq("open").or(tickets::closed_at.ge(since));
     let in_area = scope::within(tickets::area_path, &who.area_path);
     let ts = match &team {
-        Some(t) => page_of!(tickets, TicketRow, in_area.or(tickets::team_id.eq(t))),
-        None => page_of!(tickets, TicketRow, in_area),
+        Some(t) => page_of!(tickets, TicketRow, TicketRow::as_select(), in_area.or(tickets::team_id.eq(t)), kept),
+        None => page_of!(tickets, TicketRow, TicketRow::as_select(), in_area, kept),
     };
+    let of_kept = |since: i64| ticket_events::ticket_id.eq_any(tickets::table.filter(kept(since)).select(tickets::id));
     let ev_in_area = scope::within(ticket_events::area_path, &who.area_path);
     let es = match &team {
         Some(t) => {
-            let team_tickets: Vec<String> =
-                tickets::table.filter(tickets::team_id.eq(t)).select(tickets::id).load(conn)?;
-            page_of!(ticket_events, EventRow, ev_in_area.or(ticket_events::ticket_id.eq_any(team_tickets)))
+            // A subquery, so a page reads the team's tickets through the index, not into memory.
+            let team_tickets = tickets::table.filter(tickets::team_id.eq(t.clone())).select(tickets::id);
+            let scope = ev_in_area.or(ticket_events::ticket_id.eq_any(team_tickets));
+            page_of!(ticket_events, EventRow, EventRow::as_select(), scope, of_kept)
         }
-        None => page_of!(ticket_events, EventRow, ev_in_area),
+        None => page_of!(ticket_events, EventRow, EventRow::as_select(), ev_in_area, of_kept),
     };
     let mut rm: Vec<(i64, String, String)> = match &team {
         Some(t) => removals::table
@@ -133,7 +218,7 @@ pub fn pull(
     rm.retain(|(s, _, _)| *s <= horizon);
 
     let mut stream: Vec<(i64, Change)> = Vec::new();
-    stream.extend(hh.into_iter().map(|r| (r.seq, Change::Household(r))));
+    stream.extend(hh.into_iter().map(|(r, last, count)| (r.seq, Change::Household(r, last, count))));
     stream.extend(vs.into_iter().map(|r| (r.seq, Change::Visit(r))));
     stream.extend(ts.into_iter().map(|r| (r.seq, Change::Ticket(r))));
     stream.extend(es.into_iter().map(|r| (r.seq, Change::Event(r))));
@@ -164,8 +249,10 @@ pub fn pull(
 
     let org_last = area_rows.iter().map(|a| a.seq).chain(team_rows.iter().map(|t| t.seq)).max().unwrap_or(0);
     let last = if has_more { last } else { last.max(org_last) };
+    // The first pull's bounds hold until its last page; from there on, every change counts.
+    let next = Position { after: last, first: at.first.filter(|_| has_more) };
     let mut out = PullResponse {
-        cursor: encode_cursor(who, last),
+        cursor: encode(who, next),
         has_more,
         server_time: format_utc(now),
         households: Vec::new(),
@@ -180,7 +267,12 @@ pub fn pull(
     let mut outside_homes: Vec<String> = Vec::new();
     for (_, change) in stream {
         match change {
-            Change::Household(r) => out.households.push(HouseholdOut::from(&r)),
+            Change::Household(r, last, count) => {
+                let mut h = HouseholdOut::from(&r);
+                h.last_visited_at = last.map(format_utc);
+                h.visit_count = Some(count);
+                out.households.push(h);
+            }
             Change::Visit(r) => out.visits.push(VisitOut::from(&r)),
             Change::Ticket(r) => {
                 if !who.sees(&r.area_path) {
