@@ -172,14 +172,6 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                 async move {
                     let mut res = fut.await?;
                     security_headers(res.headers_mut());
-                    Ok(res)
-                }
-            })
-            .wrap_fn(|req, srv| {
-                use actix_web::dev::Service as _;
-                let fut = srv.call(req);
-                async move {
-                    let mut res = fut.await?;
                     keep_event_streams_plain(res.headers_mut());
                     Ok(res)
                 }

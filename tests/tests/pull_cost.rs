@@ -167,7 +167,62 @@ async fn a_bounded_first_pull_then_increments_give_everything_once(app: TestApp)
     assert!(report.is_clean(), "{:?}", report.findings);
 }
 
+fn each_once(pages: &[Value], key: &str) -> Vec<String> {
+    let ids = ids_in(pages, key);
+    let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "{key} sent twice: {ids:?}");
+    sorted(ids)
+}
+
+/// A narrow scope is read area by area and a handler's team tickets beside it: a page merges
+/// several queries, and a ticket both in the handler's area and dispatched to the team comes once.
+async fn a_narrow_scope_read_area_by_area_sends_each_record_once(app: TestApp) {
+    let org = app.org().await;
+    // More areas elsewhere, so town A (three areas) is a narrow scope, not most of the county.
+    for name in ["网格三", "网格四", "网格五"] {
+        let grid = json!({"parent_id": org.town_b, "kind": "grid", "name": name});
+        app.create(&org.admin, "/api/v1/areas", grid).await;
+    }
+    let (va, vb) =
+        (app.token("volunteer_a", PASSWORD, "phone-a").await, app.token("volunteer_b", PASSWORD, "phone-b").await);
+    let (h_grid, h_town, h_b, ta, tb) = (new_id(), new_id(), new_id(), new_id(), new_id());
+    push_ok(
+        &app,
+        &va,
+        json!({ "households": [household(&h_grid, &org.grid_a, "网格户"), household(&h_town, &org.town_a, "镇户")],
+            "visits": [visit(&new_id(), &h_grid, -50), visit(&new_id(), &h_town, -49)],
+            "tickets": [ticket(&ta, &h_grid, -40)] }),
+    )
+    .await;
+    push_ok(
+        &app,
+        &vb,
+        json!({ "households": [household(&h_b, &org.grid_b, "外镇户")], "tickets": [ticket(&tb, &h_b, -40)] }),
+    )
+    .await;
+    let (da, db) = (new_id(), new_id());
+    let mut to_team_a = event(&da, &ta, "dispatched", -30);
+    to_team_a["team_id"] = json!(org.team_a);
+    let mut b_to_team_a = event(&db, &tb, "dispatched", -30);
+    b_to_team_a["team_id"] = json!(org.team_a);
+    push_ok(&app, &org.admin, json!({ "ticket_events": [to_team_a, b_to_team_a] })).await;
+
+    let handler = app.token("handler_a", PASSWORD, "phone-h").await;
+    for limit in [1, 2, 500] {
+        let (pages, _) = app.pull_all(&handler, None, limit).await;
+        assert_eq!(each_once(&pages, "tickets"), sorted_of(&[&ta, &tb]), "limit {limit}");
+        assert_eq!(each_once(&pages, "ticket_events"), sorted_of(&[&da, &db]), "limit {limit}");
+        assert_eq!(each_once(&pages, "visits").len(), 2, "limit {limit}");
+        let homes = each_once(&pages, "households");
+        assert!(homes.contains(&h_grid) && homes.contains(&h_town) && homes.contains(&h_b), "limit {limit}");
+    }
+    let (pages, _) = app.pull_all(&va, None, 1).await;
+    assert_eq!(each_once(&pages, "households"), sorted_of(&[&h_grid, &h_town]));
+    assert_eq!(each_once(&pages, "tickets"), vec![ta]);
+}
+
 backend_tests!(
     pull_with_gzip_answers_gzip_that_decodes_to_the_same_json,
     a_bounded_first_pull_then_increments_give_everything_once,
+    a_narrow_scope_read_area_by_area_sends_each_record_once,
 );

@@ -1,3 +1,4 @@
+DROP INDEX tickets_team_seq;
 DROP INDEX ticket_events_area_seq;
 DROP INDEX tickets_area_seq;
 DROP INDEX visits_area_seq;

@@ -105,6 +105,19 @@ sequenced!(
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
+/// Most areas a scope may hold to be read one area at a time (see `pull`).
+const AREAS_READ_ONE_BY_ONE: i64 = 64;
+
+/// Rows of one table gathered by several queries, each a `seq`-ordered prefix of its own: in
+/// `seq` order, each row once (a handler's ticket may be in the area and the team), at most a
+/// page. Every row left out comes after every row kept, so nothing is skipped.
+fn merged<T: Sequenced>(mut rows: Vec<T>, page: i64) -> Vec<T> {
+    rows.sort_by_key(Sequenced::seq);
+    rows.dedup_by_key(|r| r.seq());
+    rows.truncate(usize::try_from(page).unwrap_or(usize::MAX));
+    rows
+}
+
 /// One entry of the merged change stream.
 enum Change {
     /// With its last visit's time and its number of visits.
@@ -147,21 +160,34 @@ pub fn pull(
     let team = who.team_id.clone().filter(|_| who.role == Role::Handler);
     let page = limit + 1;
 
-    // SQLite keeps no statistics and would always read a scope by its `area_path` index, then sort
-    // the whole scope by `seq` for every page: for a county-wide pull, quadratic. A scope holding
-    // much of the county instead walks the `seq` index in order, where most rows match; the bound
-    // that is always true (`seq <= i64::MAX`) is what makes SQLite prefer that index.
-    let walk = scope::is_broad(conn, &who.area_path)?;
-    macro_rules! page_of {
-        ($table:ident, $row:ty, $select:expr, $scope:expr, $relevant:expr) => {{
+    // A page must cost what it returns, whatever history the scope holds. Read by `area_path`
+    // range and ordered by `seq`, a scope is sorted whole for every page (SQLite keeps no
+    // statistics and always picks that plan): a full pull then costs the square of the history.
+    // So a scope of few areas (a grid, a community) is read one area at a time, each through its
+    // `(area_path, seq)` index from the cursor on, and the pieces merged; a scope of many areas
+    // walks the `seq` index in order and keeps the rows within it, which reads about its share of
+    // the county's rows per row returned. The bound that is always true (`seq <= i64::MAX`) is
+    // what makes SQLite prefer that index.
+    let mut areas_read: Option<Vec<String>> = None;
+    if !scope::is_broad(conn, &who.area_path)? {
+        let paths: Vec<String> = areas::table
+            .filter(scope::within(areas::path, &who.area_path))
+            .select(areas::path)
+            .limit(AREAS_READ_ONE_BY_ONE + 1)
+            .load(conn)?;
+        areas_read = Some(paths).filter(|p| p.len() as i64 <= AREAS_READ_ONE_BY_ONE);
+    }
+    // One query: rows above the cursor matching `$filter`, in `seq` order, at most a page.
+    macro_rules! rows_of {
+        ($table:ident, $row:ty, $select:expr, $filter:expr, $walk:expr, $relevant:expr) => {{
             let mut q = $table::table
                 .filter($table::seq.gt(after))
-                .filter($scope)
+                .filter($filter)
                 .order($table::seq)
                 .limit(page)
                 .select($select)
                 .into_boxed();
-            if walk {
+            if $walk {
                 q = q.filter($table::seq.le(i64::MAX));
             }
             if let Some(first) = at.first {
@@ -172,39 +198,46 @@ pub fn pull(
             rows
         }};
     }
+    // The table's rows within the caller's area, area by area or walking, as decided above.
+    macro_rules! in_scope {
+        ($table:ident, $row:ty, $select:expr, $relevant:expr) => {{
+            match &areas_read {
+                None => {
+                    rows_of!($table, $row, $select, scope::within($table::area_path, &who.area_path), true, $relevant)
+                }
+                Some(paths) => {
+                    let mut rows = Vec::new();
+                    for path in paths {
+                        rows.extend(rows_of!($table, $row, $select, $table::area_path.eq(path), false, $relevant));
+                    }
+                    rows
+                }
+            }
+        }};
+    }
     let all = |_since: i64| diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 1");
-    let hh = page_of!(
+    let hh = in_scope!(
         households,
         (HouseholdRow, Option<i64>, i64),
         (HouseholdRow::as_select(), households::last_visited_at, households::visit_count),
-        scope::within(households::area_path, &who.area_path),
         all
     );
-    let vs = page_of!(
-        visits,
-        VisitRow,
-        VisitRow::as_select(),
-        scope::within(visits::area_path, &who.area_path),
-        |since: i64| visits::visited_at.ge(since)
-    );
+    let vs = in_scope!(visits, VisitRow, VisitRow::as_select(), |since: i64| visits::visited_at.ge(since));
     // Tickets a first pull carries: open ones and those closed within the visit window.
     let kept = |since: i64| tickets::status.eq("open").or(tickets::closed_at.ge(since));
-    let in_area = scope::within(tickets::area_path, &who.area_path);
-    let ts = match &team {
-        Some(t) => page_of!(tickets, TicketRow, TicketRow::as_select(), in_area.or(tickets::team_id.eq(t)), kept),
-        None => page_of!(tickets, TicketRow, TicketRow::as_select(), in_area, kept),
-    };
+    let mut ts = in_scope!(tickets, TicketRow, TicketRow::as_select(), kept);
     let of_kept = |since: i64| ticket_events::ticket_id.eq_any(tickets::table.filter(kept(since)).select(tickets::id));
-    let ev_in_area = scope::within(ticket_events::area_path, &who.area_path);
-    let es = match &team {
-        Some(t) => {
-            // A subquery, so a page reads the team's tickets through the index, not into memory.
-            let team_tickets = tickets::table.filter(tickets::team_id.eq(t.clone())).select(tickets::id);
-            let scope = ev_in_area.or(ticket_events::ticket_id.eq_any(team_tickets));
-            page_of!(ticket_events, EventRow, EventRow::as_select(), scope, of_kept)
-        }
-        None => page_of!(ticket_events, EventRow, EventRow::as_select(), ev_in_area, of_kept),
-    };
+    let mut es = in_scope!(ticket_events, EventRow, EventRow::as_select(), of_kept);
+    if let Some(t) = &team {
+        // A handler also follows the team's tickets wherever they are: through `(team_id, seq)`,
+        // and their events by walking the `seq` index with the team's tickets as a subquery (never
+        // every ticket id of the team loaded per page).
+        ts.extend(rows_of!(tickets, TicketRow, TicketRow::as_select(), tickets::team_id.eq(t), false, kept));
+        let team_tickets = tickets::table.filter(tickets::team_id.eq(t.clone())).select(tickets::id);
+        let of_team = ticket_events::ticket_id.eq_any(team_tickets);
+        es.extend(rows_of!(ticket_events, EventRow, EventRow::as_select(), of_team, true, of_kept));
+    }
+    let (hh, vs, ts, es) = (merged(hh, page), merged(vs, page), merged(ts, page), merged(es, page));
     let mut rm: Vec<(i64, String, String)> = match &team {
         Some(t) => removals::table
             .filter(removals::seq.gt(after))
