@@ -64,14 +64,14 @@ fn arrived_since(since: i64) -> diesel::dsl::GtEq<visits::received_at, i64> {
     visits::received_at.ge(since.saturating_sub(MAX_CLOCK_TOLERANCE_S * 1000))
 }
 
-/// Households in scope visited at or after `since`.
+/// Households in scope visited at or after `since`: those whose latest visit (kept on the household
+/// by the push writer, checked by `fieldvisit check`) is that recent, read from the households, not
+/// from the season's visits.
 pub fn visited_since(conn: &mut DbConn, scope_path: &str, since: i64) -> QueryResult<Vec<String>> {
-    visits::table
-        .filter(scope::within(visits::area_path, scope_path))
-        .filter(arrived_since(since))
-        .filter(visits::visited_at.ge(since))
-        .select(visits::household_id)
-        .distinct()
+    households::table
+        .filter(scope::within(households::area_path, scope_path))
+        .filter(households::last_visited_at.ge(since))
+        .select(households::id)
         .load(conn)
 }
 
