@@ -60,7 +60,7 @@ pub fn households_in(conn: &mut DbConn, scope_path: &str) -> QueryResult<Vec<Hou
 /// Visits that may have happened at or after `since`: a push refuses a visit time later than its
 /// arrival plus the clock tolerance, so none of those arrived before `since` minus the largest
 /// tolerance. Index `visits_area_received` then skips older visits without reading their rows.
-fn arrived_since(since: i64) -> diesel::dsl::GtEq<visits::received_at, i64> {
+pub fn arrived_since(since: i64) -> diesel::dsl::GtEq<visits::received_at, i64> {
     visits::received_at.ge(since.saturating_sub(MAX_CLOCK_TOLERANCE_S * 1000))
 }
 

@@ -47,6 +47,9 @@ struct Position {
 struct FirstPull {
     upto: i64,
     since: i64,
+    /// No visit numbered below this is in the window, so the visits are read from here on, not
+    /// through the season's history on every page.
+    visits_from: i64,
 }
 
 pub fn encode_cursor(who: &Principal, seq: i64) -> String {
@@ -56,7 +59,7 @@ pub fn encode_cursor(who: &Principal, seq: i64) -> String {
 fn encode(who: &Principal, at: Position) -> String {
     let text = match at.first {
         None => format!("v1:{}:{}", at.after, scope_tag(who)),
-        Some(f) => format!("v1:{}:{}:{}:{}", at.after, scope_tag(who), f.upto, f.since),
+        Some(f) => format!("v1:{}:{}:{}:{}:{}", at.after, scope_tag(who), f.upto, f.since, f.visits_from),
     };
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
 }
@@ -72,7 +75,11 @@ fn decode_cursor(who: &Principal, cursor: &str) -> Result<Position, ApiError> {
     let number = |i: usize| parts.get(i).and_then(|s| s.parse::<i64>().ok());
     let first = match parts.len() {
         3 => None,
-        5 => Some(FirstPull { upto: number(3).ok_or_else(cursor_reset)?, since: number(4).ok_or_else(cursor_reset)? }),
+        6 => Some(FirstPull {
+            upto: number(3).ok_or_else(cursor_reset)?,
+            since: number(4).ok_or_else(cursor_reset)?,
+            visits_from: number(5).ok_or_else(cursor_reset)?,
+        }),
         _ => return Err(cursor_reset()),
     };
     match (parts.first(), number(1), parts.get(2)) {
@@ -118,6 +125,29 @@ fn merged<T: Sequenced>(mut rows: Vec<T>, page: i64) -> Vec<T> {
     rows
 }
 
+/// The lowest `seq` of the visits in scope that arrived late enough to be in a window starting at
+/// `since`, read area by area when the scope is (each a seek on `visits_area_received`).
+fn first_visit_arrived_since(
+    conn: &mut DbConn,
+    scope_path: &str,
+    areas_read: Option<&[String]>,
+    since: i64,
+) -> QueryResult<Option<i64>> {
+    let arrived = crate::db::reports::arrived_since(since);
+    let lowest = visits::table.filter(arrived).select(diesel::dsl::min(visits::seq));
+    match areas_read {
+        None => lowest.filter(scope::within(visits::area_path, scope_path)).first(conn),
+        Some(paths) => {
+            let mut found: Option<i64> = None;
+            for path in paths {
+                let here: Option<i64> = lowest.filter(visits::area_path.eq(path)).first(conn)?;
+                found = found.into_iter().chain(here).min();
+            }
+            Ok(found)
+        }
+    }
+}
+
 /// One entry of the merged change stream.
 enum Change {
     /// With its last visit's time and its number of visits.
@@ -139,27 +169,6 @@ pub fn pull(
 ) -> Result<PullResponse, ApiError> {
     // Without a cursor the scope's state counts, including rows from before the sequence existed
     // (seq 0), cut to what is still relevant (contract 1.1).
-    let current = seq::current(conn)?;
-    let at = match cursor {
-        Some(c) => decode_cursor(who, c)?,
-        None => {
-            let days = policies.latest_for(&who.area_path).pull_visit_days;
-            let first =
-                FirstPull { upto: current.min(horizon.seq()), since: now.saturating_sub(days.saturating_mul(DAY_MS)) };
-            Position { after: -1, first: Some(first) }
-        }
-    };
-    let after = at.after;
-    if after > current {
-        return Err(cursor_reset());
-    }
-    // Read after the snapshot began (the query above): rows above it are not on disk yet. They are
-    // dropped after loading rather than bounded in SQL, where the bound would change SQLite's
-    // choice of index (see `walk` below); each table's rows up to it are a prefix of its page.
-    let horizon = horizon.seq();
-    let team = who.team_id.clone().filter(|_| who.role == Role::Handler);
-    let page = limit + 1;
-
     // A page must cost what it returns, whatever history the scope holds. Read by `area_path`
     // range and ordered by `seq`, a scope is sorted whole for every page (SQLite keeps no
     // statistics and always picks that plan): a full pull then costs the square of the history.
@@ -177,11 +186,38 @@ pub fn pull(
             .load(conn)?;
         areas_read = Some(paths).filter(|p| p.len() as i64 <= AREAS_READ_ONE_BY_ONE);
     }
+    let current = seq::current(conn)?;
+    let at = match cursor {
+        Some(c) => decode_cursor(who, c)?,
+        None => {
+            let days = policies.latest_for(&who.area_path).pull_visit_days;
+            let (upto, since) = (current.min(horizon.seq()), now.saturating_sub(days.saturating_mul(DAY_MS)));
+            // Found once per first pull (the cursor carries it): a visit's time is never later
+            // than its arrival plus the clock tolerance, so the window's visits arrived after this.
+            let first_recent = first_visit_arrived_since(conn, &who.area_path, areas_read.as_deref(), since)?;
+            let visits_from = first_recent.unwrap_or(upto.saturating_add(1)).min(upto.saturating_add(1));
+            Position { after: -1, first: Some(FirstPull { upto, since, visits_from }) }
+        }
+    };
+    let after = at.after;
+    if after > current {
+        return Err(cursor_reset());
+    }
+    // Read after the snapshot began (the query above): rows above it are not on disk yet. They are
+    // dropped after loading rather than bounded in SQL, where the bound would change SQLite's
+    // choice of index (see above); each table's rows up to it are a prefix of its page.
+    let horizon = horizon.seq();
+    let team = who.team_id.clone().filter(|_| who.role == Role::Handler);
+    let page = limit + 1;
+
     // One query: rows above the cursor matching `$filter`, in `seq` order, at most a page.
     macro_rules! rows_of {
         ($table:ident, $row:ty, $select:expr, $filter:expr, $walk:expr, $relevant:expr) => {{
+            rows_of!($table, $row, $select, $filter, $walk, $relevant, after)
+        }};
+        ($table:ident, $row:ty, $select:expr, $filter:expr, $walk:expr, $relevant:expr, $from:expr) => {{
             let mut q = $table::table
-                .filter($table::seq.gt(after))
+                .filter($table::seq.gt($from))
                 .filter($filter)
                 .order($table::seq)
                 .limit(page)
@@ -201,14 +237,33 @@ pub fn pull(
     // The table's rows within the caller's area, area by area or walking, as decided above.
     macro_rules! in_scope {
         ($table:ident, $row:ty, $select:expr, $relevant:expr) => {{
+            in_scope!($table, $row, $select, $relevant, after)
+        }};
+        ($table:ident, $row:ty, $select:expr, $relevant:expr, $from:expr) => {{
             match &areas_read {
                 None => {
-                    rows_of!($table, $row, $select, scope::within($table::area_path, &who.area_path), true, $relevant)
+                    rows_of!(
+                        $table,
+                        $row,
+                        $select,
+                        scope::within($table::area_path, &who.area_path),
+                        true,
+                        $relevant,
+                        $from
+                    )
                 }
                 Some(paths) => {
                     let mut rows = Vec::new();
                     for path in paths {
-                        rows.extend(rows_of!($table, $row, $select, $table::area_path.eq(path), false, $relevant));
+                        rows.extend(rows_of!(
+                            $table,
+                            $row,
+                            $select,
+                            $table::area_path.eq(path),
+                            false,
+                            $relevant,
+                            $from
+                        ));
                     }
                     rows
                 }
@@ -222,7 +277,9 @@ pub fn pull(
         (HouseholdRow::as_select(), households::last_visited_at, households::visit_count),
         all
     );
-    let vs = in_scope!(visits, VisitRow, VisitRow::as_select(), |since: i64| visits::visited_at.ge(since));
+    let visits_after = at.first.map_or(after, |f| after.max(f.visits_from - 1));
+    let vs =
+        in_scope!(visits, VisitRow, VisitRow::as_select(), |since: i64| visits::visited_at.ge(since), visits_after);
     // Tickets a first pull carries: open ones and those closed within the visit window.
     let kept = |since: i64| tickets::status.eq("open").or(tickets::closed_at.ge(since));
     let mut ts = in_scope!(tickets, TicketRow, TicketRow::as_select(), kept);
