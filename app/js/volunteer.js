@@ -3,7 +3,7 @@
 
 import { h, fill, uuid } from '../../ui/js/dom.js';
 import { t, fmtTime } from './i18n.js';
-import { all, get, getKv } from './store.js';
+import { all, get, getKv, tx } from './store.js';
 import { save, nowRfc3339, generation } from './sync.js';
 import { field, checkbox, select, photoPicker, ticketCard, label } from './ui.js';
 import { flash } from './main.js';
@@ -25,9 +25,12 @@ export function indexHouseholds(households, visits) {
     const server = hh.last_visited_at ? Date.parse(hh.last_visited_at) : NaN;
     const local = lastByHome.get(hh.id) ?? NaN;
     const last = Math.max(Number.isFinite(server) ? server : -Infinity, Number.isFinite(local) ? local : -Infinity);
-    return { hh, last: Number.isFinite(last) ? last : null, key: `${hh.address} ${hh.head_name} ${hh.phone ?? ''}`.toLowerCase() };
+    return {
+      id: hh.id, address: hh.address, head_name: hh.head_name, tags: hh.tags ?? [],
+      last: Number.isFinite(last) ? last : null, key: `${hh.address} ${hh.head_name} ${hh.phone ?? ''}`.toLowerCase(),
+    };
   });
-  rows.sort((a, b) => (a.last ?? -1) - (b.last ?? -1) || collator.compare(a.hh.address, b.hh.address));
+  rows.sort((a, b) => (a.last ?? -1) - (b.last ?? -1) || collator.compare(a.address, b.address));
   return rows;
 }
 
@@ -36,7 +39,8 @@ export function filterHouseholds(rows, q) {
   return terms.length ? rows.filter((r) => terms.every((x) => r.key.includes(x))) : rows;
 }
 
-function householdItem({ hh, last }) {
+function householdItem(hh) {
+  const { last } = hh;
   return h('li', {}, h('a', { class: 'row', href: `#/h/${encodeURIComponent(hh.id)}` },
     h('strong', {}, hh.address),
     h('span', {}, hh.head_name, hh.tags?.length ? ` · ${hh.tags.map((x) => label('tag', x)).join('、')}` : ''),
@@ -48,10 +52,22 @@ let indexed = { generation: -1, rows: [] };
 async function householdRows() {
   if (indexed.generation !== generation) {
     const seen = generation;
-    const [households, visits] = await Promise.all([all('households'), all('visits')]);
-    indexed = { generation: seen, rows: indexHouseholds(households, visits) };
+    indexed = { generation: seen, rows: await storedRows() };
   }
   return indexed.rows;
+}
+
+/** The rows kept in the `list` store (one record instead of 2,000 households and their visits);
+ *  rebuilt after any write to households or visits cleared it (store.js tx). */
+async function storedRows() {
+  const kept = await get('list', 'rows');
+  if (kept) return kept.rows;
+  return tx(['households', 'visits', 'list'], 'readwrite', async (s) => {
+    const [households, visits] = await Promise.all([s.households.all(), s.visits.all()]);
+    const rows = indexHouseholds(households, visits);
+    await s.list.put({ id: 'rows', rows });
+    return rows;
+  });
 }
 
 export async function householdsView(el) {
