@@ -104,6 +104,7 @@ export async function householdView(el, id) {
     h('div', { class: 'actions big-actions' },
       h('a', { class: 'button big', role: 'button', href: `#/visit/${encodeURIComponent(id)}` }, t('record_visit')),
       h('a', { class: 'button big warn', role: 'button', href: `#/report/${encodeURIComponent(id)}` }, t('report_problem'))),
+    h('a', { class: 'button quiet wide', href: `#/new/${encodeURIComponent(id)}` }, t('edit_household')),
     h('h2', {}, t('visits')),
     mine.length ? h('ul', { class: 'list' }, mine.map((v) => h('li', { class: 'row' },
       h('strong', {}, fmtTime(Date.parse(v.visited_at))),
@@ -250,8 +251,12 @@ export async function ticketForm(el, householdId, editId) {
 const HEATING = ['central', 'coal', 'gas', 'electric', 'other'];
 const TAGS = ['elderly_alone', 'disabled', 'low_income', 'bedridden'];
 
+/** A new household, a rejected one to correct, or (editId of a household on the phone) an edit
+ *  sent with the version it started from, so the server can merge it with others' edits. */
 export async function newHouseholdForm(el, user, editId) {
-  const old = await editable(editId);
+  const entry = editId ? await get('outbox', editId) : null;
+  const old = entry?.record ?? (editId ? await get('households', editId) : null);
+  const baseVersion = entry ? entry.record.base_version ?? 0 : old?.version ?? 0;
   const grids = Object.values((await getKv('areas')) ?? {}).filter((a) => a.kind === 'grid');
   const area = grids.length
     ? select(grids.map((a) => [a.id, a.name]), old?.area_id ?? grids.find((a) => a.id === user.area_id)?.id)
@@ -262,7 +267,7 @@ export async function newHouseholdForm(el, user, editId) {
   const heating = select(HEATING.map((x) => [x, t(`heating_${x}`)]), old?.heating ?? 'central');
   const tags = TAGS.map((x) => [x, checkbox(old?.tags?.includes(x))]);
   const form = h('form', { class: 'card' },
-    h('h1', {}, t('new_household')),
+    h('h1', {}, t(old ? 'edit_household' : 'new_household')),
     field(t('area'), area), field(t('address'), address), field(t('head_name'), head), field(t('phone'), phone),
     field(t('heating'), heating),
     h('fieldset', {}, h('legend', {}, t('tags')), tags.map(([x, box]) => field(t(`tag_${x}`), box))),
@@ -278,7 +283,7 @@ export async function newHouseholdForm(el, user, editId) {
       ...(phone.value.trim() ? { phone: phone.value.trim() } : {}),
       heating: heating.value,
       tags: tags.filter(([, box]) => box.checked).map(([x]) => x),
-      base_version: 0,
+      base_version: baseVersion,
       updated_at: nowRfc3339(),
     });
     flash(t('saved'));
