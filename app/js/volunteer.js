@@ -91,7 +91,7 @@ export async function householdsView(el) {
 
 export async function householdView(el, id) {
   const hh = await get('households', id);
-  if (!hh) return fill(el, h('p', {}, '—'), h('a', { href: '#/' }, t('cancel')));
+  if (!hh) return fill(el, h('p', {}, '—'), h('a', { class: 'back', href: '#/' }, t('cancel')));
   const [visits, tickets, events, policy] = await Promise.all([all('visits'), all('tickets'), all('events'), getKv('policy')]);
   const mine = visits.filter((v) => v.household_id === id).sort((a, b) => Date.parse(b.visited_at) - Date.parse(a.visited_at));
   fill(el,
@@ -112,7 +112,7 @@ export async function householdView(el, id) {
       v._error ? h('span', { class: 'tag rejected' }, t('rejected')) : v._pending ? h('span', { class: 'tag pending' }, t('not_synced')) : null)))
       : h('p', { class: 'muted' }, t('never_visited')),
     tickets.filter((x) => x.household_id === id).map((x) => ticketCard(x, hh, events, policy)),
-    h('a', { href: '#/' }, t('cancel')));
+    h('a', { class: 'back', href: '#/' }, t('cancel')));
 }
 
 const DEFAULT_ITEMS = (hh) => [

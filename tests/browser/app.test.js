@@ -95,6 +95,19 @@ async function household(id) {
   return api.call('GET', `/api/v1/households/${id}`, supervisor);
 }
 
+/** Visible controls under 48 px tall, too small for gloved fingers (a checkbox counts by its 48 px row). */
+const smallTargets = (page) => page.evaluate(() => [...document.querySelectorAll('a, button, input, select, textarea')]
+  .filter((e) => e.getClientRects().length && e.type !== 'checkbox' && !e.classList.contains('file'))
+  .filter((e) => e.getBoundingClientRect().height < 48)
+  .map((e) => `${e.tagName} ${e.textContent.trim() || e.id || e.type}: ${Math.round(e.getBoundingClientRect().height)} px`));
+
+/** Whether the form's save button is on screen with the page scrolled to the top. */
+const saveOnScreen = (page) => page.getByRole('button', { name: '保存' }).evaluate((b) => {
+  scrollTo(0, 0);
+  const r = b.getBoundingClientRect();
+  return r.top >= 0 && r.bottom <= innerHeight;
+});
+
 /** Records a visit and a problem on household `n` (offline or not). */
 async function visitAndReport(page, n, temp, problem, withPhoto = false) {
   await page.getByLabel('搜索住户').fill(`幸福路${n}号`);
@@ -117,6 +130,8 @@ async function visitAndReport(page, n, temp, problem, withPhoto = false) {
     await page.locator('.thumbs img').waitFor();
   }
   await shot(page, 'visit-form');
+  assert.ok(await saveOnScreen(page), 'the long visit form keeps 保存 on screen');
+  assert.deepEqual(await smallTargets(page), [], 'every control of the visit form is at least 48 px tall');
   await page.getByRole('button', { name: '保存' }).click();
   await page.getByRole('button', { name: '上报问题' }).click();
   await page.getByLabel('问题类别').selectOption('heating');
@@ -145,10 +160,12 @@ test('a volunteer works offline and every record reaches the server exactly once
   await page.reload();
   await page.getByText('西城区幸福路3号').waitFor();
   assert.equal(await page.locator('#households li').count(), 4, 'the grid is there offline');
+  assert.deepEqual(await smallTargets(page), [], 'every control of the list is at least 48 px tall');
 
   await visitAndReport(page, 2, 16.5, '暖气片不热，阀门漏水，已更换垫片', true);
   assert.match(await status(page).innerText(), /3 条记录待同步/, 'a visit, a ticket and a photo');
   await shot(page, 'household-offline');
+  assert.deepEqual(await smallTargets(page), [], 'every control of the household is at least 48 px tall');
   const queued = await page.evaluate(() => window.fieldvisit.outbox());
   assert.equal(queued.length, 2, 'the visit and the ticket wait in IndexedDB');
 
