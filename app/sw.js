@@ -3,7 +3,7 @@
 // load also refreshes the cached copy in the background, so an upgrade arrives on the next open.
 // The API is never cached here: records live in IndexedDB.
 
-const CACHE = 'fieldvisit-app-1';
+const CACHE = 'fieldvisit-app-2';
 const SHELL = [
   './', 'style.css', 'manifest.webmanifest', 'icon.svg',
   'js/main.js', 'js/api.js', 'js/store.js', 'js/sync.js', 'js/i18n.js', 'js/ui.js', 'js/volunteer.js',

@@ -4,7 +4,7 @@
 
 import { h } from '../../ui/js/dom.js';
 import { t, fmtTime } from './i18n.js';
-import { all } from './store.js';
+import { tx } from './store.js';
 import { discard, dismissNotice } from './sync.js';
 
 const EDIT = { visit: (r) => `#/visit/${r.household_id}/${r.id}`, ticket: (r) => `#/report/${r.household_id}/${r.id}`, household: (r) => `#/new/${r.id}` };
@@ -29,13 +29,15 @@ function sideBySide(mine, theirs, fields) {
   const keys = fields.length ? fields : Object.keys(mine ?? {}).filter((k) => JSON.stringify(mine[k]) !== JSON.stringify(theirs?.[k]) && !k.startsWith('_'));
   return h('table', { class: 'sides' },
     h('thead', {}, h('tr', {}, h('th', {}, t('field')), h('th', {}, t('my_side')), h('th', {}, t('server_side')))),
-    h('tbody', {}, keys.map((k) => h('tr', {}, h('td', {}, k), h('td', {}, JSON.stringify(mine?.[k] ?? null)), h('td', {}, theirs ? JSON.stringify(theirs[k] ?? null) : '—')))));
+    h('tbody', {}, keys.map((k) => h('tr', {}, h('td', {}, fieldLabel(k)), h('td', {}, shown(mine?.[k])), h('td', {}, theirs ? shown(theirs[k]) : '—')))));
 }
 
+const shown = (v) => (v == null ? '—' : typeof v === 'string' ? v : JSON.stringify(v));
+
 export async function attentionPanel() {
-  const rejected = (await all('outbox')).filter((e) => e.state === 'rejected');
-  const notices = await all('notices');
-  const photos = (await all('photos')).filter((p) => p.error);
+  const [outbox, notices, stored] = await tx(['outbox', 'notices', 'photos'], 'readonly', (s) => Promise.all([s.outbox.all(), s.notices.all(), s.photos.all()]));
+  const rejected = outbox.filter((e) => e.state === 'rejected');
+  const photos = stored.filter((p) => p.error);
   if (!rejected.length && !notices.length && !photos.length) return null;
   return h('section', { class: 'attention', 'aria-labelledby': 'attention-title' },
     h('h2', { id: 'attention-title' }, t('need_action')),

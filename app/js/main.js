@@ -5,8 +5,8 @@
 import * as api from './api.js';
 import { h, fill } from '../../ui/js/dom.js';
 import { t, lang, setLang, fmtTime } from './i18n.js';
-import { getKv, all } from './store.js';
-import { syncNow, startSyncing, changes, outboxCounts, forgetLocalData } from './sync.js';
+import { all } from './store.js';
+import { syncNow, startSyncing, changes, outboxCounts, statusFacts, forgetLocalData } from './sync.js';
 import { householdsView, householdView, visitForm, ticketForm, newHouseholdForm, mineView } from './volunteer.js';
 import { handlerView } from './handler.js';
 import { attentionPanel } from './attention.js';
@@ -59,9 +59,7 @@ async function renderStatus() {
     fill(statusEl, message ? h('span', {}, message) : null);
     return;
   }
-  const [{ waiting, rejected }, last, pushOffset, serverOffset, policy] = await Promise.all([
-    outboxCounts(), getKv('last_sync'), getKv('clock_offset_ms'), getKv('server_clock_offset_ms'), getKv('policy'),
-  ]);
+  const [{ waiting, rejected }, last, pushOffset, serverOffset, policy] = await statusFacts(['last_sync', 'clock_offset_ms', 'server_clock_offset_ms', 'policy']);
   const offset = Number.isFinite(pushOffset) ? pushOffset : serverOffset;
   const tolerance = (policy?.clock_tolerance_s ?? 120) * 1000;
   statusEl.dataset.pending = String(waiting);
@@ -134,15 +132,14 @@ export async function route() {
   }
   const [path, arg, arg2] = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   const screen = h('div', {});
-  const attention = await attentionPanel();
-  if (seq !== routeSeq) return;
-  if (user.role === 'handler') await handlerView(screen, user);
-  else if (path === 'h' && arg) await householdView(screen, arg);
-  else if (path === 'visit' && arg) await visitForm(screen, arg, arg2);
-  else if (path === 'report' && arg) await ticketForm(screen, arg, arg2);
-  else if (path === 'new') await newHouseholdForm(screen, user, arg);
-  else if (path === 'mine') await mineView(screen);
-  else await householdsView(screen);
+  const draw = user.role === 'handler' ? () => handlerView(screen, user)
+    : path === 'h' && arg ? () => householdView(screen, arg)
+      : path === 'visit' && arg ? () => visitForm(screen, arg, arg2)
+        : path === 'report' && arg ? () => ticketForm(screen, arg, arg2)
+          : path === 'new' ? () => newHouseholdForm(screen, user, arg)
+            : path === 'mine' ? () => mineView(screen)
+              : () => householdsView(screen);
+  const [attention] = await Promise.all([attentionPanel(), draw()]); // both read IndexedDB: at once
   if (seq !== routeSeq) return;
   fill(main, attention, screen);
   // For the measurement script (tests/browser/measure-app.js): screen drawn, from data on the phone.

@@ -3,18 +3,23 @@
 
 const NAME = 'fieldvisit-app';
 // kv: session, device id, cursor, policy, …; outbox: records not yet given a final status;
-// batch: the one frozen batch in flight; photos: bytes waiting for upload; notices: conflicts/merges.
-export const STORES = ['kv', 'households', 'visits', 'tickets', 'events', 'outbox', 'batch', 'photos', 'notices'];
+// batch: the one frozen batch in flight; photos: bytes waiting for upload; notices: conflicts/merges;
+// list: the households screen's sorted rows, derived from households and visits (see tx).
+export const STORES = ['kv', 'households', 'visits', 'tickets', 'events', 'outbox', 'batch', 'photos', 'notices', 'list'];
+const LISTED = new Set(['households', 'visits']);
 
 let opened;
 export function db() {
   opened ??= new Promise((resolve, reject) => {
-    const req = indexedDB.open(NAME, 1);
+    const req = indexedDB.open(NAME, 2);
     req.onupgradeneeded = () => {
       const d = req.result;
       for (const s of STORES) if (!d.objectStoreNames.contains(s)) d.createObjectStore(s, { keyPath: s === 'kv' ? 'k' : s === 'photos' ? 'hash' : 'id' });
     };
-    req.onsuccess = () => resolve(req.result);
+    req.onsuccess = () => {
+      req.result.onversionchange = () => req.result.close(); // a newer app in another tab upgrades
+      resolve(req.result);
+    };
     req.onerror = () => reject(req.error);
   });
   return opened;
@@ -22,10 +27,18 @@ export function db() {
 
 const done = (req) => new Promise((resolve, reject) => { req.onsuccess = () => resolve(req.result); req.onerror = () => reject(req.error); });
 
-/** Runs `fn(stores)` in one transaction over `names`; resolves with fn's value once committed. */
+/** Runs `fn(stores)` in one transaction over `names`; resolves with fn's value once committed.
+ *  The first write to households or visits also clears the derived `list` store in the same
+ *  transaction, so the cached list can never outlive the data it came from. */
 export async function tx(names, mode, fn) {
-  const t = (await db()).transaction(names, mode);
-  const stores = Object.fromEntries(names.map((n) => [n, wrap(t.objectStore(n))]));
+  const guard = mode === 'readwrite' && !names.includes('list') && names.some((n) => LISTED.has(n));
+  const t = (await db()).transaction(guard ? [...names, 'list'] : names, mode);
+  let cleared = false;
+  const invalidate = () => {
+    if (!cleared) t.objectStore('list').clear();
+    cleared = true;
+  };
+  const stores = Object.fromEntries(names.map((n) => [n, wrap(t.objectStore(n), guard && LISTED.has(n) ? invalidate : null)]));
   const committed = new Promise((resolve, reject) => {
     t.oncomplete = resolve;
     t.onerror = () => reject(t.error);
@@ -42,13 +55,14 @@ export async function tx(names, mode, fn) {
   return value;
 }
 
-function wrap(s) {
+function wrap(s, onWrite) {
+  const write = (f) => { onWrite?.(); return done(f()); };
   return {
     get: (k) => done(s.get(k)),
     all: () => done(s.getAll()),
-    put: (v) => done(s.put(v)),
-    del: (k) => done(s.delete(k)),
-    clear: () => done(s.clear()),
+    put: (v) => write(() => s.put(v)),
+    del: (k) => write(() => s.delete(k)),
+    clear: () => write(() => s.clear()),
     count: () => done(s.count()),
   };
 }

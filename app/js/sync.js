@@ -332,8 +332,15 @@ export function startSyncing() {
 }
 
 /** What the status line shows: how many records (photos included) wait, and how many need the user. */
-export async function outboxCounts() {
-  const [entries, photos] = await Promise.all([all('outbox'), all('photos')]);
+export const outboxCounts = () => tx(['outbox', 'photos'], 'readonly', countsIn);
+
+async function countsIn(s) {
+  const [entries, photos] = await Promise.all([s.outbox.all(), s.photos.all()]);
   const rejected = entries.filter((e) => e.state === 'rejected').length;
   return { waiting: entries.length - rejected + photos.filter((p) => !p.error).length, rejected };
 }
+
+/** The status line's counts and kv values, in one transaction (each costs a round trip on a slow phone). */
+export const statusFacts = (keys) => tx(['kv', 'outbox', 'photos'], 'readonly', (s) => Promise.all([
+  countsIn(s), ...keys.map(async (k) => (await s.kv.get(k))?.v),
+]));

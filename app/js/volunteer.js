@@ -3,7 +3,7 @@
 
 import { h, fill, uuid } from '../../ui/js/dom.js';
 import { t, fmtTime } from './i18n.js';
-import { all, get, getKv } from './store.js';
+import { all, get, getKv, tx } from './store.js';
 import { save, nowRfc3339, generation } from './sync.js';
 import { field, checkbox, select, photoPicker, ticketCard, label } from './ui.js';
 import { flash } from './main.js';
@@ -25,9 +25,12 @@ export function indexHouseholds(households, visits) {
     const server = hh.last_visited_at ? Date.parse(hh.last_visited_at) : NaN;
     const local = lastByHome.get(hh.id) ?? NaN;
     const last = Math.max(Number.isFinite(server) ? server : -Infinity, Number.isFinite(local) ? local : -Infinity);
-    return { hh, last: Number.isFinite(last) ? last : null, key: `${hh.address} ${hh.head_name} ${hh.phone ?? ''}`.toLowerCase() };
+    return {
+      id: hh.id, address: hh.address, head_name: hh.head_name, tags: hh.tags ?? [],
+      last: Number.isFinite(last) ? last : null, key: `${hh.address} ${hh.head_name} ${hh.phone ?? ''}`.toLowerCase(),
+    };
   });
-  rows.sort((a, b) => (a.last ?? -1) - (b.last ?? -1) || collator.compare(a.hh.address, b.hh.address));
+  rows.sort((a, b) => (a.last ?? -1) - (b.last ?? -1) || collator.compare(a.address, b.address));
   return rows;
 }
 
@@ -36,7 +39,8 @@ export function filterHouseholds(rows, q) {
   return terms.length ? rows.filter((r) => terms.every((x) => r.key.includes(x))) : rows;
 }
 
-function householdItem({ hh, last }) {
+function householdItem(hh) {
+  const { last } = hh;
   return h('li', {}, h('a', { class: 'row', href: `#/h/${encodeURIComponent(hh.id)}` },
     h('strong', {}, hh.address),
     h('span', {}, hh.head_name, hh.tags?.length ? ` · ${hh.tags.map((x) => label('tag', x)).join('、')}` : ''),
@@ -48,10 +52,22 @@ let indexed = { generation: -1, rows: [] };
 async function householdRows() {
   if (indexed.generation !== generation) {
     const seen = generation;
-    const [households, visits] = await Promise.all([all('households'), all('visits')]);
-    indexed = { generation: seen, rows: indexHouseholds(households, visits) };
+    indexed = { generation: seen, rows: await storedRows() };
   }
   return indexed.rows;
+}
+
+/** The rows kept in the `list` store (one record instead of 2,000 households and their visits);
+ *  rebuilt after any write to households or visits cleared it (store.js tx). */
+async function storedRows() {
+  const kept = await get('list', 'rows');
+  if (kept) return kept.rows;
+  return tx(['households', 'visits', 'list'], 'readwrite', async (s) => {
+    const [households, visits] = await Promise.all([s.households.all(), s.visits.all()]);
+    const rows = indexHouseholds(households, visits);
+    await s.list.put({ id: 'rows', rows });
+    return rows;
+  });
 }
 
 export async function householdsView(el) {
@@ -75,7 +91,7 @@ export async function householdsView(el) {
 
 export async function householdView(el, id) {
   const hh = await get('households', id);
-  if (!hh) return fill(el, h('p', {}, '—'), h('a', { href: '#/' }, t('cancel')));
+  if (!hh) return fill(el, h('p', {}, '—'), h('a', { class: 'back', href: '#/' }, t('cancel')));
   const [visits, tickets, events, policy] = await Promise.all([all('visits'), all('tickets'), all('events'), getKv('policy')]);
   const mine = visits.filter((v) => v.household_id === id).sort((a, b) => Date.parse(b.visited_at) - Date.parse(a.visited_at));
   fill(el,
@@ -88,6 +104,7 @@ export async function householdView(el, id) {
     h('div', { class: 'actions big-actions' },
       h('a', { class: 'button big', role: 'button', href: `#/visit/${encodeURIComponent(id)}` }, t('record_visit')),
       h('a', { class: 'button big warn', role: 'button', href: `#/report/${encodeURIComponent(id)}` }, t('report_problem'))),
+    h('a', { class: 'button quiet wide', href: `#/new/${encodeURIComponent(id)}` }, t('edit_household')),
     h('h2', {}, t('visits')),
     mine.length ? h('ul', { class: 'list' }, mine.map((v) => h('li', { class: 'row' },
       h('strong', {}, fmtTime(Date.parse(v.visited_at))),
@@ -95,7 +112,7 @@ export async function householdView(el, id) {
       v._error ? h('span', { class: 'tag rejected' }, t('rejected')) : v._pending ? h('span', { class: 'tag pending' }, t('not_synced')) : null)))
       : h('p', { class: 'muted' }, t('never_visited')),
     tickets.filter((x) => x.household_id === id).map((x) => ticketCard(x, hh, events, policy)),
-    h('a', { href: '#/' }, t('cancel')));
+    h('a', { class: 'back', href: '#/' }, t('cancel')));
 }
 
 const DEFAULT_ITEMS = (hh) => [
@@ -234,8 +251,12 @@ export async function ticketForm(el, householdId, editId) {
 const HEATING = ['central', 'coal', 'gas', 'electric', 'other'];
 const TAGS = ['elderly_alone', 'disabled', 'low_income', 'bedridden'];
 
+/** A new household, a rejected one to correct, or (editId of a household on the phone) an edit
+ *  sent with the version it started from, so the server can merge it with others' edits. */
 export async function newHouseholdForm(el, user, editId) {
-  const old = await editable(editId);
+  const entry = editId ? await get('outbox', editId) : null;
+  const old = entry?.record ?? (editId ? await get('households', editId) : null);
+  const baseVersion = entry ? entry.record.base_version ?? 0 : old?.version ?? 0;
   const grids = Object.values((await getKv('areas')) ?? {}).filter((a) => a.kind === 'grid');
   const area = grids.length
     ? select(grids.map((a) => [a.id, a.name]), old?.area_id ?? grids.find((a) => a.id === user.area_id)?.id)
@@ -246,7 +267,7 @@ export async function newHouseholdForm(el, user, editId) {
   const heating = select(HEATING.map((x) => [x, t(`heating_${x}`)]), old?.heating ?? 'central');
   const tags = TAGS.map((x) => [x, checkbox(old?.tags?.includes(x))]);
   const form = h('form', { class: 'card' },
-    h('h1', {}, t('new_household')),
+    h('h1', {}, t(old ? 'edit_household' : 'new_household')),
     field(t('area'), area), field(t('address'), address), field(t('head_name'), head), field(t('phone'), phone),
     field(t('heating'), heating),
     h('fieldset', {}, h('legend', {}, t('tags')), tags.map(([x, box]) => field(t(`tag_${x}`), box))),
@@ -262,7 +283,7 @@ export async function newHouseholdForm(el, user, editId) {
       ...(phone.value.trim() ? { phone: phone.value.trim() } : {}),
       heating: heating.value,
       tags: tags.filter(([, box]) => box.checked).map(([x]) => x),
-      base_version: 0,
+      base_version: baseVersion,
       updated_at: nowRfc3339(),
     });
     flash(t('saved'));

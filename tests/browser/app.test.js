@@ -95,6 +95,19 @@ async function household(id) {
   return api.call('GET', `/api/v1/households/${id}`, supervisor);
 }
 
+/** Visible controls under 48 px tall, too small for gloved fingers (a checkbox counts by its 48 px row). */
+const smallTargets = (page) => page.evaluate(() => [...document.querySelectorAll('a, button, input, select, textarea')]
+  .filter((e) => e.getClientRects().length && e.type !== 'checkbox' && !e.classList.contains('file'))
+  .filter((e) => e.getBoundingClientRect().height < 48)
+  .map((e) => `${e.tagName} ${e.textContent.trim() || e.id || e.type}: ${Math.round(e.getBoundingClientRect().height)} px`));
+
+/** Whether the form's save button is on screen with the page scrolled to the top. */
+const saveOnScreen = (page) => page.getByRole('button', { name: '保存' }).evaluate((b) => {
+  scrollTo(0, 0);
+  const r = b.getBoundingClientRect();
+  return r.top >= 0 && r.bottom <= innerHeight;
+});
+
 /** Records a visit and a problem on household `n` (offline or not). */
 async function visitAndReport(page, n, temp, problem, withPhoto = false) {
   await page.getByLabel('搜索住户').fill(`幸福路${n}号`);
@@ -117,6 +130,8 @@ async function visitAndReport(page, n, temp, problem, withPhoto = false) {
     await page.locator('.thumbs img').waitFor();
   }
   await shot(page, 'visit-form');
+  assert.ok(await saveOnScreen(page), 'the long visit form keeps 保存 on screen');
+  assert.deepEqual(await smallTargets(page), [], 'every control of the visit form is at least 48 px tall');
   await page.getByRole('button', { name: '保存' }).click();
   await page.getByRole('button', { name: '上报问题' }).click();
   await page.getByLabel('问题类别').selectOption('heating');
@@ -145,10 +160,12 @@ test('a volunteer works offline and every record reaches the server exactly once
   await page.reload();
   await page.getByText('西城区幸福路3号').waitFor();
   assert.equal(await page.locator('#households li').count(), 4, 'the grid is there offline');
+  assert.deepEqual(await smallTargets(page), [], 'every control of the list is at least 48 px tall');
 
   await visitAndReport(page, 2, 16.5, '暖气片不热，阀门漏水，已更换垫片', true);
   assert.match(await status(page).innerText(), /3 条记录待同步/, 'a visit, a ticket and a photo');
   await shot(page, 'household-offline');
+  assert.deepEqual(await smallTargets(page), [], 'every control of the household is at least 48 px tall');
   const queued = await page.evaluate(() => window.fieldvisit.outbox());
   assert.equal(queued.length, 2, 'the visit and the ticket wait in IndexedDB');
 
@@ -289,6 +306,56 @@ test('a record the server rejects is shown with its field and message, corrected
   await context.close();
 });
 
+test('a household edited offline while another device edits it is merged, shown with both sides, and ends at the server version', async () => {
+  const home = {
+    id: randomUUID(), area_id: org.grid, address: '西城区幸福路9号', head_name: '住户9', phone: '13800000009', heating: 'central',
+    tags: [], base_version: 0, updated_at: at(-60),
+  };
+  await api.push(volunteer, { households: [home] });
+  homes.push(home);
+  const { context, page } = await phone();
+  await logIn(page, 'volunteer_a');
+  await page.getByText('西城区幸福路9号').waitFor();
+  await context.setOffline(true);
+  await page.getByLabel('搜索住户').fill('幸福路9号');
+  await eventually(async () => (await page.locator('#households li').count()) === 1, 'the search to leave one household');
+  await page.locator('#households a').first().click();
+  await page.getByRole('link', { name: '修改住户信息' }).click();
+  await page.getByLabel('户主姓名').fill('王秀英'); // only this phone changes the head's name
+  await page.getByLabel('电话').fill('13900000001'); // both sides change the phone
+  await page.getByRole('button', { name: '保存' }).click();
+  await page.getByRole('link', { name: '修改住户信息' }).waitFor();
+  assert.equal(await pending(page), '1');
+
+  // Meanwhile a second device (another login) changes the phone over the API, a little later.
+  const other = await api.token('volunteer_a', PASSWORD, randomUUID());
+  await api.push(other, { households: [{ ...home, phone: '13700000002', base_version: 1, updated_at: at(0) }] });
+
+  await context.setOffline(false);
+  await synced(page);
+  const notice = page.getByRole('region', { name: '需要处理' }).locator('article.notice');
+  await notice.getByText('已与他人修改合并').waitFor();
+  const row = notice.getByRole('row', { name: /电话/ });
+  assert.deepEqual(await row.getByRole('cell').allInnerTexts(), ['电话', '13900000001', '13700000002'], 'the conflicting field, both sides');
+  assert.match(await notice.innerText(), /西城区幸福路9号 王秀英/, 'the merged household: my head name');
+  await shot(page, 'merged');
+
+  const stored = await household(home.id);
+  assert.equal(stored.head_name, '王秀英');
+  assert.equal(stored.phone, '13700000002', 'the later edit wins the field both changed');
+  const local = (await page.evaluate(() => window.fieldvisit.households())).find((x) => x.id === home.id);
+  assert.deepEqual([local.version, local.head_name, local.phone, Boolean(local._pending)], [stored.version, '王秀英', '13700000002', false], 'the phone holds the server version');
+  assert.deepEqual(await page.evaluate(() => window.fieldvisit.outbox()), [], 'nothing left to send');
+
+  await notice.getByRole('button', { name: '知道了' }).click();
+  await eventually(async () => (await notice.count()) === 0, 'the notice to go');
+  // The list kept in IndexedDB was rebuilt from the merged household, not left from before.
+  await page.goto(`${server.base}/app/`);
+  await page.getByLabel('搜索住户').fill('幸福路9号');
+  await page.locator('#households li', { hasText: '王秀英' }).waitFor();
+  await context.close();
+});
+
 test('a phone whose clock is 30 minutes slow is told so', async () => {
   const { context, page } = await phone();
   await context.clock.setFixedTime(new Date(Date.now() - 30 * 60_000));
@@ -380,6 +447,6 @@ test('a cursor the server cannot use (409 cursor_reset) starts the pull over and
   await synced(page);
   assert.ok(answers.includes(409), `the server answered cursor_reset: ${answers}`);
   await eventually(async () => (await page.getByText('已迁出的住户').count()) === 0, 'the stale household to go');
-  assert.equal(await page.locator('#households li').count(), 4, 'the grid pulled again from scratch');
+  assert.equal(await page.locator('#households li').count(), homes.length, 'the grid pulled again from scratch');
   await context.close();
 });
