@@ -23,7 +23,11 @@ pub struct PolicyQuery {
 }
 
 /// The county that `area_id` (default: the caller's area) belongs to, with the policy book.
-fn county_for(conn: &mut DbConn, who: &Principal, area_id: Option<&str>) -> Result<(PolicyBook, County), ApiError> {
+pub(crate) fn county_for(
+    conn: &mut DbConn,
+    who: &Principal,
+    area_id: Option<&str>,
+) -> Result<(PolicyBook, County), ApiError> {
     let path = match area_id {
         None => who.area_path.clone(),
         Some(id) => {
