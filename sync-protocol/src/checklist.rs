@@ -233,7 +233,8 @@ mod tests {
 
     #[test]
     fn bad_templates_are_refused_with_their_field() {
-        let cases: [(fn(&mut Template), &str); 5] = [
+        type Spoil = fn(&mut Template);
+        let cases: [(Spoil, &str); 5] = [
             (|t| t.items[1].key = "Bad Key".into(), "items[1].key"),
             (|t| t.items[2].key = "radiator_warm".into(), "items[2].key"),
             (|t| t.items[0].label = " ".into(), "items[0].label"),
@@ -270,7 +271,7 @@ mod tests {
     /// A valid answer to `item`, picked by `pick`.
     fn answer(item: &Item, pick: u8) -> Value {
         match &item.kind {
-            Kind::Bool => json!(pick % 2 == 0),
+            Kind::Bool => json!(pick.is_multiple_of(2)),
             Kind::Text => json!(format!("答 {pick}")),
             Kind::Number { min, max, .. } => {
                 let (lo, hi) = (min.unwrap_or(0.0), max.unwrap_or(0.0));

@@ -40,22 +40,32 @@ impl TemplateRow {
     }
 }
 
-/// Every version a county reads (its own and the defaults), oldest first.
-pub fn versions_for(conn: &mut DbConn, county: &County) -> QueryResult<Vec<TemplateRow>> {
+/// Every version a county reads (its own and the defaults; `None`: the defaults), oldest first.
+pub fn versions_for(conn: &mut DbConn, county: Option<&County>) -> QueryResult<Vec<TemplateRow>> {
+    let id = county.map_or("", |c| c.id.as_str());
     ct::table
-        .filter(ct::county_id.is_null().or(ct::county_id.eq(&county.id)))
+        .filter(ct::county_id.is_null().or(ct::county_id.eq(id)))
         .order((ct::id, ct::version))
         .select(TemplateRow::as_select())
         .load(conn)
 }
 
 /// The newest version of each template a county reads, by id.
-pub fn latest_for(conn: &mut DbConn, county: &County) -> QueryResult<Vec<TemplateRow>> {
+pub fn latest_for(conn: &mut DbConn, county: Option<&County>) -> QueryResult<Vec<TemplateRow>> {
     let mut latest: BTreeMap<String, TemplateRow> = BTreeMap::new();
     for row in versions_for(conn, county)? {
         latest.insert(row.id.clone(), row);
     }
     Ok(latest.into_values().collect())
+}
+
+/// What pull sends as `checklist_templates`: on the first pull (`after` < 0) the county's active
+/// templates; after a cursor, those whose newest version is newer than it (retired ones too, so
+/// phones stop offering them).
+pub fn changed_for(conn: &mut DbConn, county: Option<&County>, after: i64) -> QueryResult<Vec<Template>> {
+    let rows = latest_for(conn, county)?;
+    let changed = |r: &&TemplateRow| if after < 0 { r.active } else { r.seq > after };
+    Ok(rows.iter().filter(changed).filter_map(TemplateRow::template).collect())
 }
 
 /// The versions `refs` name, loaded at once (a push checks a whole batch against them).

@@ -53,8 +53,8 @@ pub async fn list_checklists(
             return Err(ApiError::forbidden("the area is outside your scope").with_field("area_id"));
         }
         let rows = match q.version {
-            Some(v) => checklists::versions_for(conn, &county)?.into_iter().filter(|r| r.version == v).collect(),
-            None => checklists::latest_for(conn, &county)?,
+            Some(v) => checklists::versions_for(conn, Some(&county))?.into_iter().filter(|r| r.version == v).collect(),
+            None => checklists::latest_for(conn, Some(&county))?,
         };
         let templates: Vec<Template> = rows
             .iter()
