@@ -35,7 +35,8 @@ pub struct Templates {
 /// The county's checklist templates: the newest version of each, or one version by `id` and `version`.
 #[utoipa::path(tag = "checklists", security(("bearer" = [])), params(ChecklistQuery),
     responses((status = 200, body = Object), (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+        (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
 #[get("/api/v1/checklists")]
 pub async fn list_checklists(
     state: web::Data<AppState>,
