@@ -11,8 +11,8 @@ use crate::accounts;
 use crate::auth::{Action, Principal};
 use crate::db::{self, checklists};
 use crate::error::ApiError;
-use crate::extract::{parse_json, Json};
-use crate::routes::policy::county_for;
+use crate::extract::Json;
+use crate::routes::policy::{county_for, parse_versioned, readable_county};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -49,10 +49,7 @@ pub async fn list_checklists(
         return Err(ApiError::invalid("id", "a version needs the template's id"));
     }
     let templates = db::run(&state.pool, move |conn| {
-        let (_, county) = county_for(conn, &who, q.area_id.as_deref())?;
-        if !(who.sees(&county.path) || db::scope::is_within(&who.area_path, &county.path)) {
-            return Err(ApiError::forbidden("the area is outside your scope").with_field("area_id"));
-        }
+        let (_, county) = readable_county(conn, &who, q.area_id.as_deref())?;
         let rows = match q.version {
             Some(v) => checklists::versions_for(conn, Some(&county))?.into_iter().filter(|r| r.version == v).collect(),
             None => checklists::latest_for(conn, Some(&county))?,
@@ -89,14 +86,9 @@ pub async fn put_checklist(
     body: Json<Value>,
 ) -> Result<web::Json<Template>, ApiError> {
     who.authorize(Action::ManagePolicy)?;
-    let mut body = body.0;
-    let Some(fields) = body.as_object_mut() else {
-        return Err(ApiError::bad_request("invalid_body", "the template must be a JSON object"));
-    };
-    // The server numbers versions and the path names the template; those sent along are ignored.
-    fields.insert("version".into(), json!(0));
-    fields.insert("id".into(), json!(id.into_inner()));
-    let mut template: Template = parse_json(body.to_string().as_bytes())?;
+    // The server numbers versions and the path names the template.
+    let fields = [("version", json!(0)), ("id", json!(id.into_inner()))];
+    let mut template: Template = parse_versioned(body.0, "the template", &fields)?;
     template.validate().map_err(|e| ApiError::invalid(e.key, e.message))?;
     let now = state.clock.now();
     db::run(&state.pool, move |conn| {
