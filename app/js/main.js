@@ -53,6 +53,7 @@ async function signOut() {
 }
 
 let syncing = false;
+let manualSyncs = 0; // finished taps on 立即同步, for tests to wait on (data-syncs)
 async function renderStatus() {
   if (!api.session) {
     fill(statusEl, message ? h('span', {}, message) : null);
@@ -64,6 +65,7 @@ async function renderStatus() {
   const offset = Number.isFinite(pushOffset) ? pushOffset : serverOffset;
   const tolerance = (policy?.clock_tolerance_s ?? 120) * 1000;
   statusEl.dataset.pending = String(waiting);
+  statusEl.dataset.syncs = String(manualSyncs);
   fill(statusEl,
     h('div', { class: 'status-line' },
       waiting || !rejected ? h('span', { class: waiting ? 'pending' : 'synced' }, waiting ? t('status_pending', waiting) : t('status_all_synced')) : null,
@@ -84,6 +86,7 @@ async function manualSync() {
     await syncNow();
   } catch { /* the status shows what is still waiting */ }
   syncing = false;
+  manualSyncs += 1;
   renderStatus();
 }
 

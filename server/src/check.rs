@@ -5,7 +5,8 @@
 //! - every ticket's stored projection and its indexed columns (status, stage, team, category,
 //!   current due time, closed time) against the pure fold of its stored events under its policy;
 //! - every alert key (ticket, kind, stage, cycle, level) stored once;
-//! - every change-sequence number used by one row only, and none above the counter.
+//! - every change-sequence number used by one row only, and none above the counter;
+//! - every household's `visit_count` and `last_visited_at` against its visits.
 //!
 //! Sequence numbers have gaps by design (`db::seq` hands them out in chunks), so gaps are not findings.
 
@@ -58,6 +59,7 @@ pub fn run(conn: &mut DbConn, now: Millis) -> Result<Report, ApiError> {
         check_tickets(c, now, &mut report)?;
         check_alerts(c, &mut report)?;
         check_sequence(c, &mut report)?;
+        check_visit_tallies(c, &mut report)?;
         Ok(report)
     })
 }
@@ -158,6 +160,15 @@ fn check_sequence(conn: &mut DbConn, report: &mut Report) -> Result<(), ApiError
                 report.find(format!("seq {n} is used twice ({first} and {table})"));
             }
         }
+    }
+    Ok(())
+}
+
+fn check_visit_tallies(conn: &mut DbConn, report: &mut Report) -> Result<(), ApiError> {
+    for (id, stored, derived) in records::visit_tally_disagreements(conn)? {
+        report.find(format!(
+            "household {id}: stored visit_count/last_visited_at {stored:?}, its visits give {derived:?}"
+        ));
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use crate::error::{ApiError, Kind};
 use crate::routes::openapi::ApiDoc;
 
 /// Routes served but not in the spec, all read-only.
-const UNDOCUMENTED: [&str; 4] = ["/openapi.json", "/metrics", "/", "/ui/{path:.*}"];
+const UNDOCUMENTED: [&str; 6] = ["/openapi.json", "/metrics", "/", "/ui/{path:.*}", "/app", "/app/{path:.*}"];
 
 pub struct Routes(Vec<(ResourceDef, Vec<&'static str>)>);
 
@@ -73,6 +73,7 @@ mod tests {
         assert_eq!(routes.allowed("/api/v1/tickets/abc"), ["GET"]);
         assert_eq!(routes.allowed("/api/v1/tickets/abc/events"), ["POST"]);
         assert_eq!(routes.allowed("/ui/app.js"), ["GET"]);
+        assert_eq!(routes.allowed("/app/js/sync.js"), ["GET"]);
         assert!(routes.allowed("/api/v1/nothing").is_empty());
         assert!(routes.allowed("/api/v1/tickets/a/b/c").is_empty());
     }

@@ -210,12 +210,19 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                 async move {
                     let mut res = fut.await?;
                     security_headers(res.headers_mut());
+                    keep_event_streams_plain(res.headers_mut());
                     Ok(res)
                 }
             })
+            // Answers are gzip-compressed when the client asks (contract 1.1): a pull page shrinks
+            // about tenfold on a village link. Outside the error handler, so rewritten errors too.
+            .wrap(actix_web::middleware::Compress::default())
             .wrap(TracingLogger::default())
             .app_data(data.clone())
-            .app_data(web::PayloadConfig::new(64 * 1024))
+            // Handlers read bodies through extract::{Json, Body}, never web::Bytes/web::Json/String:
+            // actix inflates a whole gzip chunk before its own limit is checked. This limit only
+            // bounds such a use should one slip in.
+            .app_data(web::PayloadConfig::new(crate::extract::JSON_MAX_BYTES))
             .app_data(
                 web::QueryConfig::default()
                     .error_handler(|e, _| ApiError::bad_request("invalid_query", e.to_string()).into()),
@@ -257,6 +264,15 @@ fn security_headers(headers: &mut header::HeaderMap) {
     }
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}
+
+/// Server-sent events go out uncompressed: each event is a few hundred bytes that must leave at
+/// once, and a compressor (or a proxy that sees `Content-Encoding`) may hold them back.
+fn keep_event_streams_plain(headers: &mut header::HeaderMap) {
+    let is_stream = headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    if is_stream && !headers.contains_key(header::CONTENT_ENCODING) {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("identity"));
     }
 }
 

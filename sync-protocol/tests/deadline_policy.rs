@@ -24,8 +24,24 @@ fn default_json() -> serde_json::Value {
             {"after_overdue_s": 14400, "notify": "parent_area"}
         ],
         "clock_tolerance_s": 120,
-        "timezone": "Asia/Shanghai"
+        "timezone": "Asia/Shanghai",
+        "pull_visit_days": 30
     })
+}
+
+#[test]
+fn a_policy_stored_before_pull_visit_days_reads_as_thirty_days() {
+    let mut stored = default_json();
+    stored.as_object_mut().expect("object").remove("pull_visit_days");
+    let policy: Policy = serde_json::from_value(stored).expect("an old version still reads");
+    assert_eq!(policy.pull_visit_days, 30);
+    for (days, ok) in [(0, false), (1, true), (366, true), (367, false), (-5, false)] {
+        let p = Policy { pull_visit_days: days, ..Policy::default() };
+        assert_eq!(p.validate().is_ok(), ok, "{days}");
+        if !ok {
+            assert_eq!(p.validate().map_err(|e| e.field), Err("pull_visit_days".to_owned()));
+        }
+    }
 }
 
 #[test]

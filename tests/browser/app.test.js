@@ -82,9 +82,12 @@ async function logIn(page, username) {
 const status = (page) => page.getByRole('status');
 const pending = (page) => status(page).getAttribute('data-pending');
 
+/** Taps 立即同步 and waits until that sync has finished and nothing is pending. */
 async function synced(page) {
+  const before = Number(await status(page).getAttribute('data-syncs') ?? 0);
   await page.getByRole('button', { name: '立即同步' }).click();
-  await eventually(async () => (await pending(page)) === '0' && /全部已同步/.test(await status(page).innerText()), 'nothing pending');
+  await eventually(async () => Number(await status(page).getAttribute('data-syncs')) > before
+    && (await pending(page)) === '0' && /全部已同步/.test(await status(page).innerText()), 'nothing pending');
 }
 
 async function household(id) {

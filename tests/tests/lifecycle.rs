@@ -214,7 +214,7 @@ async fn an_admin_manages_users_within_their_area(app: TestApp) {
     assert_eq!(app.login("handler_a", PASSWORD, "h-phone").await.0, 200);
 
     let actions = audit_actions(&app).await;
-    for expected in ["user_updated", "password_set", "user_deactivated", "user_activated"] {
+    for expected in ["user_updated", "password_set", "user_deactivated", "user_activated", "login_disabled"] {
         assert!(actions.iter().any(|a| a == expected), "{expected} missing from {actions:?}");
     }
     let (_, spec) = app.get_json("/openapi.json").await;

@@ -401,3 +401,48 @@ fn insert_version(conn: &mut DbConn, row: &HouseholdRow) -> QueryResult<()> {
     diesel::insert_into(household_versions::table).values(&v).execute(conn)?;
     Ok(())
 }
+
+/// Adds newly stored visits to their households' `visit_count` and `last_visited_at` (what a
+/// first pull shows instead of the history). Called once per visit row inserted, so duplicates,
+/// which are never inserted, are never counted.
+pub fn count_visits(conn: &mut DbConn, new_visits: &[VisitRow]) -> QueryResult<()> {
+    let mut per_home: std::collections::BTreeMap<&str, (i64, i64)> = std::collections::BTreeMap::new();
+    for v in new_visits {
+        let entry = per_home.entry(&v.household_id).or_insert((0, v.visited_at));
+        entry.0 += 1;
+        entry.1 = entry.1.max(v.visited_at);
+    }
+    for (home, (count, latest)) in per_home {
+        use diesel::sql_types::{BigInt, Nullable};
+        let later = diesel::dsl::sql::<Nullable<BigInt>>("CASE WHEN last_visited_at IS NULL OR last_visited_at < ")
+            .bind::<BigInt, _>(latest)
+            .sql(" THEN ")
+            .bind::<BigInt, _>(latest)
+            .sql(" ELSE last_visited_at END");
+        diesel::update(households::table.find(home))
+            .set((households::visit_count.eq(households::visit_count + count), households::last_visited_at.eq(later)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Households whose stored `visit_count`/`last_visited_at` differ from their visits:
+/// (id, stored, derived), each as (count, last visit).
+pub type VisitTally = (i64, Option<i64>);
+
+pub fn visit_tally_disagreements(conn: &mut DbConn) -> QueryResult<Vec<(String, VisitTally, VisitTally)>> {
+    let derived: Vec<(String, i64, Option<i64>)> = visits::table
+        .group_by(visits::household_id)
+        .select((visits::household_id, diesel::dsl::count_star(), diesel::dsl::max(visits::visited_at)))
+        .load(conn)?;
+    let derived: HashMap<String, VisitTally> = derived.into_iter().map(|(h, n, last)| (h, (n, last))).collect();
+    let stored: Vec<(String, i64, Option<i64>)> =
+        households::table.select((households::id, households::visit_count, households::last_visited_at)).load(conn)?;
+    Ok(stored
+        .into_iter()
+        .filter_map(|(id, n, last)| {
+            let want = derived.get(&id).copied().unwrap_or((0, None));
+            (want != (n, last)).then_some((id, (n, last), want))
+        })
+        .collect())
+}

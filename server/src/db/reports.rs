@@ -60,18 +60,18 @@ pub fn households_in(conn: &mut DbConn, scope_path: &str) -> QueryResult<Vec<Hou
 /// Visits that may have happened at or after `since`: a push refuses a visit time later than its
 /// arrival plus the clock tolerance, so none of those arrived before `since` minus the largest
 /// tolerance. Index `visits_area_received` then skips older visits without reading their rows.
-fn arrived_since(since: i64) -> diesel::dsl::GtEq<visits::received_at, i64> {
+pub fn arrived_since(since: i64) -> diesel::dsl::GtEq<visits::received_at, i64> {
     visits::received_at.ge(since.saturating_sub(MAX_CLOCK_TOLERANCE_S * 1000))
 }
 
-/// Households in scope visited at or after `since`.
+/// Households in scope visited at or after `since`: those whose latest visit (kept on the household
+/// by the push writer, checked by `fieldvisit check`) is that recent, read from the households, not
+/// from the season's visits.
 pub fn visited_since(conn: &mut DbConn, scope_path: &str, since: i64) -> QueryResult<Vec<String>> {
-    visits::table
-        .filter(scope::within(visits::area_path, scope_path))
-        .filter(arrived_since(since))
-        .filter(visits::visited_at.ge(since))
-        .select(visits::household_id)
-        .distinct()
+    households::table
+        .filter(scope::within(households::area_path, scope_path))
+        .filter(households::last_visited_at.ge(since))
+        .select(households::id)
         .load(conn)
 }
 

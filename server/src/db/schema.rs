@@ -126,6 +126,8 @@ diesel::table! {
         received_at -> BigInt,
         created_by -> Text,
         seq -> BigInt,
+        last_visited_at -> Nullable<BigInt>,
+        visit_count -> BigInt,
     }
 }
 

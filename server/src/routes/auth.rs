@@ -186,6 +186,8 @@ async fn authenticate(
             }
         };
         if !user.active {
+            // Only the right password gets this far, so one row per attempt cannot be a flood.
+            audit_login(conn, "login_disabled", "{}".into())?;
             return Err(ApiError::new(Kind::Forbidden, "user_disabled", "this account has been deactivated"));
         }
         match &device {

@@ -72,7 +72,8 @@ fn add_common_errors(op: &mut Operation) {
     }
     if json_body {
         codes.push(("413", "the body is larger than allowed"));
-        codes.push(("415", "the body is not application/json"));
+        codes.push(("415", "the body is not application/json, or its Content-Encoding is not gzip/identity"));
+        codes.push(("408", "the body stalled (body_timeout)"));
     }
     for (code, description) in codes {
         op.responses.responses.entry(code.to_owned()).or_insert_with(|| {

@@ -423,6 +423,7 @@ impl Run<'_, '_> {
             self.record(RecordResult::applied(T, id));
         }
         crate::insert_rows!(&mut *self.conn, visits::table, rows, 400);
+        records::count_visits(self.conn, &rows)?;
         self.insert_photos(photos)
     }
 

@@ -31,27 +31,127 @@ fn scope_tag(who: &Principal) -> String {
     hex::encode(&Sha256::digest(key.as_bytes())[..6])
 }
 
+/// Where a phone stands in its stream: after `seq`, and, until its first pull has ended, the
+/// bounds that first pull was cut to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Position {
+    after: i64,
+    first: Option<FirstPull>,
+}
+
+/// A first pull (no cursor) carries the scope's state, not its history: rows up to `upto` (the
+/// sequence when it began) only if still relevant (visits since `since`, open tickets, tickets
+/// closed since `since`, their events); every row changed after `upto` is a later change and
+/// goes through as in an incremental pull, so nothing that happens meanwhile is missed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FirstPull {
+    upto: i64,
+    since: i64,
+    /// No visit numbered below this is in the window, so the visits are read from here on, not
+    /// through the season's history on every page.
+    visits_from: i64,
+}
+
 pub fn encode_cursor(who: &Principal, seq: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("v1:{seq}:{}", scope_tag(who)))
+    encode(who, Position { after: seq, first: None })
+}
+
+fn encode(who: &Principal, at: Position) -> String {
+    let text = match at.first {
+        None => format!("v1:{}:{}", at.after, scope_tag(who)),
+        Some(f) => format!("v1:{}:{}:{}:{}:{}", at.after, scope_tag(who), f.upto, f.since, f.visits_from),
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
 }
 
 fn cursor_reset() -> ApiError {
     ApiError::conflict("cursor_reset", "the cursor cannot be used; pull again without a cursor").with_field("cursor")
 }
 
-fn decode_cursor(who: &Principal, cursor: &str) -> Result<i64, ApiError> {
+fn decode_cursor(who: &Principal, cursor: &str) -> Result<Position, ApiError> {
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| cursor_reset())?;
     let text = String::from_utf8(raw).map_err(|_| cursor_reset())?;
-    let mut parts = text.split(':');
-    match (parts.next(), parts.next().and_then(|s| s.parse::<i64>().ok()), parts.next(), parts.next()) {
-        (Some("v1"), Some(seq), Some(tag), None) if tag == scope_tag(who) && seq >= -1 => Ok(seq),
+    let parts: Vec<&str> = text.split(':').collect();
+    let number = |i: usize| parts.get(i).and_then(|s| s.parse::<i64>().ok());
+    let first = match parts.len() {
+        3 => None,
+        6 => Some(FirstPull {
+            upto: number(3).ok_or_else(cursor_reset)?,
+            since: number(4).ok_or_else(cursor_reset)?,
+            visits_from: number(5).ok_or_else(cursor_reset)?,
+        }),
+        _ => return Err(cursor_reset()),
+    };
+    match (parts.first(), number(1), parts.get(2)) {
+        (Some(&"v1"), Some(after), Some(tag)) if *tag == scope_tag(who) && after >= -1 => Ok(Position { after, first }),
         _ => Err(cursor_reset()),
+    }
+}
+
+/// A row of the change stream, by its sequence number.
+trait Sequenced {
+    fn seq(&self) -> i64;
+}
+
+macro_rules! sequenced {
+    ($($row:ty => $seq:expr),* $(,)?) => {
+        $(impl Sequenced for $row {
+            fn seq(&self) -> i64 {
+                let seq_of: fn(&$row) -> i64 = $seq;
+                seq_of(self)
+            }
+        })*
+    };
+}
+sequenced!(
+    (HouseholdRow, Option<i64>, i64) => |r| r.0.seq,
+    VisitRow => |r| r.seq,
+    TicketRow => |r| r.seq,
+    EventRow => |r| r.seq,
+);
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// Most areas a scope may hold to be read one area at a time (see `pull`).
+const AREAS_READ_ONE_BY_ONE: i64 = 64;
+
+/// Rows of one table gathered by several queries, each a `seq`-ordered prefix of its own: in
+/// `seq` order, each row once (a handler's ticket may be in the area and the team), at most a
+/// page. Every row left out comes after every row kept, so nothing is skipped.
+fn merged<T: Sequenced>(mut rows: Vec<T>, page: i64) -> Vec<T> {
+    rows.sort_by_key(Sequenced::seq);
+    rows.dedup_by_key(|r| r.seq());
+    rows.truncate(usize::try_from(page).unwrap_or(usize::MAX));
+    rows
+}
+
+/// The lowest `seq` of the visits in scope that arrived late enough to be in a window starting at
+/// `since`, read area by area when the scope is (each a seek on `visits_area_received`).
+fn first_visit_arrived_since(
+    conn: &mut DbConn,
+    scope_path: &str,
+    areas_read: Option<&[String]>,
+    since: i64,
+) -> QueryResult<Option<i64>> {
+    let arrived = crate::db::reports::arrived_since(since);
+    let lowest = visits::table.filter(arrived).select(diesel::dsl::min(visits::seq));
+    match areas_read {
+        None => lowest.filter(scope::within(visits::area_path, scope_path)).first(conn),
+        Some(paths) => {
+            let mut found: Option<i64> = None;
+            for path in paths {
+                let here: Option<i64> = lowest.filter(visits::area_path.eq(path)).first(conn)?;
+                found = found.into_iter().chain(here).min();
+            }
+            Ok(found)
+        }
     }
 }
 
 /// One entry of the merged change stream.
 enum Change {
-    Household(HouseholdRow),
+    /// With its last visit's time and its number of visits.
+    Household(HouseholdRow, Option<i64>, i64),
     Visit(VisitRow),
     Ticket(TicketRow),
     Event(EventRow),
@@ -67,59 +167,134 @@ pub fn pull(
     now: i64,
     horizon: &Horizon,
 ) -> Result<PullResponse, ApiError> {
-    // Without a cursor everything counts, including rows from before the sequence existed (seq 0).
-    let after = match cursor {
+    // Without a cursor the scope's state counts, including rows from before the sequence existed
+    // (seq 0), cut to what is still relevant (contract 1.1).
+    // A page must cost what it returns, whatever history the scope holds. Read by `area_path`
+    // range and ordered by `seq`, a scope is sorted whole for every page (SQLite keeps no
+    // statistics and always picks that plan): a full pull then costs the square of the history.
+    // So a scope of few areas (a grid, a community) is read one area at a time, each through its
+    // `(area_path, seq)` index from the cursor on, and the pieces merged; a scope of many areas
+    // walks the `seq` index in order and keeps the rows within it, which reads about its share of
+    // the county's rows per row returned. The bound that is always true (`seq <= i64::MAX`) is
+    // what makes SQLite prefer that index.
+    let mut areas_read: Option<Vec<String>> = None;
+    if !scope::is_broad(conn, &who.area_path)? {
+        let paths: Vec<String> = areas::table
+            .filter(scope::within(areas::path, &who.area_path))
+            .select(areas::path)
+            .limit(AREAS_READ_ONE_BY_ONE + 1)
+            .load(conn)?;
+        areas_read = Some(paths).filter(|p| p.len() as i64 <= AREAS_READ_ONE_BY_ONE);
+    }
+    let current = seq::current(conn)?;
+    let at = match cursor {
         Some(c) => decode_cursor(who, c)?,
-        None => -1,
+        None => {
+            let days = policies.latest_for(&who.area_path).pull_visit_days;
+            let (upto, since) = (current.min(horizon.seq()), now.saturating_sub(days.saturating_mul(DAY_MS)));
+            // Found once per first pull (the cursor carries it): a visit's time is never later
+            // than its arrival plus the clock tolerance, so the window's visits arrived after this.
+            let first_recent = first_visit_arrived_since(conn, &who.area_path, areas_read.as_deref(), since)?;
+            let visits_from = first_recent.unwrap_or(upto.saturating_add(1)).min(upto.saturating_add(1));
+            Position { after: -1, first: Some(FirstPull { upto, since, visits_from }) }
+        }
     };
-    if after > seq::current(conn)? {
+    let after = at.after;
+    if after > current {
         return Err(cursor_reset());
     }
     // Read after the snapshot began (the query above): rows above it are not on disk yet. They are
     // dropped after loading rather than bounded in SQL, where the bound would change SQLite's
-    // choice of index (see `walk` below); each table's rows up to it are a prefix of its page.
+    // choice of index (see above); each table's rows up to it are a prefix of its page.
     let horizon = horizon.seq();
     let team = who.team_id.clone().filter(|_| who.role == Role::Handler);
     let page = limit + 1;
 
-    // SQLite keeps no statistics and would always read a scope by its `area_path` index, then sort
-    // the whole scope by `seq` for every page: for a county-wide pull, quadratic. A scope holding
-    // much of the county instead walks the `seq` index in order, where most rows match; the bound
-    // that is always true (`seq <= i64::MAX`) is what makes SQLite prefer that index.
-    let walk = scope::is_broad(conn, &who.area_path)?;
-    macro_rules! page_of {
-        ($table:ident, $row:ty, $scope:expr) => {{
+    // One query: rows above the cursor matching `$filter`, in `seq` order, at most a page.
+    macro_rules! rows_of {
+        ($table:ident, $row:ty, $select:expr, $filter:expr, $walk:expr, $relevant:expr) => {{
+            rows_of!($table, $row, $select, $filter, $walk, $relevant, after)
+        }};
+        ($table:ident, $row:ty, $select:expr, $filter:expr, $walk:expr, $relevant:expr, $from:expr) => {{
             let mut q = $table::table
-                .filter($table::seq.gt(after))
-                .filter($scope)
+                .filter($table::seq.gt($from))
+                .filter($filter)
                 .order($table::seq)
                 .limit(page)
-                .select(<$row>::as_select())
+                .select($select)
                 .into_boxed();
-            if walk {
+            if $walk {
                 q = q.filter($table::seq.le(i64::MAX));
             }
+            if let Some(first) = at.first {
+                q = q.filter($table::seq.gt(first.upto).or($relevant(first.since)));
+            }
             let mut rows = q.load::<$row>(conn)?;
-            rows.retain(|r| r.seq <= horizon);
+            rows.retain(|r| r.seq() <= horizon);
             rows
         }};
     }
-    let hh = page_of!(households, HouseholdRow, scope::within(households::area_path, &who.area_path));
-    let vs = page_of!(visits, VisitRow, scope::within(visits::area_path, &who.area_path));
-    let in_area = scope::within(tickets::area_path, &who.area_path);
-    let ts = match &team {
-        Some(t) => page_of!(tickets, TicketRow, in_area.or(tickets::team_id.eq(t))),
-        None => page_of!(tickets, TicketRow, in_area),
-    };
-    let ev_in_area = scope::within(ticket_events::area_path, &who.area_path);
-    let es = match &team {
-        Some(t) => {
-            let team_tickets: Vec<String> =
-                tickets::table.filter(tickets::team_id.eq(t)).select(tickets::id).load(conn)?;
-            page_of!(ticket_events, EventRow, ev_in_area.or(ticket_events::ticket_id.eq_any(team_tickets)))
-        }
-        None => page_of!(ticket_events, EventRow, ev_in_area),
-    };
+    // The table's rows within the caller's area, area by area or walking, as decided above.
+    macro_rules! in_scope {
+        ($table:ident, $row:ty, $select:expr, $relevant:expr) => {{
+            in_scope!($table, $row, $select, $relevant, after)
+        }};
+        ($table:ident, $row:ty, $select:expr, $relevant:expr, $from:expr) => {{
+            match &areas_read {
+                None => {
+                    rows_of!(
+                        $table,
+                        $row,
+                        $select,
+                        scope::within($table::area_path, &who.area_path),
+                        true,
+                        $relevant,
+                        $from
+                    )
+                }
+                Some(paths) => {
+                    let mut rows = Vec::new();
+                    for path in paths {
+                        rows.extend(rows_of!(
+                            $table,
+                            $row,
+                            $select,
+                            $table::area_path.eq(path),
+                            false,
+                            $relevant,
+                            $from
+                        ));
+                    }
+                    rows
+                }
+            }
+        }};
+    }
+    let all = |_since: i64| diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 1");
+    let hh = in_scope!(
+        households,
+        (HouseholdRow, Option<i64>, i64),
+        (HouseholdRow::as_select(), households::last_visited_at, households::visit_count),
+        all
+    );
+    let visits_after = at.first.map_or(after, |f| after.max(f.visits_from - 1));
+    let vs =
+        in_scope!(visits, VisitRow, VisitRow::as_select(), |since: i64| visits::visited_at.ge(since), visits_after);
+    // Tickets a first pull carries: open ones and those closed within the visit window.
+    let kept = |since: i64| tickets::status.eq("open").or(tickets::closed_at.ge(since));
+    let mut ts = in_scope!(tickets, TicketRow, TicketRow::as_select(), kept);
+    let of_kept = |since: i64| ticket_events::ticket_id.eq_any(tickets::table.filter(kept(since)).select(tickets::id));
+    let mut es = in_scope!(ticket_events, EventRow, EventRow::as_select(), of_kept);
+    if let Some(t) = &team {
+        // A handler also follows the team's tickets wherever they are: through `(team_id, seq)`,
+        // and their events by walking the `seq` index with the team's tickets as a subquery (never
+        // every ticket id of the team loaded per page).
+        ts.extend(rows_of!(tickets, TicketRow, TicketRow::as_select(), tickets::team_id.eq(t), false, kept));
+        let team_tickets = tickets::table.filter(tickets::team_id.eq(t.clone())).select(tickets::id);
+        let of_team = ticket_events::ticket_id.eq_any(team_tickets);
+        es.extend(rows_of!(ticket_events, EventRow, EventRow::as_select(), of_team, true, of_kept));
+    }
+    let (hh, vs, ts, es) = (merged(hh, page), merged(vs, page), merged(ts, page), merged(es, page));
     let mut rm: Vec<(i64, String, String)> = match &team {
         Some(t) => removals::table
             .filter(removals::seq.gt(after))
@@ -133,7 +308,7 @@ pub fn pull(
     rm.retain(|(s, _, _)| *s <= horizon);
 
     let mut stream: Vec<(i64, Change)> = Vec::new();
-    stream.extend(hh.into_iter().map(|r| (r.seq, Change::Household(r))));
+    stream.extend(hh.into_iter().map(|(r, last, count)| (r.seq, Change::Household(r, last, count))));
     stream.extend(vs.into_iter().map(|r| (r.seq, Change::Visit(r))));
     stream.extend(ts.into_iter().map(|r| (r.seq, Change::Ticket(r))));
     stream.extend(es.into_iter().map(|r| (r.seq, Change::Event(r))));
@@ -164,8 +339,10 @@ pub fn pull(
 
     let org_last = area_rows.iter().map(|a| a.seq).chain(team_rows.iter().map(|t| t.seq)).max().unwrap_or(0);
     let last = if has_more { last } else { last.max(org_last) };
+    // The first pull's bounds hold until its last page; from there on, every change counts.
+    let next = Position { after: last, first: at.first.filter(|_| has_more) };
     let mut out = PullResponse {
-        cursor: encode_cursor(who, last),
+        cursor: encode(who, next),
         has_more,
         server_time: format_utc(now),
         households: Vec::new(),
@@ -181,7 +358,12 @@ pub fn pull(
     let mut outside_homes: Vec<String> = Vec::new();
     for (_, change) in stream {
         match change {
-            Change::Household(r) => out.households.push(HouseholdOut::from(&r)),
+            Change::Household(r, last, count) => {
+                let mut h = HouseholdOut::from(&r);
+                h.last_visited_at = last.map(format_utc);
+                h.visit_count = Some(count);
+                out.households.push(h);
+            }
             Change::Visit(r) => out.visits.push(VisitOut::from(&r)),
             Change::Ticket(r) => {
                 if !who.sees(&r.area_path) {

@@ -26,6 +26,18 @@ pub struct Policy {
     pub escalation: Vec<Escalation>,
     pub clock_tolerance_s: i64,
     pub timezone: String,
+    /// **[1.1]** Days of visits a first pull (no cursor) carries; older ones stay on the server.
+    /// Versions stored before the field existed read as the default.
+    #[serde(default = "default_pull_visit_days")]
+    pub pull_visit_days: i64,
+}
+
+pub const DEFAULT_PULL_VISIT_DAYS: i64 = 30;
+/// A season and a half: a longer window would bring back the unbounded first pull.
+pub const MAX_PULL_VISIT_DAYS: i64 = 366;
+
+fn default_pull_visit_days() -> i64 {
+    DEFAULT_PULL_VISIT_DAYS
 }
 
 /// The default window of one stage.
@@ -99,6 +111,7 @@ impl Default for Policy {
             ],
             clock_tolerance_s: 120,
             timezone: "Asia/Shanghai".to_owned(),
+            pull_visit_days: DEFAULT_PULL_VISIT_DAYS,
         }
     }
 }
@@ -156,6 +169,9 @@ impl Policy {
         }
         if !(0..=MAX_CLOCK_TOLERANCE_S).contains(&self.clock_tolerance_s) {
             return Err(err("clock_tolerance_s", format!("must be between 0 and {MAX_CLOCK_TOLERANCE_S}")));
+        }
+        if !(1..=MAX_PULL_VISIT_DAYS).contains(&self.pull_visit_days) {
+            return Err(err("pull_visit_days", format!("must be between 1 and {MAX_PULL_VISIT_DAYS}")));
         }
         if self.timezone.trim().is_empty() {
             return Err(err("timezone", "must not be empty"));

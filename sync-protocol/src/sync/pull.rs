@@ -26,6 +26,12 @@ pub struct HouseholdOut {
     pub tags: Vec<String>,
     pub version: i64,
     pub updated_at: String,
+    /// **[1.1]** In pulls: the latest visit's corrected time (null if never visited) and the
+    /// number of visits, as of the page that carries the household; later visits arrive as visits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_visited_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visit_count: Option<i64>,
 }
 
 impl HouseholdOut {
@@ -41,6 +47,8 @@ impl HouseholdOut {
             tags,
             version,
             updated_at: format_utc(updated_at),
+            last_visited_at: None,
+            visit_count: None,
         }
     }
 
