@@ -31,6 +31,8 @@ pub struct TokenPair {
 
 /// On an empty database: the root area and `admin`. Returns the password if one was generated.
 pub fn bootstrap(conn: &mut DbConn, settings: &Settings, now: i64) -> anyhow::Result<Option<String>> {
+    // Also on a database from before templates existed.
+    crate::db::checklists::ensure_default(conn, now)?;
     if users::count(conn)? > 0 {
         return Ok(None);
     }

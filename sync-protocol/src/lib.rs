@@ -3,6 +3,7 @@
 //! This crate is an API boundary: it knows nothing of databases, HTTP servers or async
 //! runtimes, so a phone app built on it computes the same due times as the server, offline.
 
+pub mod checklist;
 pub mod deadline;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

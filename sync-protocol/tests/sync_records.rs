@@ -241,6 +241,29 @@ fn visit_checklist() {
 }
 
 #[test]
+fn visit_checklist_template() {
+    check(V, json!({"checklist_template": ABSENT}), "ok");
+    check(V, json!({"checklist_template": {"id": "winter_visit", "version": 2}}), "ok");
+    check(V, json!({"checklist_template": "winter_visit"}), "invalid_field visits[2].checklist_template");
+    check(V, json!({"checklist_template": {"version": 2}}), "missing_field visits[2].checklist_template.id");
+    check(
+        V,
+        json!({"checklist_template": {"id": "w", "version": 0}}),
+        "invalid_field visits[2].checklist_template.version",
+    );
+    check(
+        V,
+        json!({"checklist_template": {"id": "w", "version": 1.5}}),
+        "invalid_field visits[2].checklist_template.version",
+    );
+    check(
+        V,
+        json!({"checklist_template": {"id": "w", "version": 3_000_000_000_i64}}),
+        "invalid_field visits[2].checklist_template.version",
+    );
+}
+
+#[test]
 fn photos() {
     let twenty = vec![HEX; 20];
     let twenty_one = vec![HEX; 21];

@@ -456,12 +456,14 @@ fn pull_response() {
         }],
         policy: None,
         removed: vec![Removed { record_type: RemovedType::TicketEvent, id: id(40) }],
+        checklist_templates: vec![],
     };
     let v = serde_json::to_value(&pull).expect("serializes");
     assert_eq!(
         keys(&v),
         [
             "areas",
+            "checklist_templates",
             "cursor",
             "has_more",
             "households",

@@ -311,3 +311,17 @@ diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::allow_tables_to_appear_in_same_query!(areas, teams, users, devices, sessions, refresh_tokens, audit_log,);
 diesel::allow_tables_to_appear_in_same_query!(alerts, tickets, households, visits, ticket_events, webhook_outbox);
 diesel::allow_tables_to_appear_in_same_query!(record_photos, blob_uploaders);
+
+diesel::table! {
+    checklist_templates (id, version) {
+        id -> Text,
+        version -> Integer,
+        county_id -> Nullable<Text>,
+        name -> Text,
+        active -> Bool,
+        items -> Text,
+        created_at -> BigInt,
+        created_by -> Nullable<Text>,
+        seq -> BigInt,
+    }
+}

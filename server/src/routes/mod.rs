@@ -6,6 +6,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod blobs;
+pub mod checklists;
 pub mod devices;
 pub mod health;
 pub mod households;
@@ -53,6 +54,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(reports::temperature)
         .service(policy::get_policy)
         .service(policy::put_policy)
+        .service(checklists::list_checklists)
+        .service(checklists::put_checklist)
         .service(alerts::list_alerts)
         .service(alerts::alert_stream)
         .service(tickets::list_tickets)

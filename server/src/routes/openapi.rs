@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, Response};
 use utoipa::{Modify, OpenApi};
 
-use super::{alerts, audit, auth, blobs, devices, health, households, org, policy, reports, sync, tickets};
+use super::{alerts, audit, auth, blobs, checklists, devices, health, households, org, policy, reports, sync, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +23,7 @@ use super::{alerts, audit, auth, blobs, devices, health, households, org, policy
         tickets::list_tickets, tickets::get_ticket, tickets::add_event, households::get_household,
         policy::get_policy, policy::put_policy, alerts::list_alerts, alerts::alert_stream,
         org::update_user, org::set_password, org::deactivate_users,
+        checklists::list_checklists, checklists::put_checklist,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth, &CommonErrors)

@@ -23,7 +23,11 @@ pub struct PolicyQuery {
 }
 
 /// The county that `area_id` (default: the caller's area) belongs to, with the policy book.
-fn county_for(conn: &mut DbConn, who: &Principal, area_id: Option<&str>) -> Result<(PolicyBook, County), ApiError> {
+pub(crate) fn county_for(
+    conn: &mut DbConn,
+    who: &Principal,
+    area_id: Option<&str>,
+) -> Result<(PolicyBook, County), ApiError> {
     let path = match area_id {
         None => who.area_path.clone(),
         Some(id) => {
@@ -34,6 +38,35 @@ fn county_for(conn: &mut DbConn, who: &Principal, area_id: Option<&str>) -> Resu
     let book = policies::load(conn)?;
     let county = book.county_of(&path).cloned().ok_or_else(|| ApiError::not_found("county"))?;
     Ok((book, county))
+}
+
+/// Like [`county_for`], for reading: one's own county, or a county within one's area.
+pub(crate) fn readable_county(
+    conn: &mut DbConn,
+    who: &Principal,
+    area_id: Option<&str>,
+) -> Result<(PolicyBook, County), ApiError> {
+    let (book, county) = county_for(conn, who, area_id)?;
+    if !(who.sees(&county.path) || scope::is_within(&who.area_path, &county.path)) {
+        return Err(ApiError::forbidden("the area is outside your scope").with_field("area_id"));
+    }
+    Ok((book, county))
+}
+
+/// A versioned body (`what`: "the policy") parsed with the server's own values for `fields`
+/// (its `version`, ...): those sent along are ignored.
+pub(crate) fn parse_versioned<T: serde::de::DeserializeOwned>(
+    mut body: Value,
+    what: &str,
+    fields: &[(&str, Value)],
+) -> Result<T, ApiError> {
+    let Some(object) = body.as_object_mut() else {
+        return Err(ApiError::bad_request("invalid_body", format!("{what} must be a JSON object")));
+    };
+    for (name, value) in fields {
+        object.insert((*name).into(), value.clone());
+    }
+    parse_json(body.to_string().as_bytes())
 }
 
 /// The deadline policy in force now in a county.
@@ -48,11 +81,7 @@ pub async fn get_policy(
 ) -> Result<web::Json<Policy>, ApiError> {
     who.authorize(Action::ReadPolicy)?;
     let policy = db::run(&state.pool, move |conn| {
-        let (book, county) = county_for(conn, &who, q.area_id.as_deref())?;
-        // One's own county's policy, or that of a county within one's area.
-        if !(who.sees(&county.path) || scope::is_within(&who.area_path, &county.path)) {
-            return Err(ApiError::forbidden("the area is outside your scope").with_field("area_id"));
-        }
+        let (book, county) = readable_county(conn, &who, q.area_id.as_deref())?;
         Ok(book.latest_for(&county.path))
     })
     .await?;
@@ -74,13 +103,8 @@ pub async fn put_policy(
     body: Json<Value>,
 ) -> Result<web::Json<Policy>, ApiError> {
     who.authorize(Action::ManagePolicy)?;
-    let mut body = body.0;
-    let Some(fields) = body.as_object_mut() else {
-        return Err(ApiError::bad_request("invalid_body", "the policy must be a JSON object"));
-    };
-    // The server numbers versions; a `version` sent along is ignored.
-    fields.insert("version".into(), json!(0));
-    let mut policy: Policy = parse_json(body.to_string().as_bytes())?;
+    // The server numbers versions.
+    let mut policy: Policy = parse_versioned(body.0, "the policy", &[("version", json!(0))])?;
     policy.validate().map_err(|e| ApiError::invalid(e.field, e.message))?;
     let now = state.clock.now();
     db::run(&state.pool, move |conn| {

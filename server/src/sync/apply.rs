@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
+use fieldvisit_sync_protocol::checklist;
 use fieldvisit_sync_protocol::deadline::{self, AlertKind, EventType, FoldEvent, Projection, ScheduledAlert, Stage};
 use fieldvisit_sync_protocol::sync::clock::ClockCheck;
 use fieldvisit_sync_protocol::sync::merge::merge_household;
@@ -18,6 +19,7 @@ use crate::auth::authz::EventRefusal;
 use crate::auth::Principal;
 use crate::db::alerts::{self, AlertKey, NewAlert};
 use crate::db::areas::TeamRow;
+use crate::db::checklists;
 use crate::db::policies::PolicyBook;
 use crate::db::records::{self, EventRow, HouseholdRow, TicketRow, VisitRow};
 use crate::db::schema::{record_photos, removals, sync_batches, ticket_events, tickets, visits};
@@ -361,6 +363,15 @@ impl Run<'_, '_> {
         let stored = records::visit_hashes(self.conn, &ids)?;
         let hh_ids: Vec<String> = parsed.iter().map(|p| p.record.household_id.to_string()).collect();
         let homes = records::households_by_id(self.conn, &hh_ids)?;
+        // The template versions the batch names, loaded once for all its visits.
+        let mut refs: Vec<(String, i32)> = parsed
+            .iter()
+            .filter_map(|p| p.record.checklist_template.as_ref())
+            .map(|t| (t.id.clone(), t.version))
+            .collect();
+        refs.sort_unstable();
+        refs.dedup();
+        let templates = checklists::by_refs(self.conn, &refs)?;
         let mut seen: HashMap<String, (&str, &Value)> = HashMap::new();
         let (mut rows, mut photos) = (Vec::new(), Vec::new());
         for p in parsed {
@@ -371,6 +382,17 @@ impl Run<'_, '_> {
                 continue;
             }
             let Some(home) = self.home_of(T, &id, &path, &v.household_id.to_string(), &homes) else { continue };
+            if let Some(t) = &v.checklist_template {
+                let Some(template) = templates.get(&(t.id.clone(), t.version)) else {
+                    let message = format!("no checklist template {} version {}", t.id, t.version);
+                    self.reject(T, id, "unknown_checklist_template", &message, format!("{path}.checklist_template"));
+                    continue;
+                };
+                if let Err(e) = checklist::check(template, &v.checklist) {
+                    self.reject(T, id, "invalid_checklist", &e.message, format!("{path}.checklist.{}", e.key));
+                    continue;
+                }
+            }
             let Ok((visited_at, verified)) = self.corrected(v.visited_at, &v.stamp) else {
                 self.reject(T, id, "timestamp_in_future", "visited_at is in the future", format!("{path}.visited_at"));
                 continue;

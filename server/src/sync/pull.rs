@@ -353,6 +353,7 @@ pub fn pull(
         teams: team_rows.into_iter().map(Team::from).collect(),
         policy: serde_json::to_value(policies.latest_for(&who.area_path)).ok(),
         removed: Vec::new(),
+        checklist_templates: crate::db::checklists::changed_for(conn, policies.county_of(&who.area_path), after)?,
     };
     let mut outside_homes: Vec<String> = Vec::new();
     for (_, change) in stream {

@@ -58,5 +58,5 @@ pub use push::{
 };
 pub use records::{
     record_id, DeviceStamp, FieldError, Heating, HouseholdFields, HouseholdIn, Location, RecordIn, Satisfaction,
-    TicketEventIn, TicketIn, VisitIn,
+    TemplateRef, TicketEventIn, TicketIn, VisitIn,
 };

@@ -227,4 +227,8 @@ pub struct PullResponse {
     /// the cursor.
     pub policy: Option<Value>,
     pub removed: Vec<Removed>,
+    /// Checklist templates (contract 1.1): the county's active ones on a first pull, after a
+    /// cursor the ones changed since.
+    #[serde(default)]
+    pub checklist_templates: Vec<crate::checklist::Template>,
 }

@@ -164,6 +164,15 @@ pub struct VisitIn {
     /// SHA-256 hashes (64 lower-case hex digits) of uploaded photos.
     pub photos: Vec<String>,
     pub stamp: DeviceStamp,
+    /// The checklist template version the answers were filled from (contract 1.1); `None`: kept as sent.
+    pub checklist_template: Option<TemplateRef>,
+}
+
+/// A checklist template version a visit names: `{"id", "version"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TemplateRef {
+    pub id: String,
+    pub version: i32,
 }
 
 /// A pushed ticket (immutable once stored; its history is its events).
@@ -300,12 +309,13 @@ impl VisitIn {
             location: o.location()?,
             photos: o.photos()?,
             stamp: o.stamp()?,
+            checklist_template: o.template_ref()?,
         })
     }
 
     pub fn canonical(&self) -> Value {
         let checklist: BTreeMap<&String, &Value> = self.checklist.iter().collect();
-        json!({
+        let mut canonical = json!({
             "boot_id": self.stamp.boot_id,
             "checklist": checklist,
             "elapsed_ms": self.stamp.elapsed_ms,
@@ -318,7 +328,12 @@ impl VisitIn {
             "photos": self.photos,
             "service_card_given": self.service_card_given,
             "visited_at": format_utc(self.visited_at),
-        })
+        });
+        // Only when named, so visits without a template keep the hash they had before 1.1.
+        if let (Some(t), Some(fields)) = (&self.checklist_template, canonical.as_object_mut()) {
+            fields.insert("checklist_template".into(), json!({"id": t.id, "version": t.version}));
+        }
+        canonical
     }
 }
 
@@ -609,6 +624,19 @@ impl<'a> Obj<'a> {
             }
         }
         Ok(map.clone())
+    }
+
+    fn template_ref(&self) -> Result<Option<TemplateRef>, FieldError> {
+        let Some(v) = self.opt("checklist_template") else { return Ok(None) };
+        let path = self.path("checklist_template");
+        let o =
+            Obj::new(v, &path).map_err(|e| FieldError { message: "must be an object {id, version}".into(), ..e })?;
+        let id = o.text("id", Rule { min: 1, max: MAX_CHECKLIST_KEY_LEN, multiline: false })?;
+        let version = match o.required("version")?.as_i64().map(i32::try_from) {
+            Some(Ok(n)) if n >= 1 => n,
+            _ => return Err(o.err("invalid_field", "version", "must be a whole number, 1 or more")),
+        };
+        Ok(Some(TemplateRef { id, version }))
     }
 
     fn location(&self) -> Result<Option<Location>, FieldError> {
