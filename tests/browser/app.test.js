@@ -114,7 +114,7 @@ async function visitAndReport(page, n, temp, problem, withPhoto = false) {
   await eventually(async () => (await page.locator('#households li').count()) === 1, 'the search to leave one household');
   await page.locator('#households a').first().click();
   await page.getByRole('button', { name: '登记走访' }).click();
-  await page.getByRole('spinbutton', { name: /^室内温度/ }).fill(String(temp));
+  await page.getByLabel('室内温度').fill(String(temp));
   await page.getByLabel('暖气片热').check();
   await page.getByLabel('已发放服务卡').check();
   if (withPhoto) {
@@ -288,7 +288,7 @@ test('a record the server rejects is shown with its field and message, corrected
   await page.getByLabel('搜索住户').fill('幸福路4号');
   await page.locator('#households a').first().click();
   await page.getByRole('button', { name: '登记走访' }).click();
-  await page.getByRole('spinbutton', { name: /^室内温度/ }).fill('165'); // mistyped 16.5
+  await page.getByLabel('室内温度').fill('165'); // mistyped 16.5
   await page.getByRole('button', { name: '保存' }).click();
   await page.getByRole('button', { name: '立即同步' }).click();
   const attention = page.getByRole('region', { name: '需要处理' });
@@ -297,7 +297,7 @@ test('a record the server rejects is shown with its field and message, corrected
   await shot(page, 'rejected');
 
   await attention.getByRole('link', { name: '修改' }).click();
-  await page.getByRole('spinbutton', { name: /^室内温度/ }).fill('16.5');
+  await page.getByLabel('室内温度').fill('16.5');
   await page.getByRole('button', { name: '保存' }).click();
   await synced(page);
   assert.equal(await attention.count(), 0, 'nothing left to correct');
@@ -407,7 +407,7 @@ test('an expired access token is refreshed (once more after a lost answer), the 
     await eventually(async () => presented.length >= 2, 'the lost refresh retried within the same sync', 10_000);
     await page.locator('#households a').first().click();
     await page.getByRole('button', { name: '登记走访' }).click();
-    await page.getByRole('spinbutton', { name: /^室内温度/ }).fill('19');
+    await page.getByLabel('室内温度').fill('19');
     await page.getByRole('button', { name: '保存' }).click();
     await synced(page);
     assert.ok(refreshes.length >= 1, 'the token was refreshed');

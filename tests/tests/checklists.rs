@@ -37,7 +37,10 @@ async fn only_the_countys_admins_publish_versions(app: TestApp) {
     assert_eq!((&default["id"], &default["version"], &default["active"]), (&json!(DEFAULT), &json!(1), &json!(true)));
     let items = default["items"].as_array().expect("items");
     assert_eq!(items.len(), 9, "{default}");
-    assert_eq!(items[0], json!({"key": "indoor_temp_ok", "label": "室内温度达标", "type": "bool", "required": true}));
+    assert_eq!(
+        items[0],
+        json!({"key": "indoor_temp_ok", "label": "温度达标（18°C以上）", "type": "bool", "required": true})
+    );
     assert_eq!(items[8]["type"], "text");
 
     let mut body = default.clone();

@@ -119,7 +119,7 @@ pub fn default_template() -> Template {
     let body = json!({
         "id": DEFAULT_ID, "version": 1, "name": "入户走访（四访四问 · 四看四查）", "active": true,
         "items": [
-            item("indoor_temp_ok", "室内温度达标", true),
+            item("indoor_temp_ok", "温度达标（18°C以上）", true),
             item("radiator_warm", "暖气片热", true),
             item("pipes_valves_ok", "管道阀门完好", true),
             item("stove_flue_safe", "炉具烟道安全（燃煤户）", false),
