@@ -25,7 +25,10 @@ fn default_json() -> serde_json::Value {
         ],
         "clock_tolerance_s": 120,
         "timezone": "Asia/Shanghai",
-        "pull_visit_days": 30
+        "pull_visit_days": 30,
+        "day_end": "20:00",
+        "callback_within_h": 24,
+        "reopen_on_unsatisfied_callback": true
     })
 }
 
@@ -41,6 +44,41 @@ fn a_policy_stored_before_pull_visit_days_reads_as_thirty_days() {
         if !ok {
             assert_eq!(p.validate().map_err(|e| e.field), Err("pull_visit_days".to_owned()));
         }
+    }
+}
+
+#[test]
+fn a_policy_stored_before_day_end_reads_with_the_defaults() {
+    let mut stored = default_json();
+    for key in ["day_end", "callback_within_h", "reopen_on_unsatisfied_callback"] {
+        stored.as_object_mut().expect("object").remove(key);
+    }
+    let policy: Policy = serde_json::from_value(stored).expect("an old version still reads");
+    assert_eq!((policy.day_end.as_str(), policy.callback_within_h), ("20:00", 24));
+    assert!(policy.reopen_on_unsatisfied_callback);
+    assert_eq!(policy.day_end_minutes(), 20 * 60);
+}
+
+#[test]
+fn day_end_and_callback_window_are_validated() {
+    for (day_end, ok) in [
+        ("20:00", true),
+        ("00:00", true),
+        ("23:59", true),
+        ("24:00", false),
+        ("8:00", false),
+        ("20:60", false),
+        ("2000", false),
+        ("", false),
+        ("+1:00", false),
+    ] {
+        let p = Policy { day_end: day_end.into(), ..Policy::default() };
+        assert_eq!(p.validate().map_err(|e| e.field), if ok { Ok(()) } else { Err("day_end".to_owned()) }, "{day_end}");
+    }
+    assert_eq!(Policy { day_end: "07:30".into(), ..Policy::default() }.day_end_minutes(), 450);
+    for (hours, ok) in [(0, false), (1, true), (168, true), (169, false)] {
+        let p = Policy { callback_within_h: hours, ..Policy::default() };
+        assert_eq!(p.validate().is_ok(), ok, "{hours}");
     }
 }
 

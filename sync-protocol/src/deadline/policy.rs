@@ -30,6 +30,44 @@ pub struct Policy {
     /// Versions stored before the field existed read as the default.
     #[serde(default = "default_pull_visit_days")]
     pub pull_visit_days: i64,
+    /// **[1.1]** Local time ("HH:MM", in `timezone`) at which the day's work must be cleared
+    /// (事不过夜): tickets still open then are listed in a `day_end` alert and count as carried over.
+    #[serde(default = "default_day_end")]
+    pub day_end: String,
+    /// **[1.1]** Hours after closing within which the resident should be called back (回访);
+    /// closed tickets without a callback after that are on the callback list.
+    #[serde(default = "default_callback_within_h")]
+    pub callback_within_h: i64,
+    /// **[1.1]** Whether a callback recording an unsatisfied resident reopens the ticket.
+    #[serde(default = "default_reopen_on_unsatisfied_callback")]
+    pub reopen_on_unsatisfied_callback: bool,
+}
+
+pub const DEFAULT_DAY_END: &str = "20:00";
+pub const DEFAULT_CALLBACK_WITHIN_H: i64 = 24;
+/// A week: a later callback is no longer about this repair.
+pub const MAX_CALLBACK_WITHIN_H: i64 = 7 * 24;
+
+fn default_day_end() -> String {
+    DEFAULT_DAY_END.to_owned()
+}
+
+fn default_callback_within_h() -> i64 {
+    DEFAULT_CALLBACK_WITHIN_H
+}
+
+fn default_reopen_on_unsatisfied_callback() -> bool {
+    true
+}
+
+/// Minutes after local midnight of an "HH:MM" time (00:00 to 23:59); None when malformed.
+pub fn minutes_of_day(hh_mm: &str) -> Option<u32> {
+    let (h, m) = hh_mm.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 || !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 60 + m)
 }
 
 pub const DEFAULT_PULL_VISIT_DAYS: i64 = 30;
@@ -112,6 +150,9 @@ impl Default for Policy {
             clock_tolerance_s: 120,
             timezone: "Asia/Shanghai".to_owned(),
             pull_visit_days: DEFAULT_PULL_VISIT_DAYS,
+            day_end: default_day_end(),
+            callback_within_h: DEFAULT_CALLBACK_WITHIN_H,
+            reopen_on_unsatisfied_callback: true,
         }
     }
 }
@@ -173,10 +214,21 @@ impl Policy {
         if !(1..=MAX_PULL_VISIT_DAYS).contains(&self.pull_visit_days) {
             return Err(err("pull_visit_days", format!("must be between 1 and {MAX_PULL_VISIT_DAYS}")));
         }
+        if minutes_of_day(&self.day_end).is_none() {
+            return Err(err("day_end", "must be a local time \"HH:MM\" between 00:00 and 23:59"));
+        }
+        if !(1..=MAX_CALLBACK_WITHIN_H).contains(&self.callback_within_h) {
+            return Err(err("callback_within_h", format!("must be between 1 and {MAX_CALLBACK_WITHIN_H}")));
+        }
         if self.timezone.trim().is_empty() {
             return Err(err("timezone", "must not be empty"));
         }
         Ok(())
+    }
+
+    /// Minutes after local midnight of `day_end` (a validated policy always has one).
+    pub fn day_end_minutes(&self) -> u32 {
+        minutes_of_day(&self.day_end).or_else(|| minutes_of_day(DEFAULT_DAY_END)).unwrap_or(20 * 60)
     }
 
     /// The window in seconds of `stage` for a ticket of this severity and (effective) category.
