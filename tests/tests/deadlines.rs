@@ -2,7 +2,7 @@
 //! on-the-spot closure, reopening, policy versions, alerts fired once (also by two instances on
 //! one PostgreSQL), retraction after late sync, the SSE stream, and who may call what.
 
-mod harness;
+use crate::harness;
 
 use std::time::{Duration, Instant};
 
