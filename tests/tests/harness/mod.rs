@@ -163,7 +163,10 @@ impl TestApp {
 /// background job is left over.
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if self._db.is_none() || std::thread::panicking() || !self.final_check.load(std::sync::atomic::Ordering::Relaxed) {
+        if self._db.is_none()
+            || std::thread::panicking()
+            || !self.final_check.load(std::sync::atomic::Ordering::Relaxed)
+        {
             return;
         }
         let mut conn = self.state.pool.get().expect("a connection for the final check");
