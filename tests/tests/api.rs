@@ -15,6 +15,7 @@ mod dashboard;
 mod deadlines;
 mod demo;
 mod import;
+mod instances;
 mod lifecycle;
 mod media;
 mod outage;
