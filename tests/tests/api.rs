@@ -10,6 +10,7 @@ mod api_fuzz_regressions;
 mod bad_input;
 mod check;
 mod checklists;
+mod counties;
 mod county_policy;
 mod dashboard;
 mod deadlines;
