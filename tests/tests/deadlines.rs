@@ -386,8 +386,11 @@ async fn tickets_list_filters_pages_and_scopes(app: TestApp) {
     let cursor = p1["cursor"].as_str().expect("cursor");
     let (_, p2) = app.get_as(s, &format!("/api/v1/tickets?limit=1&cursor={cursor}")).await;
     assert_eq!(p2["tickets"][0]["id"], a);
-    let (status, _) = app.get_as(s, "/api/v1/tickets?cursor=garbage").await;
-    assert_eq!(status, 400);
+    // Any string is a well-formed cursor; one the server never issued is unprocessable.
+    let (status, err) = app.get_as(s, "/api/v1/tickets?cursor=garbage").await;
+    assert_eq!((status, &err["error"]["code"]), (422, &json!("invalid_cursor")), "{err}");
+    let (status, err) = app.get_as(s, "/api/v1/tickets?team_id=not-an-id").await;
+    assert_eq!((status, &err["error"]["field"]), (400, &json!("team_id")), "{err}");
     let (_, by_area) =
         app.get_as(s, &format!("/api/v1/tickets?area_id={}&stage=classify&status=open", d.org.grid_a)).await;
     assert_eq!(by_area["tickets"].as_array().map(Vec::len), Some(3));
