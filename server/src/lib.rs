@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod backup;
+pub mod channels;
 pub mod check;
 pub mod clock;
 pub mod config;
@@ -23,4 +24,3 @@ pub mod state;
 pub mod sync;
 pub mod telemetry;
 pub mod tracker;
-pub mod webhook;
