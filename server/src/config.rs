@@ -115,6 +115,11 @@ pub struct Settings {
     #[arg(long, env = "FIELDVISIT_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// Comma-separated hosts that channels may send to (`oapi.dingtalk.com,qyapi.weixin.qq.com`);
+    /// unset: any. Keeps an admin from pointing a channel at an internal service.
+    #[arg(long, env = "FIELDVISIT_CHANNEL_HOSTS")]
+    pub channel_hosts: Option<String>,
+
     /// SQLite: size in MiB at which the push writer starts the write-ahead log over from its start
     /// (after copying it into the database file). Smaller rewinds more often, and every rewind
     /// stops the writer for 30-150 ms; the WAL may take up to twice this on disk. At least 1.

@@ -181,6 +181,7 @@ async fn spawn(db: Db, rx: &Receiver, webhook: bool) -> TestApp {
         s.channel_extra_ca = Some(ca);
         s.public_url = Some(format!("{PUBLIC_URL}/"));
         s.webhook_retry_base_ms = 100;
+        s.channel_hosts = Some("127.0.0.1".into());
         if webhook {
             s.webhook_url = Some(format!("{base}/hook"));
             s.webhook_secret = Some(Secret::new("hook-secret"));
@@ -472,6 +473,7 @@ async fn channels_are_for_admins_within_their_area(db: Db) {
     for (field, bad) in [
         ("kind", json!("telegram")),
         ("url", json!("ftp://x/")),
+        ("url", json!("https://example.org/hook")),
         ("min_level", json!(-1)),
         ("alert_types[0]", json!(["pipe_leak"])),
         ("teams[0]", json!(["no-such-team"])),

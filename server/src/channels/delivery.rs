@@ -48,7 +48,8 @@ pub const MAX_BACKOFF_MS: i64 = 10 * 60 * 1000;
 const BATCH: i64 = 100;
 /// Sends per channel per round: bounds a round's length, and so the claim's lease.
 pub const PER_CHANNEL: usize = 10;
-/// Rows of a disabled channel wait this long before they are looked at again.
+/// Rows of a disabled channel (or one whose host `FIELDVISIT_CHANNEL_HOSTS` no longer allows) wait
+/// this long before they are looked at again.
 const DISABLED_WAIT_MS: i64 = 10 * 60 * 1000;
 
 /// What every round needs: the HTTP client, the implicit webhook, the retry base, the link base.
@@ -285,7 +286,9 @@ async fn prepare(
     }
     for row in rows {
         let target = match (row.enabled, Kind::parse(&row.kind), super::parse_url(&row.url)) {
-            (true, Some(kind), Ok(url)) => Some(Target { id: row.id.clone(), kind, url, secret: row.secret.clone() }),
+            (true, Some(kind), Ok(url)) if super::host_allowed(&state.settings, &url) => {
+                Some(Target { id: row.id.clone(), kind, url, secret: row.secret.clone() })
+            }
             _ => None,
         };
         targets.insert(row.id, target);

@@ -81,6 +81,13 @@ pub fn parse_url(raw: &str) -> Result<reqwest::Url, String> {
     Ok(url)
 }
 
+/// Whether `FIELDVISIT_CHANNEL_HOSTS` (if set) lets channels send to `url`'s host.
+pub fn host_allowed(settings: &Settings, url: &reqwest::Url) -> bool {
+    let Some(list) = settings.channel_hosts.as_deref() else { return true };
+    let host = url.host_str().unwrap_or_default();
+    list.split(',').map(str::trim).any(|h| !h.is_empty() && h.eq_ignore_ascii_case(host))
+}
+
 /// The URL as admins see it: scheme, host and port, then `…` and the last 4 characters, so a
 /// robot can be told apart from another without its token being shown.
 pub fn mask_url(raw: &str) -> String {
@@ -189,6 +196,17 @@ mod tests {
         );
         assert_eq!(mask_url("http://127.0.0.1:8080/hook"), "http://127.0.0.1:8080/…");
         assert_eq!(mask_url("nonsense"), "…");
+    }
+
+    #[test]
+    fn the_host_list_limits_where_channels_send() {
+        let mut s = Settings::defaults();
+        let url = parse_url("https://oapi.dingtalk.com/robot/send?access_token=x").expect("url");
+        assert!(host_allowed(&s, &url));
+        s.channel_hosts = Some("qyapi.weixin.qq.com, OAPI.dingtalk.com".into());
+        assert!(host_allowed(&s, &url));
+        s.channel_hosts = Some("qyapi.weixin.qq.com".into());
+        assert!(!host_allowed(&s, &url));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::accounts;
 use crate::auth::{Action, Principal};
 use crate::channels::message::Notice;
 use crate::channels::{self, rate, Kind, Target};
+use crate::config::Settings;
 use crate::db::channels::ChannelRow;
 use crate::db::{self, areas, DbConn};
 use crate::error::{ApiError, Kind as ErrorKind};
@@ -113,7 +114,7 @@ pub struct TestResult {
 
 /// Checks every field of `row` (already merged) and sets its area path; the caller's scope must
 /// hold the channel's area and every team of its filter.
-fn validate(conn: &mut DbConn, who: &Principal, row: &mut ChannelRow) -> Result<(), ApiError> {
+fn validate(conn: &mut DbConn, who: &Principal, settings: &Settings, row: &mut ChannelRow) -> Result<(), ApiError> {
     let name = row.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid("name", "1 to 100 characters"));
@@ -125,7 +126,10 @@ fn validate(conn: &mut DbConn, who: &Principal, row: &mut ChannelRow) -> Result<
     if row.url.len() > 2000 {
         return Err(ApiError::invalid("url", "at most 2000 characters"));
     }
-    channels::parse_url(&row.url).map_err(|e| ApiError::invalid("url", e))?;
+    let url = channels::parse_url(&row.url).map_err(|e| ApiError::invalid("url", e))?;
+    if !channels::host_allowed(settings, &url) {
+        return Err(ApiError::invalid("url", "this host is not in FIELDVISIT_CHANNEL_HOSTS"));
+    }
     if row.secret.as_deref().is_some_and(|s| s.is_empty() || s.len() > 200) {
         return Err(ApiError::invalid("secret", "1 to 200 characters, or null for none"));
     }
@@ -190,6 +194,7 @@ pub async fn create_channel(
     who.authorize(Action::ManageOrganisation)?;
     let b = body.0;
     let now = state.clock.now();
+    let settings = state.settings.clone();
     let mut row = ChannelRow {
         id: b.id.unwrap_or_else(Uuid::new_v4).to_string(),
         name: b.name,
@@ -208,7 +213,7 @@ pub async fn create_channel(
     };
     let row = db::run(&state.pool, move |c| {
         db::transaction(c, |c| {
-            validate(c, &who, &mut row)?;
+            validate(c, &who, &settings, &mut row)?;
             if db::channels::find(c, &row.id)?.is_some() {
                 return Err(ApiError::conflict("duplicate_id", "a channel with this id exists"));
             }
@@ -238,6 +243,7 @@ pub async fn update_channel(
     who.authorize(Action::ManageOrganisation)?;
     let (id, b) = (path.into_inner(), body.0);
     let now = state.clock.now();
+    let settings = state.settings.clone();
     let row = db::run(&state.pool, move |c| {
         db::transaction(c, |c| {
             let mut row = find_in_scope(c, &who, &id)?;
@@ -259,7 +265,7 @@ pub async fn update_channel(
             set!(alert_types, b.alert_types.as_deref().map(to_json), "alert_types");
             set!(min_level, b.min_level, "min_level");
             set!(enabled, b.enabled, "enabled");
-            validate(c, &who, &mut row)?;
+            validate(c, &who, &settings, &mut row)?;
             row.updated_at = now;
             db::channels::update(c, &row)?;
             let detail = json!({"name": row.name, "changed": changed});
@@ -312,6 +318,9 @@ pub async fn test_channel(
     let row = db::run(&state.pool, move |c| find_in_scope(c, &who, &id)).await?;
     let kind = Kind::parse(&row.kind).ok_or_else(|| ApiError::invalid("kind", "unknown channel kind"))?;
     let url = channels::parse_url(&row.url).map_err(|e| ApiError::invalid("url", e))?;
+    if !channels::host_allowed(&state.settings, &url) {
+        return Err(ApiError::invalid("url", "this host is not in FIELDVISIT_CHANNEL_HOSTS"));
+    }
     if let Err(wait) = rate::take(&row.id, kind.limits()) {
         return Err(ApiError::new(ErrorKind::TooManyRequests, "rate_limited", "the robot's rate limit is reached")
             .retry_after(wait.as_secs().max(1)));
