@@ -498,6 +498,30 @@ async fn channels_are_for_admins_within_their_area(db: Db) {
         app.send(reqwest::Method::PATCH, &format!("/api/v1/channels/{id}"), Some(&admin_a), Some(&patch)).await;
     assert_eq!((status, &res["min_level"]), (200, &json!(2)), "{res}");
 
+    // Switched off while an alert fires, then on again: it does not get what it missed.
+    let path = format!("/api/v1/channels/{id}");
+    let off = json!({"enabled": false, "min_level": 0});
+    let (status, res) = app.send(reqwest::Method::PATCH, &path, Some(&admin_a), Some(&off)).await;
+    assert_eq!((status, &res["enabled"]), (200, &json!(false)), "{res}");
+    let missed = ticket_in(&app, &org.grid_a, "西城区7号", 70).await;
+    let start = Instant::now();
+    loop {
+        let (_, list) = app.get_as(&admin_a, "/api/v1/alerts").await;
+        if list["alerts"].as_array().expect("alerts").iter().any(|a| a["ticket_id"] == missed.as_str()) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no alert: {list}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, _) = app.send(reqwest::Method::PATCH, &path, Some(&admin_a), Some(&json!({"enabled": true}))).await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let channel = id.clone();
+    let rows = db::run(&app.state.pool, move |c| Ok(outbox::of_channel(c, &channel)?)).await.expect("rows");
+    assert!(rows.is_empty(), "nothing queued from while it was off: {rows:?}");
+    assert!(rx.at("/wecom").is_empty());
+
     // The test message goes out and says so.
     let (status, res) = app.post_as(&admin_a, &format!("/api/v1/channels/{id}/test"), &json!({})).await;
     assert_eq!((status, &res["delivered"]), (200, &json!(true)), "{res}");

@@ -260,8 +260,8 @@ async fn round(state: &AppState, start_after: i64) -> Result<bool, ApiError> {
     Ok(full)
 }
 
-/// The targets of the claimed rows' channels (a disabled one is `Some(None)`: its rows wait; a
-/// deleted one is absent) and each alert's message.
+/// The targets of the claimed rows' channels (a disabled one is `None`: its rows wait; a deleted
+/// one is absent) and each alert's message.
 async fn prepare(
     state: &AppState,
     delivery: &Delivery,
@@ -280,10 +280,8 @@ async fn prepare(
         Ok((rows, channels::ticket_context(c, &ticket_ids)?, channels::area_names(c, &paths)?, policies::load(c)?))
     })
     .await?;
-    let mut targets = HashMap::new();
-    if let Some(t) = &delivery.implicit {
-        targets.insert(IMPLICIT.to_owned(), Some(t.clone()));
-    }
+    // Without FIELDVISIT_WEBHOOK_URL (any more), the implicit channel's rows wait as a disabled one's.
+    let mut targets = HashMap::from([(IMPLICIT.to_owned(), delivery.implicit.clone())]);
     for row in rows {
         let target = match (row.enabled, Kind::parse(&row.kind), super::parse_url(&row.url)) {
             (true, Some(kind), Ok(url)) if super::host_allowed(&state.settings, &url) => {

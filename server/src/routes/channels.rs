@@ -226,10 +226,12 @@ pub async fn create_channel(
         })
     })
     .await?;
+    state.webhook_wake.notify_one();
     Ok(HttpResponse::Created().json(ChannelOut::from(&row)))
 }
 
-/// Changes a channel; alerts already queued for it go out with the new settings.
+/// Changes a channel; alerts already queued for it go out with the new settings. A channel switched
+/// back on hears the alerts fired from then on.
 #[utoipa::path(tag = "channels", security(("bearer" = [])), request_body = ChannelPatch, params(("id" = String, Path)),
     responses((status = 200, body = ChannelOut), (status = 403, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
@@ -247,6 +249,7 @@ pub async fn update_channel(
     let row = db::run(&state.pool, move |c| {
         db::transaction(c, |c| {
             let mut row = find_in_scope(c, &who, &id)?;
+            let was_enabled = row.enabled;
             let mut changed: Vec<&str> = Vec::new();
             macro_rules! set {
                 ($field:ident, $value:expr, $name:literal) => {
@@ -268,12 +271,19 @@ pub async fn update_channel(
             validate(c, &who, &settings, &mut row)?;
             row.updated_at = now;
             db::channels::update(c, &row)?;
+            if row.enabled && !was_enabled {
+                // Switched back on: it hears what fires from now on, not what it missed meanwhile.
+                let last = db::alerts::last_id(c)?;
+                db::channels::advance(c, &row.id, last)?;
+            }
             let detail = json!({"name": row.name, "changed": changed});
             accounts::audit_by(c, &who, "channel_updated", ("channel", &row.id), &row.area_path, detail, now)?;
             Ok(row)
         })
     })
     .await?;
+    // The delivery task looks at the channel now, not at its next timer.
+    state.webhook_wake.notify_one();
     Ok(web::Json(ChannelOut::from(&row)))
 }
 
