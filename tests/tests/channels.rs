@@ -191,6 +191,14 @@ async fn spawn(db: Db, rx: &Receiver, webhook: bool) -> TestApp {
     .await
 }
 
+/// A receiver that always succeeds, a server sending to it, and the test organisation.
+async fn setup(db: Db) -> (Receiver, TestApp, Org) {
+    let rx = receiver(Arc::new(|path, _| ok_answer(path))).await;
+    let app = spawn(db, &rx, false).await;
+    let org = app.org().await;
+    (rx, app, org)
+}
+
 /// Pushes a household in `area` and a ticket reported `minutes` ago; returns the ticket id.
 async fn ticket_in(app: &TestApp, area: &str, address: &str, minutes: i64) -> String {
     let volunteer = app.token("volunteer_a", PASSWORD, "phone-v").await;
@@ -369,9 +377,7 @@ async fn robot_errors_and_429_are_retried_nothing_lost_nothing_doubled(db: Db) {
 }
 
 async fn a_feishu_robot_gets_five_a_second_and_nothing_is_dropped(db: Db) {
-    let rx = receiver(Arc::new(|path, _| ok_answer(path))).await;
-    let app = spawn(db, &rx, false).await;
-    let org = app.org().await;
+    let (rx, app, org) = setup(db).await;
     add_channel(
         &app,
         &org.admin,
@@ -404,9 +410,7 @@ async fn a_feishu_robot_gets_five_a_second_and_nothing_is_dropped(db: Db) {
 }
 
 async fn a_parent_area_escalation_reaches_only_the_parent_channel(db: Db) {
-    let rx = receiver(Arc::new(|path, _| ok_answer(path))).await;
-    let app = spawn(db, &rx, false).await;
-    let org = app.org().await;
+    let (rx, app, org) = setup(db).await;
     let admin = &org.admin;
     let community = area_named(&app, admin, "西城社区").await;
     let escalations = json!(["escalated"]);
@@ -444,9 +448,7 @@ async fn a_parent_area_escalation_reaches_only_the_parent_channel(db: Db) {
 }
 
 async fn a_handler_s_list_and_team_channel_hold_their_team_s_alert(db: Db) {
-    let rx = receiver(Arc::new(|path, _| ok_answer(path))).await;
-    let app = spawn(db, &rx, false).await;
-    let org = app.org().await;
+    let (rx, app, org) = setup(db).await;
     add_channel(
         &app,
         &org.admin,
@@ -495,9 +497,7 @@ async fn a_handler_s_list_and_team_channel_hold_their_team_s_alert(db: Db) {
 }
 
 async fn channels_are_for_admins_within_their_area(db: Db) {
-    let rx = receiver(Arc::new(|path, _| ok_answer(path))).await;
-    let app = spawn(db, &rx, false).await;
-    let org = app.org().await;
+    let (rx, app, org) = setup(db).await;
     let admin_a = app.token("admin_a", PASSWORD, "laptop-a").await;
     let admin_b = app.token("admin_b", PASSWORD, "laptop-b").await;
     let dispatcher = app.token("dispatcher_a", PASSWORD, "desk-d").await;
