@@ -8,6 +8,7 @@ mod harness;
 mod accounts;
 mod api_fuzz_regressions;
 mod bad_input;
+mod channels;
 mod check;
 mod checklists;
 mod counties;

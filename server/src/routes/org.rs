@@ -107,7 +107,7 @@ pub struct UserPatchRequest {
 }
 
 /// `Some(None)` for an explicit null, `None` (via `default`) for an absent field.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+pub(crate) fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }
 
