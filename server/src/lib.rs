@@ -7,6 +7,7 @@ pub mod backup;
 pub mod check;
 pub mod clock;
 pub mod config;
+pub mod day_end;
 pub mod db;
 pub mod demo;
 pub mod error;

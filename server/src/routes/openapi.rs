@@ -6,7 +6,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, Response};
 use utoipa::{Modify, OpenApi};
 
-use super::{alerts, audit, auth, blobs, checklists, devices, health, households, org, policy, reports, sync, tickets};
+use super::{
+    alerts, audit, auth, blobs, callbacks, checklists, devices, health, households, org, policy, reports, sync, tickets,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +26,7 @@ use super::{alerts, audit, auth, blobs, checklists, devices, health, households,
         policy::get_policy, policy::put_policy, alerts::list_alerts, alerts::alert_stream,
         org::update_user, org::set_password, org::deactivate_users,
         checklists::list_checklists, checklists::put_checklist,
+        callbacks::list_callbacks,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth, &CommonErrors)
