@@ -3,7 +3,8 @@
 //! through the push writer (`Writer::day_end`), like a sweep, so its alert ids commit in order.
 //!
 //! A day's alert fires from its `day_end` until local midnight (a tracker that was down all
-//! evening does not send yesterday's list in the morning: the daily report has it). The table's
+//! evening does not send yesterday's list in the morning: the daily report has it), in one pass
+//! per county and day (the tracker remembers which it did; a restart repeats nothing). The table's
 //! unique key makes each (area, day) fire once, whichever instance gets there first; on
 //! PostgreSQL the county rows are claimed with `FOR UPDATE SKIP LOCKED` so two instances do not
 //! both compute the same county.
@@ -73,31 +74,40 @@ pub fn next(policy: &Policy, now: Millis) -> Option<Millis> {
         .find(|&at| at > now)
 }
 
+/// A county's day that has had its day-end pass: (county id, local day number).
+pub type Done = (String, i32);
+
 /// What a day-end pass did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     /// Alerts stored (areas already alerted that day are not counted).
     pub fired: usize,
+    /// The counties' days this pass handled: the caller skips them from now on.
+    pub done: Vec<Done>,
     /// The earliest day end still to come in any county.
     pub next_at: Option<Millis>,
 }
 
-/// Inside a transaction: the `day_end` alerts due at `now` in every county whose day has ended.
-pub fn fire(conn: &mut DbConn, now: Millis, book: &PolicyBook) -> Result<Outcome, ApiError> {
+/// Inside a transaction: the `day_end` alerts due at `now` in every county whose day has ended,
+/// but not those in `done` (handled by an earlier pass).
+pub fn fire(conn: &mut DbConn, now: Millis, done: &[Done], book: &PolicyBook) -> Result<Outcome, ApiError> {
     let mut due: Vec<(&County, DayEndAt)> = Vec::new();
     let mut next_at: Option<Millis> = None;
     for county in book.counties() {
         let policy = book.latest_for(&county.path);
         if let Some(d) = current(&policy, now) {
-            due.push((county, d));
+            if !done.iter().any(|(id, day)| *id == county.id && *day == d.day_number()) {
+                due.push((county, d));
+            }
         }
         if let Some(at) = next(&policy, now) {
             next_at = Some(next_at.map_or(at, |n: Millis| n.min(at)));
         }
     }
     let due = claim(conn, due)?;
+    let done: Vec<Done> = due.iter().map(|(c, d)| (c.id.clone(), d.day_number())).collect();
     let Some(latest) = due.iter().map(|(_, d)| d.at).max() else {
-        return Ok(Outcome { fired: 0, next_at });
+        return Ok(Outcome { fired: 0, done, next_at });
     };
     let open: Vec<(String, String, String, Millis)> = tickets::table
         .filter(tickets::status.eq("open"))
@@ -115,7 +125,7 @@ pub fn fire(conn: &mut DbConn, now: Millis, book: &PolicyBook) -> Result<Outcome
         }
     }
     if per_area.is_empty() {
-        return Ok(Outcome { fired: 0, next_at });
+        return Ok(Outcome { fired: 0, done, next_at });
     }
     let area_ids: Vec<String> = per_area.keys().cloned().collect();
     let names: BTreeMap<String, String> =
@@ -137,7 +147,7 @@ pub fn fire(conn: &mut DbConn, now: Millis, book: &PolicyBook) -> Result<Outcome
         .collect();
     let fired = alerts::insert_new(conn, &rows)?;
     tracing::debug!(areas = rows.len(), fired, "day end");
-    Ok(Outcome { fired, next_at })
+    Ok(Outcome { fired, done, next_at })
 }
 
 /// The counties of `due` this instance may work on: on PostgreSQL those whose area row it can

@@ -48,8 +48,10 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
             Err(e) => retry_later(&e).await,
         }
     };
-    // When to look for day ends again: at the next one, or sooner to see a policy change.
+    // When to look for day ends again: at the next one, or sooner to see a policy change; and
+    // the county days already handled.
     let mut day_end_at: Millis = 0;
+    let mut day_end_done: Vec<crate::day_end::Done> = Vec::new();
     loop {
         let now = state.clock.now();
         let next = match sweep_through_writer(&state, now).await {
@@ -60,8 +62,14 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
             }
         };
         if now >= day_end_at {
-            match state.writer.day_end(now).await {
-                Ok(o) => day_end_at = o.next_at.unwrap_or(Millis::MAX).min(now + crate::day_end::RECHECK_MS),
+            match state.writer.day_end(now, day_end_done.clone()).await {
+                Ok(o) => {
+                    day_end_at = o.next_at.unwrap_or(Millis::MAX).min(now + crate::day_end::RECHECK_MS);
+                    // Days older than yesterday can no longer come round (they end at midnight).
+                    let newest = o.done.iter().map(|d| d.1).max().unwrap_or(i32::MIN);
+                    day_end_done.retain(|d| d.1 >= newest.saturating_sub(1));
+                    day_end_done.extend(o.done);
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "tracker: day-end alerts failed; retrying in 1 s");
                     day_end_at = now + 1000;

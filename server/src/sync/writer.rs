@@ -42,14 +42,14 @@ pub enum Work {
     /// write lock between groups, where the writer waited for them in the busy handler's sleeps.
     Sweep(Millis),
     /// The day-end alerts due at this time (`day_end::fire`), through the writer for the same reason.
-    DayEnd(Millis),
+    DayEnd(Millis, Vec<crate::day_end::Done>),
 }
 
 impl Work {
     fn record_count(&self) -> usize {
         match self {
             Work::Push(job) => job.record_count(),
-            Work::Sweep(_) | Work::DayEnd(_) => 0,
+            Work::Sweep(_) | Work::DayEnd(..) => 0,
         }
     }
 }
@@ -143,9 +143,14 @@ impl Writer {
         }
     }
 
-    /// Fires the day-end alerts due at `now` in the next group's commit.
-    pub async fn day_end(&self, now: Millis) -> Result<crate::day_end::Outcome, ApiError> {
-        match self.queue(Work::DayEnd(now)).await? {
+    /// Fires the day-end alerts due at `now` (but not those of the county days in `done`) in the
+    /// next group's commit.
+    pub async fn day_end(
+        &self,
+        now: Millis,
+        done: Vec<crate::day_end::Done>,
+    ) -> Result<crate::day_end::Outcome, ApiError> {
+        match self.queue(Work::DayEnd(now, done)).await? {
             Applied::DayEnd(outcome) => Ok(outcome),
             _ => Err(ApiError::internal(anyhow::anyhow!("the writer answered a day end with other work"))),
         }
@@ -492,7 +497,7 @@ fn apply_work(
     match work {
         Work::Push(job) => apply::apply(conn, job, policies, seq).map(Applied::Push),
         Work::Sweep(now) => crate::tracker::sweep_batch(conn, *now, policies).map(Applied::Swept),
-        Work::DayEnd(now) => crate::day_end::fire(conn, *now, policies).map(Applied::DayEnd),
+        Work::DayEnd(now, done) => crate::day_end::fire(conn, *now, done, policies).map(Applied::DayEnd),
     }
 }
 
