@@ -19,12 +19,13 @@ fn shanghai() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).expect("offset")
 }
 
-/// Milliseconds from the server's `now` to the next local `hh:mm` in Shanghai, and that instant.
+/// Milliseconds from the server's `now` to the next local `hh:mm` in Shanghai at least two minutes
+/// away (a test steps up to it), and that instant.
 fn until_next(now_ms: i64, hh: u32, mm: u32) -> (i64, DateTime<FixedOffset>) {
     let now = DateTime::from_timestamp_millis(now_ms).expect("now").with_timezone(&shanghai());
     let time = NaiveTime::from_hms_opt(hh, mm, 0).expect("time");
     let mut at = now.date_naive().and_time(time).and_local_timezone(shanghai()).single().expect("local");
-    if at <= now {
+    if at <= now + chrono::Duration::minutes(2) {
         at += chrono::Duration::days(1);
     }
     (at.timestamp_millis() - now_ms, at)
