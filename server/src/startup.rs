@@ -16,10 +16,10 @@ use crate::auth::ratelimit::LoginLimits;
 use crate::auth::tokens::Keys;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::db::{self, DbPool};
+use crate::db::{self, DbLocation, DbPool};
 use crate::error::{ApiError, Kind};
 use crate::state::AppState;
-use crate::{methods, metrics, routes, tracker, webhook};
+use crate::{alert_bus, methods, metrics, routes, tracker, webhook};
 
 pub struct Application {
     port: u16,
@@ -99,7 +99,8 @@ impl Application {
         &self.state
     }
 
-    /// Runs the HTTP server, the deadline tracker and, if configured, the webhook delivery task
+    /// Runs the HTTP server, the deadline tracker, on PostgreSQL the alert bus listener
+    /// (`alert_bus.rs`) and, if configured, the webhook delivery task
     /// side by side until SIGINT/SIGTERM (in-flight requests are given time to finish). If a task
     /// stops, that is an error: deadlines (or their delivery) would silently go unwatched, so the
     /// process stops and says why.
@@ -113,13 +114,24 @@ impl Application {
                 None => std::future::pending().await,
             }
         };
+        let mut bus = match self.state.settings.location() {
+            Ok(DbLocation::Postgres(url)) => Some(tokio::spawn(alert_bus::listen(self.state.clone(), url))),
+            _ => None,
+        };
+        let bus_stopped = async {
+            match bus.as_mut() {
+                Some(task) => task.await,
+                None => std::future::pending().await,
+            }
+        };
         let result = tokio::select! {
             served = self.server => served,
             stopped = &mut tracker => Err(task_stopped("the deadline tracker", stopped)),
             stopped = delivery_stopped => Err(task_stopped("the webhook delivery task", stopped)),
+            stopped = bus_stopped => Err(task_stopped("the alert bus listener", stopped)),
         };
         tracker.abort();
-        if let Some(task) = &delivery {
+        for task in [&delivery, &bus].into_iter().flatten() {
             task.abort();
         }
         result

@@ -3,7 +3,7 @@
 //! with two instances on one PostgreSQL); the callback list, who may call back, and a reopen after
 //! an unsatisfied callback.
 
-mod harness;
+use crate::harness;
 
 use std::time::{Duration, Instant};
 
