@@ -17,10 +17,14 @@ use crate::state::AppState;
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct CallbackQuery {
     /// Only tickets of this area (within the caller's).
+    #[param(inline, value_type = Option<super::params::UuidText>)]
     area_id: Option<String>,
     /// `true`: also the tickets still inside the policy's `callback_within_h`.
     pending: Option<bool>,
+    /// 1 to 500, default 100.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
+    /// The last page's `cursor`.
     cursor: Option<String>,
 }
 
