@@ -1,5 +1,6 @@
 // The dashboard's shell: who is signed in, the header, the language switch and a hash router
-// (#/board, #/ticket/<id>, #/reports, #/devices, #/channels) so the server only ever serves one page.
+// (#/board, #/ticket/<id>, #/reports, #/devices, #/callbacks, #/coverage, #/temperature,
+// #/channels) so the server only ever serves one page.
 
 import * as api from './api.js';
 import { h, fill } from './dom.js';
@@ -8,6 +9,9 @@ import { boardView } from './board.js';
 import { ticketView } from './ticket.js';
 import { reportsView } from './reports.js';
 import { devicesView } from './devices.js';
+import { callbacksView } from './callbacks.js';
+import { coverageView } from './coverage.js';
+import { temperatureView } from './temperature.js';
 import { channelsView } from './channels.js';
 import { session } from './state.js';
 
@@ -24,6 +28,9 @@ function header() {
       h('ul', {},
         h('li', {}, h('a', { href: '#/board' }, t('nav_board'))),
         h('li', {}, h('a', { href: '#/reports' }, t('nav_reports'))),
+        h('li', {}, h('a', { href: '#/callbacks' }, t('nav_callbacks'))),
+        h('li', {}, h('a', { href: '#/coverage' }, t('nav_coverage'))),
+        h('li', {}, h('a', { href: '#/temperature' }, t('nav_temperature'))),
         ['supervisor', 'admin'].includes(role) ? h('li', {}, h('a', { href: '#/devices' }, t('nav_devices'))) : null,
         role === 'admin' ? h('li', {}, h('a', { href: '#/channels' }, t('nav_channels'))) : null))
     : null;
@@ -110,6 +117,9 @@ async function route() {
     if (view === 'ticket' && arg) leave = await ticketView(main, decodeURIComponent(arg));
     else if (view === 'reports') leave = await reportsView(main, params);
     else if (view === 'devices') leave = await devicesView(main);
+    else if (view === 'callbacks') leave = await callbacksView(main, params);
+    else if (view === 'coverage') leave = await coverageView(main, params);
+    else if (view === 'temperature') leave = await temperatureView(main, params);
     else if (view === 'channels') leave = await channelsView(main);
     else leave = await boardView(main, params);
   } catch (err) {

@@ -95,9 +95,12 @@ function filterForm(params) {
 }
 
 function alertItem(a) {
-  return h('li', {},
-    h('a', { href: `#/ticket/${a.ticket_id}` }, `${tr('alert', a.type)} · ${tr('stage', a.stage)}`),
-    ` ${when(a.at)}`);
+  // A day-end alert is about an area: it links to the area's open tickets.
+  const link = a.day_end
+    ? h('a', { href: `#/board?area_id=${a.day_end.area_id}&overdue=false` },
+      `${tr('alert', a.type)} · ${a.day_end.area_name} · ${t('still_open')} ${a.day_end.open}`)
+    : h('a', { href: `#/ticket/${a.ticket_id}` }, `${tr('alert', a.type)} · ${tr('stage', a.stage)}`);
+  return h('li', {}, link, ` ${when(a.at)}`);
 }
 
 export async function boardView(main, params) {
@@ -136,14 +139,14 @@ export async function boardView(main, params) {
     // The session cookie may have expired: the stream is then closed for good, so refresh and reopen.
     if (stream.readyState === EventSource.CLOSED && (await api.refresh())) window.dispatchEvent(new HashChangeEvent('hashchange'));
   };
-  for (const type of ['due_soon', 'overdue', 'escalated', 'retracted']) {
+  for (const type of ['due_soon', 'overdue', 'escalated', 'retracted', 'day_end']) {
     stream.addEventListener(type, (e) => {
       const a = JSON.parse(e.data);
-      if (type !== 'retracted') fresh.set(a.ticket_id, Date.now());
+      if (a.ticket_id && type !== 'retracted') fresh.set(a.ticket_id, Date.now());
       recentAlerts.unshift({ ...a, type });
       recentAlerts.splice(10);
       showAlerts();
-      announce(`${t('new_alert')}: ${tr('alert', type)} · ${tr('stage', a.stage)}`);
+      announce(`${t('new_alert')}: ${tr('alert', type)} · ${a.day_end?.area_name ?? tr('stage', a.stage)}`);
       clearTimeout(reload);
       reload = setTimeout(() => load().catch(() => {}), 300); // one reload for a burst of alerts
     });

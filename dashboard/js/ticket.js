@@ -1,10 +1,11 @@
-// One ticket: its stages, its event timeline (corrected vs raw device time, sync delay, who and
-// which device) and, for an open ticket, the dispatcher's classify and dispatch actions.
+// One ticket: its stages, photos, its event timeline (corrected vs raw device time, sync delay, who
+// and which device) and the desk's actions: classify, dispatch and finish (finish.js).
 
 import * as api from './api.js';
 import { h, fill, table, uuid } from './dom.js';
 import { t, tr, duration, when } from './i18n.js';
-import { session, announce, areaName, teamName, userName, categories } from './state.js';
+import { announce, areaName, teamName, userName, categories } from './state.js';
+import { finishForms, teamOptions, suggestedTeam, photos } from './finish.js';
 
 function facts(ticket) {
   const rows = [
@@ -34,7 +35,8 @@ function timeline(events) {
   return h('ol', { class: 'timeline', id: 'timeline' }, events.map((e) => {
     const delay = (Date.parse(e.received_at) - Date.parse(e.occurred_at)) / 1000;
     const detail = [e.category && `${t('category')}: ${tr('category', e.category)}`,
-      e.team_id && `${t('team')}: ${teamName(e.team_id)}`, e.note].filter(Boolean).join(' · ');
+      e.team_id && `${t('team')}: ${teamName(e.team_id)}`,
+      e.satisfaction && `${t('satisfaction')}: ${tr('satisfaction', e.satisfaction)}`, e.note].filter(Boolean).join(' · ');
     return h('li', { class: 'event' },
       h('h3', {}, tr('event', e.type)),
       detail ? h('p', {}, detail) : null,
@@ -55,7 +57,8 @@ function actionForm(ticketId, id, label, name, options, selected, submit, toEven
   const form = h('form', { class: 'action', id: `${id}-form` },
     h('h3', {}, label),
     h('label', { for: id }, label),
-    h('select', { id, name, required: true }, options.map(([v, text]) => h('option', { value: v, selected: v === selected }, text))),
+    h('select', { id, name, required: true },
+      options.map((o) => (o instanceof Node ? o : h('option', { value: o[0], selected: o[0] === selected }, o[1])))),
     h('button', { type: 'submit' }, submit), message);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -72,11 +75,6 @@ function actionForm(ticketId, id, label, name, options, selected, submit, toEven
   return form;
 }
 
-/** The first team that handles the category: the likely choice when dispatching. */
-function suitableTeam(category) {
-  return [...session.teams.values()].find((x) => (x.categories ?? []).includes(category))?.id;
-}
-
 export async function ticketView(main, id) {
   async function render() {
     const ticket = await api.get(`/api/v1/tickets/${encodeURIComponent(id)}`);
@@ -89,10 +87,12 @@ export async function ticketView(main, id) {
       h('h1', {}, `${tr('category', ticket.category)} · ${ticket.description}`),
       h('div', { class: 'ticket-grid' },
         h('section', { 'aria-labelledby': 'facts-h' }, h('h2', { id: 'facts-h' }, t('status')), facts(ticket)),
-        open ? h('section', { class: 'actions', 'aria-labelledby': 'actions-h' }, h('h2', { id: 'actions-h' }, t('actions')),
-          actionForm(id, 'classify', t('classify'), 'category', cats.map((c) => [c, tr('category', c)]), ticket.category, t('submit_classify'), classify, render),
-          actionForm(id, 'dispatch', t('dispatch'), 'team', [...session.teams.values()].map((x) => [x.id, x.name]),
-            ticket.team_id ?? suitableTeam(ticket.category), t('submit_dispatch'), dispatch, render)) : null),
+        h('section', { class: 'actions', 'aria-labelledby': 'actions-h' }, h('h2', { id: 'actions-h' }, t('actions')),
+          open ? actionForm(id, 'classify', t('classify'), 'category', cats.map((c) => [c, tr('category', c)]), ticket.category, t('submit_classify'), classify, render) : null,
+          open ? actionForm(id, 'dispatch', t('dispatch'), 'team', teamOptions(ticket, ticket.team_id ?? suggestedTeam(ticket)),
+            ticket.team_id ?? suggestedTeam(ticket), t('submit_dispatch'), dispatch, render) : null,
+          finishForms(ticket, render))),
+      h('section', { 'aria-labelledby': 'photos-h' }, h('h2', { id: 'photos-h' }, t('photos')), photos(ticket)),
       h('section', { 'aria-labelledby': 'stages-h' }, h('h2', { id: 'stages-h' }, t('stages')), stagesTable(ticket)),
       h('section', { 'aria-labelledby': 'timeline-h' }, h('h2', { id: 'timeline-h' }, t('timeline')), timeline(ticket.events)));
   }

@@ -9,6 +9,7 @@ pub mod channels;
 pub mod check;
 pub mod clock;
 pub mod config;
+pub mod day_end;
 pub mod db;
 pub mod demo;
 pub mod error;

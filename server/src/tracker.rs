@@ -9,7 +9,8 @@
 //! the work), inserts the alerts whose time has come with ON CONFLICT DO NOTHING (the unique key
 //! makes each fire once even if two instances race) and moves each ticket's `next_deadline_at` to
 //! its next unfired alert, all in one transaction: the push writer's next group (`Writer::sweep`),
-//! so the tracker never holds SQLite's write lock beside it. See docs/deadlines.md.
+//! so the tracker never holds SQLite's write lock beside it. It also fires the `day_end` alerts
+//! when a county's day ends (`day_end`). See docs/deadlines.md.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +48,10 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
             Err(e) => retry_later(&e).await,
         }
     };
+    // When to look for day ends again: at the next one, or sooner to see a policy change; and
+    // the county days already handled.
+    let mut day_end_at: Millis = 0;
+    let mut day_end_done: Vec<crate::day_end::Done> = Vec::new();
     loop {
         let now = state.clock.now();
         let next = match sweep_through_writer(&state, now).await {
@@ -56,6 +61,22 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
                 continue;
             }
         };
+        if now >= day_end_at {
+            match state.writer.day_end(now, day_end_done.clone()).await {
+                Ok(o) => {
+                    day_end_at = o.next_at.unwrap_or(Millis::MAX).min(now + crate::day_end::RECHECK_MS);
+                    // Days older than yesterday can no longer come round (they end at midnight).
+                    let newest = o.done.iter().map(|d| d.1).max().unwrap_or(i32::MIN);
+                    day_end_done.retain(|d| d.1 >= newest.saturating_sub(1));
+                    day_end_done.extend(o.done);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "tracker: day-end alerts failed; retrying in 1 s");
+                    day_end_at = now + 1000;
+                }
+            }
+        }
+        let next = Some(next.map_or(day_end_at, |n| n.min(day_end_at)));
         match broadcast(&state, last).await {
             Ok(id) => last = id,
             Err(e) => tracing::warn!(error = %e, "tracker: reading new alerts failed"),

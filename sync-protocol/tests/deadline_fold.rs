@@ -529,3 +529,43 @@ fn conflicting_copies_of_one_id_resolve_the_same_in_any_order() {
     assert_eq!(pa, pb);
     assert_eq!(pa.current_stage, Some(Stage::Dispatch), "one copy is kept: {pa:#?}");
 }
+
+#[test]
+fn an_unsatisfied_callback_reopens_a_closed_ticket() {
+    check(
+        "on_site@10 resolved@20 feedback:satisfied@30 callback:unsatisfied@90",
+        100,
+        "c1 classify met; c1 dispatch met; c1 on_site met; c1 close met;
+         c2 dispatch pending start=90 due=150; c2 on_site not_started; c2 close not_started; open; cycle=2",
+    );
+}
+
+#[test]
+fn a_satisfied_callback_keeps_the_ticket_closed() {
+    check(
+        "on_site@10 resolved@20 feedback@30 callback:satisfied@90 callback:neutral@95",
+        100,
+        "c1 classify met; c1 dispatch met; c1 on_site met; c1 close met; closed; stage=done; cycle=1",
+    );
+}
+
+#[test]
+fn a_callback_on_an_open_ticket_completes_nothing() {
+    check(
+        "classified@10 callback:unsatisfied@20 callback:satisfied@30",
+        40,
+        "c1 classify met; c1 dispatch pending start=10 due=70;
+         c1 on_site not_started; c1 close not_started; cycle=1",
+    );
+}
+
+#[test]
+fn an_unsatisfied_callback_keeps_the_ticket_closed_when_the_policy_says_so() {
+    check_with(
+        &Policy { reopen_on_unsatisfied_callback: false, ..Policy::default() },
+        &ticket(),
+        "on_site@10 resolved@20 feedback@30 callback:unsatisfied@90",
+        100,
+        "c1 classify met; c1 dispatch met; c1 on_site met; c1 close met; closed; cycle=1",
+    );
+}

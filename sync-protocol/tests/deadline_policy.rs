@@ -113,7 +113,7 @@ fn enums_use_snake_case_wire_names() {
     assert_eq!(names(json!(Stage::ALL)), r#"["classify","dispatch","on_site","close"]"#);
     assert_eq!(
         names(json!(EventType::ALL)),
-        r#"["classified","dispatched","on_site","resolved","feedback","reopened","comment"]"#
+        r#"["classified","dispatched","on_site","resolved","feedback","reopened","comment","callback"]"#
     );
     let states = [
         StageState::NotStarted,

@@ -9,6 +9,7 @@ use fieldvisit_sync_protocol::deadline::{
     due, project, retractions, schedule, AlertKind, Author, EventType, FoldEvent, Override, Policy, ScheduledAlert,
     Severity, Stage, StageState, TicketFacts,
 };
+use fieldvisit_sync_protocol::sync::records::Satisfaction;
 use fieldvisit_sync_protocol::time::Millis;
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -61,17 +62,19 @@ fn events() -> impl Strategy<Value = Vec<FoldEvent>> {
         prop::option::of(select(CATEGORIES.to_vec())),
         prop::option::of(1u128..4),
         select(vec![Author::Staff, Author::Staff, Author::Volunteer]),
+        prop::option::of(select(vec![Satisfaction::Satisfied, Satisfaction::Neutral, Satisfaction::Unsatisfied])),
     );
     vec(event, 0..14).prop_map(|raw| {
         (1u128..)
             .zip(raw)
-            .map(|(id, (event_type, offset, category, team_no, author))| FoldEvent {
+            .map(|(id, (event_type, offset, category, team_no, author, satisfaction))| FoldEvent {
                 id: Uuid::from_u128(id),
                 event_type,
                 occurred_at: T0 + offset,
                 category: category.map(str::to_owned),
                 team_id: team_no.map(team),
                 author,
+                satisfaction,
             })
             .collect()
     })
@@ -112,7 +115,9 @@ proptest! {
             let by_one_who_may = events.iter().any(|e| {
                 e.occurred_at.max(t.reported_at) == done
                     && match e.author {
-                        Author::Staff => !matches!(e.event_type, EventType::Comment | EventType::Reopened),
+                        Author::Staff => {
+                            !matches!(e.event_type, EventType::Comment | EventType::Reopened | EventType::Callback)
+                        }
                         Author::Volunteer => e.event_type == EventType::Resolved,
                     }
             });
@@ -139,6 +144,35 @@ proptest! {
                 .collect::<Vec<_>>()
         };
         prop_assert_eq!(desk(&events), desk(&without));
+    }
+
+    /// A callback completes no stage: without the callbacks that do not find the resident
+    /// unsatisfied, the fold is the same.
+    #[test]
+    fn a_callback_that_is_not_unsatisfied_changes_nothing((t, events, _mixed, now) in scenario()) {
+        let policy = policy();
+        let without: Vec<FoldEvent> = events
+            .iter()
+            .filter(|e| !(e.event_type == EventType::Callback && e.satisfaction != Some(Satisfaction::Unsatisfied)))
+            .cloned()
+            .collect();
+        prop_assert_eq!(project(&policy, &t, &events, now), project(&policy, &t, &without, now));
+    }
+
+    /// An unsatisfied callback is a reopen (a new cycle on a closed ticket, nothing on an open one)
+    /// when the policy says so, and nothing at all when it does not.
+    #[test]
+    fn an_unsatisfied_callback_reopens_only_when_the_policy_says_so((t, events, _mixed, now) in scenario()) {
+        let unsatisfied = |e: &FoldEvent| e.event_type == EventType::Callback && e.satisfaction == Some(Satisfaction::Unsatisfied);
+        let as_reopen: Vec<FoldEvent> = events
+            .iter()
+            .map(|e| if unsatisfied(e) { FoldEvent { event_type: EventType::Reopened, ..e.clone() } } else { e.clone() })
+            .collect();
+        let reopening = policy();
+        prop_assert_eq!(project(&reopening, &t, &events, now), project(&reopening, &t, &as_reopen, now));
+        let keeping = Policy { reopen_on_unsatisfied_callback: false, ..policy() };
+        let without: Vec<FoldEvent> = events.iter().filter(|e| e.event_type != EventType::Callback).cloned().collect();
+        prop_assert_eq!(project(&keeping, &t, &events, now), project(&keeping, &t, &without, now));
     }
 
     #[test]

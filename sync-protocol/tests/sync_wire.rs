@@ -235,6 +235,7 @@ fn projected(events: &[(EventType, i64)], now: i64) -> fieldvisit_sync_protocol:
             category: None,
             team_id: (event_type == EventType::Dispatched).then(|| id(7)),
             author: Author::Staff,
+            satisfaction: None,
         })
         .collect();
     project(&Policy::default(), &facts, &events, T0 + now * MIN)

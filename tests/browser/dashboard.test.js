@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
-import { startServer, launchChromium, Api, makeOrg, at, PASSWORD } from './server.js';
+import { startServer, launchChromium, Api, makeOrg, at, PASSWORD, eventually, openPage, logInDesk } from './server.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const binary = process.env.FIELDVISIT_BIN ?? join(root, 'target/debug/fieldvisit');
@@ -35,30 +35,8 @@ after(async () => {
   await server?.stop();
 });
 
-async function open(viewport) {
-  const context = await browser.newContext({ viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
-  const page = await context.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`${viewport.width}: ${m.text()}`); });
-  page.on('pageerror', (e) => problems.push(`${viewport.width}: ${e.message}`));
-  return { context, page };
-}
-
-async function logIn(page, username) {
-  await page.goto(server.base + '/');
-  await page.getByLabel('用户名').fill(username);
-  await page.getByLabel('密码').fill(PASSWORD);
-  await page.getByRole('button', { name: '登录' }).click();
-  await page.getByRole('heading', { level: 1, name: '超时看板' }).waitFor();
-}
-
-/** Polls `check` until it holds (the page re-renders, so element handles would go stale). */
-async function eventually(check, what, ms = 10_000) {
-  const end = Date.now() + ms;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const open = (viewport) => openPage(browser, viewport, problems);
+const logIn = (page, username) => logInDesk(page, server.base, username);
 
 const shot = (page, name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
 

@@ -133,3 +133,30 @@ export async function makeOrg(api) {
   }
   return { town, grid, teams: { heating, pipes } };
 }
+
+/** Polls `check` until it holds (pages re-render, so element handles would go stale). */
+export async function eventually(check, what, ms = 10_000) {
+  const end = Date.now() + ms;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A page in a fresh zh-CN context whose console errors and page errors go to `problems`. */
+export async function openPage(browser, viewport, problems) {
+  const context = await browser.newContext({ viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+  const page = await context.newPage();
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`${viewport.width}: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`${viewport.width}: ${e.message}`));
+  return { context, page };
+}
+
+/** Logs in to the dashboard at `base` and waits for the board. */
+export async function logInDesk(page, base, username) {
+  await page.goto(base + '/');
+  await page.getByLabel('用户名').fill(username);
+  await page.getByLabel('密码').fill(PASSWORD);
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.getByRole('heading', { level: 1, name: '超时看板' }).waitFor();
+}

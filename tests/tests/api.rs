@@ -23,6 +23,7 @@ mod media;
 mod outage;
 mod pull_cost;
 mod reports;
+mod resident_loop;
 mod scope;
 mod security_http;
 mod service;

@@ -36,13 +36,8 @@ async fn desk(app: &TestApp) -> Desk {
     Desk { org, volunteer, dispatcher, supervisor, household: home }
 }
 
-/// Pushes `records` in one batch and checks every record was applied.
 async fn push_ok(app: &TestApp, token: &str, records: Value) -> Value {
-    let (status, res) = app.push(token, &batch(&at_minutes(0), records)).await;
-    assert_eq!(status, 200, "{res}");
-    let bad: Vec<_> = statuses(&res).into_iter().filter(|s| s.2 != "applied").collect();
-    assert!(bad.is_empty(), "not applied: {res}");
-    res
+    app.push_ok(token, records).await
 }
 
 /// A ticket reported `minutes` from now (negative: ago); returns its id.
@@ -79,23 +74,8 @@ fn state_of(ticket: &Value, stage: &str) -> String {
     states(ticket).into_iter().find(|s| s.0 == stage).map(|s| s.2).unwrap_or_default()
 }
 
-/// Every stored alert visible to `token`, in the order fired.
 async fn all_alerts(app: &TestApp, token: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/api/v1/alerts?limit=100&cursor={c}"),
-            None => "/api/v1/alerts?limit=100".to_owned(),
-        };
-        let (status, page) = app.get_as(token, &path).await;
-        assert_eq!(status, 200, "{page}");
-        out.extend(page["alerts"].as_array().cloned().unwrap_or_default());
-        cursor = page["cursor"].as_str().map(str::to_owned);
-        if page["has_more"] != true {
-            return out;
-        }
-    }
+    app.all_alerts(token).await
 }
 
 fn alerts_of<'a>(alerts: &'a [Value], ticket: &str, kind: &str) -> Vec<&'a Value> {

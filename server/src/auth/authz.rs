@@ -36,6 +36,8 @@ pub enum Action {
     ManagePolicy,
     /// Follow the alert stream of the tickets dispatched to one's team.
     WatchTeamAlerts,
+    /// The callback list (回访); the `callback` event itself goes through `may_write_event`.
+    CallBack,
 }
 
 pub fn allowed_roles(action: Action) -> &'static [Role] {
@@ -49,7 +51,7 @@ pub fn allowed_roles(action: Action) -> &'static [Role] {
         | Action::WriteTicketEvent
         | Action::ReadPolicy => &[Volunteer, Handler, Dispatcher, Supervisor, Admin],
         // Watching deadlines is the desk's job; phones see their tickets' states in pulls.
-        Action::WatchAlerts => &[Dispatcher, Supervisor, Admin],
+        Action::WatchAlerts | Action::CallBack => &[Dispatcher, Supervisor, Admin],
         Action::WriteRecords => &[Volunteer, Dispatcher, Supervisor, Admin],
         Action::ReadReports => &[Dispatcher, Supervisor, Admin],
         Action::WatchTeamAlerts => &[Handler],
@@ -88,7 +90,8 @@ impl Principal {
 
     /// The contract's event permissions: volunteers comment in scope and resolve or give feedback
     /// on the tickets they reported; handlers record arrival, resolution, feedback and comments on their
-    /// team's tickets; dispatchers, supervisors and admins write any event in scope.
+    /// team's tickets; dispatchers, supervisors and admins write any event in scope (only they,
+    /// the desk, record a `callback`).
     pub fn may_write_event(&self, event: EventType, t: &TicketAccess) -> Result<(), EventRefusal> {
         use EventType::*;
         if !self.sees_ticket(t) {

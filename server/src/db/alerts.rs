@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
-use fieldvisit_sync_protocol::deadline::{AlertKind, AlertOut, ScheduledAlert, Stage};
+use fieldvisit_sync_protocol::deadline::{AlertKind, AlertOut, DayEnd, ScheduledAlert, Stage};
 use fieldvisit_sync_protocol::time::format_utc;
 
 use super::records::uuid_of;
@@ -26,20 +26,27 @@ pub struct AlertRow {
     pub fired_at: i64,
     pub area_path: String,
     pub team_id: Option<String>,
+    /// JSON detail of a `day_end` alert ([`DayEnd`]); NULL on ticket alerts.
+    pub payload: Option<String>,
 }
 
 impl From<&AlertRow> for AlertOut {
     fn from(r: &AlertRow) -> Self {
+        let kind = AlertKind::parse(&r.kind).unwrap_or(AlertKind::Overdue);
+        // A day_end row keeps its area in `ticket_id` and its day in `cycle` (see the migration).
+        let day_end =
+            (kind == AlertKind::DayEnd).then(|| r.payload.as_deref().and_then(|p| serde_json::from_str(p).ok()));
         AlertOut {
             id: r.id,
-            kind: AlertKind::parse(&r.kind).unwrap_or(AlertKind::Overdue),
-            ticket_id: uuid_of(&r.ticket_id),
+            kind,
+            ticket_id: day_end.is_none().then(|| uuid_of(&r.ticket_id)),
             stage: Stage::parse(&r.stage).unwrap_or(Stage::Classify),
-            cycle: u32::try_from(r.cycle).unwrap_or(0),
+            cycle: if day_end.is_some() { 0 } else { u32::try_from(r.cycle).unwrap_or(0) },
             level: u32::try_from(r.level).unwrap_or(0),
             due_at: format_utc(r.due_at),
             at: format_utc(r.at),
             fired_at: format_utc(r.fired_at),
+            day_end: day_end.flatten(),
         }
     }
 }
@@ -57,6 +64,7 @@ pub struct NewAlert {
     pub fired_at: i64,
     pub area_path: String,
     pub team_id: Option<String>,
+    pub payload: Option<String>,
 }
 
 impl NewAlert {
@@ -73,6 +81,25 @@ impl NewAlert {
             fired_at,
             area_path: area_path.to_owned(),
             team_id: team_id.map(str::to_owned),
+            payload: None,
+        }
+    }
+
+    /// The row of a `day_end` alert: `d` for the local day numbered `day`, due at `at`. The area's
+    /// id stands in `ticket_id` and the day in `cycle`, so the unique key holds (see the migration).
+    pub fn day_end(d: &DayEnd, area_path: &str, day: i32, at: i64, fired_at: i64) -> Self {
+        NewAlert {
+            ticket_id: d.area_id.to_string(),
+            kind: AlertKind::DayEnd.as_str().to_owned(),
+            stage: Stage::Close.as_str().to_owned(),
+            cycle: day,
+            level: 0,
+            due_at: at,
+            at,
+            fired_at,
+            area_path: area_path.to_owned(),
+            team_id: None,
+            payload: serde_json::to_string(d).ok(),
         }
     }
 }

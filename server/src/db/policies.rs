@@ -42,6 +42,11 @@ impl PolicyBook {
         self.counties.iter().find(|c| scope::is_within(area_path, &c.path))
     }
 
+    /// Every policy holder: counties, shallowest first, then the root.
+    pub fn counties(&self) -> &[County] {
+        &self.counties
+    }
+
     /// Versions that apply to `county`: its own and the defaults.
     fn of<'a>(
         &'a self,

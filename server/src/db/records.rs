@@ -291,6 +291,7 @@ impl EventRow {
             author: fieldvisit_sync_protocol::deadline::Author::of(fieldvisit_sync_protocol::org::Role::parse(
                 &self.author_role,
             )),
+            satisfaction: self.satisfaction.as_deref().and_then(enum_of::<Satisfaction>),
         }
     }
 }

@@ -274,6 +274,7 @@ diesel::table! {
         fired_at -> BigInt,
         area_path -> Text,
         team_id -> Nullable<Text>,
+        payload -> Nullable<Text>,
     }
 }
 

@@ -224,7 +224,32 @@ async fn dispatch_desk(
                 _ => 0,
             };
         }
+        call_back(&api, &token, &tally, &mut rng).await;
         tokio::time::sleep(pace.desk_every).await;
+    }
+}
+
+/// The desk's callbacks (回访): half of the closed tickets waiting for one each round; one resident
+/// in ten is unsatisfied, which reopens the ticket under the default policy.
+async fn call_back(api: &Api, token: &str, tally: &Tally, rng: &mut StdRng) {
+    let waiting =
+        match api.call(reqwest::Method::GET, "/api/v1/callbacks?pending=true&limit=50", Some(token), None).await {
+            Ok(a) if a.status == 200 => a.body["tickets"].as_array().cloned().unwrap_or_default(),
+            _ => return,
+        };
+    for t in &waiting {
+        if rng.gen_bool(0.5) {
+            continue;
+        }
+        let satisfaction = if rng.gen_bool(0.1) { "unsatisfied" } else { "satisfied" };
+        let body = json!({"id": Uuid::new_v4().to_string(), "type": "callback", "satisfaction": satisfaction,
+            "occurred_at": format_utc(now_ms())});
+        let path = format!("/api/v1/tickets/{}/events", t["id"].as_str().unwrap_or_default());
+        match api.call(reqwest::Method::POST, &path, Some(token), Some(&body)).await {
+            Ok(a) if a.status == 201 => tally.events.fetch_add(1, Ordering::Relaxed),
+            Ok(a) if a.status < 500 => tally.refused.fetch_add(1, Ordering::Relaxed),
+            _ => 0,
+        };
     }
 }
 

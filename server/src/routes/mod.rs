@@ -6,6 +6,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod blobs;
+pub mod callbacks;
 pub mod channels;
 pub mod checklists;
 pub mod devices;
@@ -68,6 +69,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(tickets::list_tickets)
         .service(tickets::get_ticket)
         .service(tickets::add_event)
+        .service(callbacks::list_callbacks)
         .service(households::get_household)
         .service(ui::index)
         .service(ui::asset)

@@ -7,7 +7,7 @@ use utoipa::openapi::{Content, Ref, Response};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    alerts, audit, auth, blobs, channels, checklists, devices, health, households, org, policy, reports, sync, tickets,
+    alerts, audit, auth, blobs, callbacks, channels, checklists, devices, health, households, org, policy, reports, sync, tickets,
 };
 
 #[derive(OpenApi)]
@@ -28,6 +28,7 @@ use super::{
         checklists::list_checklists, checklists::put_checklist,
         channels::list_channels, channels::create_channel, channels::update_channel, channels::delete_channel,
         channels::test_channel,
+        callbacks::list_callbacks,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth, &CommonErrors)

@@ -108,11 +108,7 @@ pub async fn list_tickets(
     let area_id = q.area_id;
     let (rows, book) = db::run(&state.pool, move |conn| {
         if let Some(id) = &area_id {
-            let area = areas::find(conn, id)?.ok_or_else(|| {
-                ApiError::new(Kind::Unprocessable, "unknown_area", "no such area").with_field("area_id")
-            })?;
-            who.require_scope(&area.path).map_err(|_| ApiError::out_of_scope("area_id"))?;
-            filter.area_path = Some(area.path);
+            filter.area_path = Some(area_filter(conn, &who, id)?);
         }
         Ok((queries::list(conn, &viewer(&who), &filter)?, policies::load(conn)?))
     })
@@ -126,6 +122,14 @@ pub async fn list_tickets(
     });
     let tickets = rows.iter().map(|r| to_json(&r.to_out(book.version(r.policy_version), now))).collect();
     Ok(web::Json(TicketPage { tickets, cursor, has_more }))
+}
+
+/// The path of the `area_id` a list is filtered by: 422 `unknown_area`, 403 outside the caller's scope.
+pub fn area_filter(conn: &mut db::DbConn, who: &Principal, id: &str) -> Result<String, ApiError> {
+    let area = areas::find(conn, id)?
+        .ok_or_else(|| ApiError::new(Kind::Unprocessable, "unknown_area", "no such area").with_field("area_id"))?;
+    who.require_scope(&area.path).map_err(|_| ApiError::out_of_scope("area_id"))?;
+    Ok(area.path)
 }
 
 fn to_json<T: Serialize>(v: &T) -> Value {

@@ -41,13 +41,15 @@ pub enum Work {
     /// the writer, the tracker's few writes share a group's commit instead of taking SQLite's
     /// write lock between groups, where the writer waited for them in the busy handler's sleeps.
     Sweep(Millis),
+    /// The day-end alerts due at this time (`day_end::fire`), through the writer for the same reason.
+    DayEnd(Millis, Vec<crate::day_end::Done>),
 }
 
 impl Work {
     fn record_count(&self) -> usize {
         match self {
             Work::Push(job) => job.record_count(),
-            Work::Sweep(_) => 0,
+            Work::Sweep(_) | Work::DayEnd(..) => 0,
         }
     }
 }
@@ -58,6 +60,7 @@ pub enum Applied {
     Push(PushResponse),
     /// Tickets swept.
     Swept(usize),
+    DayEnd(crate::day_end::Outcome),
 }
 
 struct Pending {
@@ -125,7 +128,9 @@ impl Writer {
         drop(job);
         match answer? {
             Applied::Push(answer) => Ok(answer),
-            Applied::Swept(_) => Err(ApiError::internal(anyhow::anyhow!("the writer answered a push with a sweep"))),
+            Applied::Swept(_) | Applied::DayEnd(_) => {
+                Err(ApiError::internal(anyhow::anyhow!("the writer answered a push with a sweep")))
+            }
         }
     }
 
@@ -134,7 +139,20 @@ impl Writer {
     pub async fn sweep(&self, now: Millis) -> Result<usize, ApiError> {
         match self.queue(Work::Sweep(now)).await? {
             Applied::Swept(n) => Ok(n),
-            Applied::Push(_) => Err(ApiError::internal(anyhow::anyhow!("the writer answered a sweep with a push"))),
+            _ => Err(ApiError::internal(anyhow::anyhow!("the writer answered a sweep with other work"))),
+        }
+    }
+
+    /// Fires the day-end alerts due at `now` (but not those of the county days in `done`) in the
+    /// next group's commit.
+    pub async fn day_end(
+        &self,
+        now: Millis,
+        done: Vec<crate::day_end::Done>,
+    ) -> Result<crate::day_end::Outcome, ApiError> {
+        match self.queue(Work::DayEnd(now, done)).await? {
+            Applied::DayEnd(outcome) => Ok(outcome),
+            _ => Err(ApiError::internal(anyhow::anyhow!("the writer answered a day end with other work"))),
         }
     }
 
@@ -479,6 +497,7 @@ fn apply_work(
     match work {
         Work::Push(job) => apply::apply(conn, job, policies, seq).map(Applied::Push),
         Work::Sweep(now) => crate::tracker::sweep_batch(conn, *now, policies).map(Applied::Swept),
+        Work::DayEnd(now, done) => crate::day_end::fire(conn, *now, done, policies).map(Applied::DayEnd),
     }
 }
 

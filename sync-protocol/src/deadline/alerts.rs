@@ -15,11 +15,14 @@ pub enum AlertKind {
     Escalated,
     /// Follows an `overdue` that late-synced data proved wrong; see [`retractions`].
     Retracted,
+    /// **[1.1 addition]** The policy's `day_end` came (事不过夜) and an area still has open
+    /// tickets: one per area and local day, about the area, not one ticket (see [`DayEnd`]).
+    DayEnd,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 4] =
-        [AlertKind::DueSoon, AlertKind::Overdue, AlertKind::Escalated, AlertKind::Retracted];
+    pub const ALL: [AlertKind; 5] =
+        [AlertKind::DueSoon, AlertKind::Overdue, AlertKind::Escalated, AlertKind::Retracted, AlertKind::DayEnd];
 
     /// The wire name, also the SSE event name (`due_soon`, ...).
     pub const fn as_str(self) -> &'static str {
@@ -28,6 +31,7 @@ impl AlertKind {
             AlertKind::Overdue => "overdue",
             AlertKind::Escalated => "escalated",
             AlertKind::Retracted => "retracted",
+            AlertKind::DayEnd => "day_end",
         }
     }
 
@@ -43,7 +47,9 @@ pub struct AlertOut {
     pub id: i64,
     #[serde(rename = "type")]
     pub kind: AlertKind,
-    pub ticket_id: uuid::Uuid,
+    /// `null` on a `day_end` alert, which is about an area's open tickets (`day_end`).
+    pub ticket_id: Option<uuid::Uuid>,
+    /// `close` on a `day_end` alert: the stage its tickets have not finished.
     pub stage: Stage,
     pub cycle: u32,
     pub level: u32,
@@ -52,7 +58,28 @@ pub struct AlertOut {
     pub at: String,
     /// When the server stored it: later than `at` when the tracker caught up after downtime.
     pub fired_at: String,
+    /// Only on a `day_end` alert: the area and its tickets still open at the day's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day_end: Option<DayEnd>,
 }
+
+/// What a `day_end` alert says: the tickets of one area still open at the policy's `day_end`
+/// of one local day. `due_at` and `at` of the alert are that instant; `cycle` and `level` are 0.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayEnd {
+    pub area_id: uuid::Uuid,
+    pub area_name: String,
+    /// The local day (`YYYY-MM-DD`, policy timezone).
+    pub date: String,
+    /// How many tickets of the area were open.
+    pub open: u32,
+    /// The open tickets, oldest report first; at most [`DAY_END_MAX_TICKETS`] of them.
+    pub ticket_ids: Vec<uuid::Uuid>,
+}
+
+/// The most ticket ids a `day_end` alert lists (`open` still counts them all): enough for a
+/// desk to work through, small enough for a group chat message and the SSE frame.
+pub const DAY_END_MAX_TICKETS: usize = 200;
 
 /// An alert a stage will call for at `at`, unless it completes first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Author, EventType, Policy, Severity, Stage, StageState};
+use crate::sync::records::Satisfaction;
 use crate::time::Millis;
 
 /// What the fold needs to know about the ticket itself.
@@ -31,6 +32,10 @@ pub struct FoldEvent {
     /// Who wrote it, as far as the fold cares: which stages the event may complete.
     #[serde(default)]
     pub author: Author,
+    /// On `feedback` and `callback`: the resident's answer. An `unsatisfied` callback on a
+    /// closed ticket reopens it under a policy with `reopen_on_unsatisfied_callback`.
+    #[serde(default)]
+    pub satisfaction: Option<Satisfaction>,
 }
 
 /// One stage of one cycle, as of `now`. Times are null until the stage starts.
@@ -196,6 +201,16 @@ impl Fold<'_> {
             EventType::Comment => {}
             // A new cycle has no classify stage: the problem is known, it needs another visit.
             EventType::Reopened if closed => self.open_cycle(&Stage::ALL[1..], at),
+            // The resident says the repair did not hold: the same as a reopen, if the policy wants.
+            EventType::Callback
+                if closed
+                    && self.policy.reopen_on_unsatisfied_callback
+                    && event.satisfaction == Some(Satisfaction::Unsatisfied) =>
+            {
+                self.open_cycle(&Stage::ALL[1..], at);
+            }
+            // Any other callback only records the resident's answer.
+            EventType::Callback => {}
             // Reopening an open cycle changes nothing about its timing.
             EventType::Reopened => {}
             // Desk events of an author who may not complete their stage change nothing.

@@ -22,6 +22,7 @@
 //!     category: None,
 //!     team_id: None,
 //!     author: Author::Staff,
+//!     satisfaction: None,
 //! };
 //! let p = project(&policy, &ticket, &[classified], 5_400_000); // looked at after 90 min
 //! assert_eq!(p.stage_label(), "dispatch");
@@ -36,7 +37,9 @@ pub mod alerts;
 pub mod fold;
 pub mod policy;
 
-pub use alerts::{due, next_deadline_at, retractions, schedule, AlertKind, AlertOut, Due, ScheduledAlert};
+pub use alerts::{
+    due, next_deadline_at, retractions, schedule, AlertKind, AlertOut, DayEnd, Due, ScheduledAlert, DAY_END_MAX_TICKETS,
+};
 pub use fold::{project, state_of, FoldEvent, Projection, StageView, TicketFacts};
 pub use policy::{Escalation, Notify, Override, Policy, PolicyError, StageWindow};
 
@@ -90,11 +93,15 @@ pub enum EventType {
     Feedback,
     Reopened,
     Comment,
+    /// **[1.1 addition]** The desk called the resident back (回访) after closing; carries
+    /// `satisfaction`. Completes no stage; an `unsatisfied` one reopens a closed ticket when the
+    /// policy says so (`reopen_on_unsatisfied_callback`).
+    Callback,
 }
 
 impl EventType {
     /// Every event type, in declaration order.
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 8] = [
         EventType::Classified,
         EventType::Dispatched,
         EventType::OnSite,
@@ -102,6 +109,7 @@ impl EventType {
         EventType::Feedback,
         EventType::Reopened,
         EventType::Comment,
+        EventType::Callback,
     ];
 
     /// The wire name (`on_site`, ...).
@@ -114,6 +122,7 @@ impl EventType {
             EventType::Feedback => "feedback",
             EventType::Reopened => "reopened",
             EventType::Comment => "comment",
+            EventType::Callback => "callback",
         }
     }
 }
@@ -146,7 +155,7 @@ impl Author {
     pub fn completes_through(self, event: EventType) -> Option<Stage> {
         use EventType::*;
         match (self, event) {
-            (_, Comment | Reopened) => None,
+            (_, Comment | Reopened | Callback) => None,
             (Author::Volunteer, Classified | Dispatched | OnSite | Feedback) => None,
             (Author::Staff, Classified) => Some(Stage::Classify),
             (Author::Staff, Dispatched) => Some(Stage::Dispatch),

@@ -10,9 +10,11 @@ use crate::deadline::{
     project, schedule, Author, Escalation, EventType, FoldEvent, Notify, Override, Policy, Severity, Stage, StageState,
     TicketFacts,
 };
+use crate::sync::records::Satisfaction;
 use crate::time::Millis;
 
 const CATEGORIES: [&str; 3] = ["heating", "gas", "water"];
+const SATISFACTIONS: [Satisfaction; 3] = [Satisfaction::Satisfied, Satisfaction::Neutral, Satisfaction::Unsatisfied];
 
 /// The fuzzer's input, decoded from raw bytes. Small ids make duplicate ids (with different
 /// content) common; times are full `i64`s so saturation at the ends is exercised too.
@@ -115,6 +117,8 @@ impl Case {
                 category: e.category.map(|c| pick(&CATEGORIES, c).to_owned()),
                 team_id: e.team.map(|t| Uuid::from_u128(0x7ea0_0000 + u128::from(t))),
                 author: Author::Staff,
+                // From the team byte, so the committed corpus keeps its meaning.
+                satisfaction: e.team.map(|t| pick(&SATISFACTIONS, t)),
             })
             .collect()
     }

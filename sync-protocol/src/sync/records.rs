@@ -85,8 +85,8 @@ impl Heating {
     }
 }
 
-/// The resident's answer on a `feedback` event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The resident's answer on a `feedback` or `callback` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Satisfaction {
     Satisfied,
@@ -376,13 +376,20 @@ impl TicketEventIn {
         let o = Obj::new(v, path)?;
         let id = o.id("id")?;
         let ticket_id = o.id("ticket_id")?;
-        let event_type: EventType =
-            o.enumeration("type", "classified, dispatched, on_site, resolved, feedback, reopened or comment")?;
+        let event_type: EventType = o.enumeration(
+            "type",
+            "classified, dispatched, on_site, resolved, feedback, reopened, comment or callback",
+        )?;
         let occurred_at = o.time("occurred_at")?;
         let category = o.opt_text("category", CATEGORY)?;
         let team_id = o.opt_id("team_id")?;
         if event_type == EventType::Dispatched && team_id.is_none() {
             return Err(o.err("missing_field", "team_id", "a dispatched event names the team it dispatches to"));
+        }
+        let note = o.opt_text("note", FREE)?;
+        let satisfaction = o.opt_enumeration("satisfaction", "satisfied, neutral or unsatisfied")?;
+        if event_type == EventType::Callback && satisfaction.is_none() {
+            return Err(o.err("missing_field", "satisfaction", "a callback records the resident's satisfaction"));
         }
         Ok(TicketEventIn {
             id,
@@ -391,8 +398,8 @@ impl TicketEventIn {
             occurred_at,
             category,
             team_id,
-            note: o.opt_text("note", FREE)?,
-            satisfaction: o.opt_enumeration("satisfaction", "satisfied, neutral or unsatisfied")?,
+            note,
+            satisfaction,
             stamp: o.stamp()?,
         })
     }

@@ -72,13 +72,26 @@ pub fn events(spec: &str) -> Vec<FoldEvent> {
                 None => (head, None),
             };
             let event_type = event_type(kind);
-            let (category, team_id) = match (event_type, arg) {
-                (_, None) => (None, None),
-                (EventType::Classified, Some(c)) => (Some(c.to_owned()), None),
-                (EventType::Dispatched, Some(t)) => (None, Some(team(t.parse().expect("team")))),
+            let (mut category, mut team_id, mut satisfaction) = (None, None, None);
+            match (event_type, arg) {
+                (_, None) => {}
+                (EventType::Classified, Some(c)) => category = Some(c.to_owned()),
+                (EventType::Dispatched, Some(t)) => team_id = Some(team(t.parse().expect("team"))),
+                (EventType::Callback | EventType::Feedback, Some(s)) => {
+                    satisfaction =
+                        Some(serde_json::from_value(serde_json::Value::String(s.to_owned())).expect("satisfaction"));
+                }
                 (other, Some(_)) => panic!("{other:?} takes no argument"),
-            };
-            FoldEvent { id: Uuid::from_u128(id), event_type, occurred_at: at(minute), category, team_id, author }
+            }
+            FoldEvent {
+                id: Uuid::from_u128(id),
+                event_type,
+                occurred_at: at(minute),
+                category,
+                team_id,
+                author,
+                satisfaction,
+            }
         })
         .collect()
 }

@@ -396,6 +396,34 @@ impl TestApp {
         self.post_as(token, "/api/v1/sync/push", body).await
     }
 
+    /// Pushes `records` in one batch and checks every record was applied.
+    pub async fn push_ok(&self, token: &str, records: Value) -> Value {
+        let (status, res) = self.push(token, &batch(&at_minutes(0), records)).await;
+        assert_eq!(status, 200, "{res}");
+        let bad: Vec<_> = statuses(&res).into_iter().filter(|s| s.2 != "applied").collect();
+        assert!(bad.is_empty(), "not applied: {res}");
+        res
+    }
+
+    /// Every stored alert visible to `token`, in the order fired.
+    pub async fn all_alerts(&self, token: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/alerts?limit=100&cursor={c}"),
+                None => "/api/v1/alerts?limit=100".to_owned(),
+            };
+            let (status, page) = self.get_as(token, &path).await;
+            assert_eq!(status, 200, "{page}");
+            out.extend(page["alerts"].as_array().cloned().unwrap_or_default());
+            cursor = page["cursor"].as_str().map(str::to_owned);
+            if page["has_more"] != true {
+                return out;
+            }
+        }
+    }
+
     /// Pulls every page from `cursor` on; returns the pages and the last cursor.
     pub async fn pull_all(&self, token: &str, mut cursor: Option<String>, limit: u32) -> (Vec<Value>, Option<String>) {
         let mut pages = Vec::new();

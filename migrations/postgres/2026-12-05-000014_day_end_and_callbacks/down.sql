@@ -1,0 +1,3 @@
+DROP INDEX tickets_closed;
+DELETE FROM alerts WHERE kind = 'day_end';
+ALTER TABLE alerts DROP COLUMN payload;
