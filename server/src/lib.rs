@@ -2,6 +2,7 @@
 //! the app through [`startup::Application`].
 
 pub mod accounts;
+pub mod alert_bus;
 pub mod auth;
 pub mod backup;
 pub mod channels;

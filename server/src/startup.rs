@@ -17,10 +17,10 @@ use crate::auth::tokens::Keys;
 use crate::channels::delivery::{self, Delivery};
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::db::{self, DbPool};
+use crate::db::{self, DbLocation, DbPool};
 use crate::error::{ApiError, Kind};
 use crate::state::AppState;
-use crate::{methods, metrics, routes, tracker};
+use crate::{alert_bus, methods, metrics, routes, tracker};
 
 pub struct Application {
     port: u16,
@@ -101,20 +101,35 @@ impl Application {
         &self.state
     }
 
-    /// Runs the HTTP server, the deadline tracker and the channel delivery task
+    /// Runs the HTTP server, the deadline tracker, the channel delivery task and, on PostgreSQL, the
+    /// alert bus listener (`alert_bus.rs`)
     /// side by side until SIGINT/SIGTERM (in-flight requests are given time to finish). If a task
     /// stops, that is an error: deadlines (or their delivery) would silently go unwatched, so the
     /// process stops and says why.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let mut tracker = tokio::spawn(tracker::run(self.state.clone()));
         let mut channels = tokio::spawn(delivery::run(self.state.clone(), self.webhook_start));
+        let mut bus = match self.state.settings.location() {
+            Ok(DbLocation::Postgres(url)) => Some(tokio::spawn(alert_bus::listen(self.state.clone(), url))),
+            _ => None,
+        };
+        let bus_stopped = async {
+            match bus.as_mut() {
+                Some(task) => task.await,
+                None => std::future::pending().await,
+            }
+        };
         let result = tokio::select! {
             served = self.server => served,
             stopped = &mut tracker => Err(task_stopped("the deadline tracker", stopped)),
             stopped = &mut channels => Err(task_stopped("the channel delivery task", stopped)),
+            stopped = bus_stopped => Err(task_stopped("the alert bus listener", stopped)),
         };
         tracker.abort();
         channels.abort();
+        if let Some(task) = &bus {
+            task.abort();
+        }
         result
     }
 }

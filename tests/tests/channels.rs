@@ -4,7 +4,7 @@
 //! are retried without losing or doubling an alert; an escalation addressed to the parent area
 //! reaches only the channels at or above it; a handler's list and team channel hold their team's alert.
 
-mod harness;
+use crate::harness;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

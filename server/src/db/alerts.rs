@@ -109,6 +109,9 @@ pub fn insert_new(conn: &mut DbConn, rows: &[NewAlert]) -> QueryResult<usize> {
     for row in rows {
         n += crate::with_conn!(conn, c => diesel::insert_into(alerts::table).values(row).on_conflict_do_nothing().execute(c))?;
     }
+    if n > 0 {
+        crate::alert_bus::announce(conn)?;
+    }
     Ok(n)
 }
 

@@ -27,7 +27,10 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct AlertQuery {
+    /// The last page's `cursor`; one this server did not issue → 422 `invalid_cursor`.
     cursor: Option<String>,
+    /// 1 to 1000.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
@@ -43,7 +46,8 @@ pub struct AlertPage {
 /// Fired alerts in the order fired: within the caller's area, or for a handler those of tickets
 /// dispatched to their team (as the stream).
 #[utoipa::path(tag = "deadlines", security(("bearer" = [])), params(AlertQuery),
-    responses((status = 200, body = AlertPage), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = AlertPage), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+        (status = 422, description = "a cursor this server did not issue", body = crate::error::ErrorBody)))]
 #[get("/api/v1/alerts")]
 pub async fn list_alerts(
     state: web::Data<AppState>,

@@ -13,6 +13,7 @@ pub mod health;
 pub mod households;
 pub mod openapi;
 pub mod org;
+pub mod params;
 pub mod policy;
 pub mod reports;
 pub mod sync;

@@ -91,3 +91,27 @@ fn add_common_errors(op: &mut Operation) {
 pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The push and policy schemas come from the `sync-protocol` types, with their constraints:
+    /// what a client generator reads is what the server parses.
+    #[test]
+    fn the_spec_carries_the_wire_types_and_their_limits() {
+        let spec = serde_json::to_value(ApiDoc::openapi()).expect("spec serializes");
+        let schemas = &spec["components"]["schemas"];
+        let push = &schemas["PushRequest"];
+        let required: Vec<&str> =
+            push["required"].as_array().expect("required").iter().filter_map(|r| r.as_str()).collect();
+        assert_eq!(required, ["protocol_version", "batch_id", "device_time"], "{push}");
+        assert_eq!(push["properties"]["visits"]["maxItems"], 1000, "{push}");
+        let policy = &schemas["Policy"]["properties"];
+        assert_eq!(policy["day_end"]["pattern"], "^([01][0-9]|2[0-3]):[0-5][0-9]$", "{policy}");
+        assert_eq!(policy["clock_tolerance_s"]["maximum"], 3600, "{policy}");
+        assert!(schemas["Role"]["enum"].as_array().is_some_and(|e| e.len() == 5), "{}", schemas["Role"]);
+        let body = &spec["paths"]["/api/v1/sync/push"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+        assert_eq!(body["$ref"], "#/components/schemas/PushRequest", "{body}");
+    }
+}

@@ -66,7 +66,24 @@ pub(crate) fn parse_versioned<T: serde::de::DeserializeOwned>(
     for (name, value) in fields {
         object.insert((*name).into(), value.clone());
     }
+    integral_numbers(&mut body);
     parse_json(body.to_string().as_bytes())
+}
+
+/// Numbers written with a zero fraction (`3600.0`) become integers: JSON Schema (and JavaScript)
+/// count them as integers, so a client generated from the spec may send them for integer fields.
+fn integral_numbers(v: &mut Value) {
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15) {
+                // Exact: below 2^53 every integral f64 is an i64 with the same value.
+                *v = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(map) => map.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
 }
 
 /// The deadline policy in force now in a county.
@@ -91,8 +108,8 @@ pub async fn get_policy(
 /// Publish a new policy version for a county (the body is a policy without `version`): only an
 /// admin whose area is that county or above it. Tickets of the county reported from now on follow
 /// it; earlier tickets keep theirs.
-#[utoipa::path(tag = "deadlines", security(("bearer" = [])), params(PolicyQuery), request_body(content = Object, content_type = "application/json"),
-    responses((status = 200, body = Object), (status = 400, body = crate::error::ErrorBody),
+#[utoipa::path(tag = "deadlines", security(("bearer" = [])), params(PolicyQuery), request_body(content = Policy, content_type = "application/json"),
+    responses((status = 200, body = Policy), (status = 400, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody)))]
 #[put("/api/v1/policy")]
