@@ -101,8 +101,8 @@ impl Application {
         &self.state
     }
 
-    /// Runs the HTTP server, the deadline tracker, the channel delivery task and, on PostgreSQL, the
-    /// alert bus listener (`alert_bus.rs`)
+    /// Runs the HTTP server, the deadline tracker, the channel delivery task and, on PostgreSQL,
+    /// the alert bus listener (`alert_bus.rs`)
     /// side by side until SIGINT/SIGTERM (in-flight requests are given time to finish). If a task
     /// stops, that is an error: deadlines (or their delivery) would silently go unwatched, so the
     /// process stops and says why.

@@ -78,7 +78,7 @@ pub struct NewChannel {
     teams: Vec<String>,
     #[serde(default)]
     alert_types: Vec<String>,
-    #[serde(default, deserialize_with = "whole_level")]
+    #[serde(default)]
     #[schema(minimum = 0, maximum = 10)]
     min_level: i32,
     #[serde(default = "yes")]
@@ -102,27 +102,9 @@ pub struct ChannelPatch {
     secret: Option<Option<String>>,
     teams: Option<Vec<String>>,
     alert_types: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "some_whole_level")]
     #[schema(minimum = 0, maximum = 10)]
     min_level: Option<i32>,
     enabled: Option<bool>,
-}
-
-/// `min_level` as JSON Schema counts integers (`2` or `2.0`); a value past `i32` saturates, for
-/// `validate` to refuse with the field named.
-fn whole_level<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
-    whole(serde_json::Number::deserialize(d)?)
-}
-
-/// As [`whole_level`]; `null` is an absent field, as for the patch's other fields.
-fn some_whole_level<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
-    Option::<serde_json::Number>::deserialize(d)?.map(whole).transpose()
-}
-
-fn whole<E: serde::de::Error>(n: serde_json::Number) -> Result<i32, E> {
-    let whole = n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f.clamp(-1e18, 1e18) as i64));
-    let whole = whole.ok_or_else(|| E::custom("must be a whole number"))?;
-    Ok(i32::try_from(whole).unwrap_or(if whole < 0 { i32::MIN } else { i32::MAX }))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -66,24 +66,7 @@ pub(crate) fn parse_versioned<T: serde::de::DeserializeOwned>(
     for (name, value) in fields {
         object.insert((*name).into(), value.clone());
     }
-    integral_numbers(&mut body);
     parse_json(body.to_string().as_bytes())
-}
-
-/// Numbers written with a zero fraction (`3600.0`) become integers: JSON Schema (and JavaScript)
-/// count them as integers, so a client generated from the spec may send them for integer fields.
-fn integral_numbers(v: &mut Value) {
-    match v {
-        Value::Number(n) if n.is_f64() => {
-            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15) {
-                // Exact: below 2^53 every integral f64 is an i64 with the same value.
-                *v = Value::from(f as i64);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
-        Value::Object(map) => map.values_mut().for_each(integral_numbers),
-        _ => {}
-    }
 }
 
 /// The deadline policy in force now in a county.

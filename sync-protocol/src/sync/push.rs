@@ -20,7 +20,6 @@ use crate::time::{format_utc, parse_rfc3339, Millis};
 pub struct PushRequest {
     /// One of `GET /api/v1/sync/info`'s `protocol_versions` (else 426).
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1))]
-    #[serde(deserialize_with = "integral")]
     pub protocol_version: u32,
     /// Idempotency key of the whole batch: the same id again gets the stored answer.
     #[cfg_attr(
@@ -34,7 +33,7 @@ pub struct PushRequest {
     /// Optional tamper-evident pair: the phone's boot session and the time since boot at send.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_boot_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "integral_opt")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_elapsed_ms: Option<i64>,
     #[serde(default, deserialize_with = "null_as_empty")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<Value>>, max_items = 1000))]
@@ -52,23 +51,6 @@ pub struct PushRequest {
 
 fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Error> {
     Ok(Option::<Vec<Value>>::deserialize(d)?.unwrap_or_default())
-}
-
-/// An integer, also when written with a zero fraction (`1.0`), as JSON Schema and JavaScript
-/// count it: a client generated from the spec may send either.
-fn integral<'de, D: Deserializer<'de>, T: TryFrom<i64>>(d: D) -> Result<T, D::Error> {
-    use serde::de::Error;
-    let n = serde_json::Number::deserialize(d)?;
-    let whole = n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64));
-    whole
-        .and_then(|i| T::try_from(i).ok())
-        .ok_or_else(|| D::Error::custom(format!("expected an integer in range, got {n}")))
-}
-
-fn integral_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    #[derive(Deserialize)]
-    struct Whole(#[serde(deserialize_with = "integral")] i64);
-    Ok(Option::<Whole>::deserialize(d)?.map(|w| w.0))
 }
 
 /// Why a whole batch is refused before any record is looked at.
