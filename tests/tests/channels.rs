@@ -528,7 +528,8 @@ async fn channels_are_for_admins_within_their_area(db: Db) {
     // Admin B neither sees nor changes it.
     let (_, list) = app.get_as(&admin_b, "/api/v1/channels").await;
     assert_eq!(list["channels"], json!([]), "{list}");
-    let patch = json!({"min_level": 2});
+    // 2.0 is an integer to JSON Schema (and to clients generated from the spec).
+    let patch = json!({"min_level": 2.0});
     let (status, _) =
         app.send(reqwest::Method::PATCH, &format!("/api/v1/channels/{id}"), Some(&admin_b), Some(&patch)).await;
     assert_eq!(status, 404);

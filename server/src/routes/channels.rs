@@ -79,6 +79,7 @@ pub struct NewChannel {
     #[serde(default)]
     alert_types: Vec<String>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10)]
     min_level: i32,
     #[serde(default = "yes")]
     enabled: bool,
@@ -101,6 +102,7 @@ pub struct ChannelPatch {
     secret: Option<Option<String>>,
     teams: Option<Vec<String>>,
     alert_types: Option<Vec<String>>,
+    #[schema(minimum = 0, maximum = 10)]
     min_level: Option<i32>,
     enabled: Option<bool>,
 }
