@@ -36,6 +36,8 @@ pub enum Action {
     ManagePolicy,
     /// Follow the alert stream of the tickets dispatched to one's team.
     WatchTeamAlerts,
+    /// List possible duplicate households and merge one into another.
+    MergeHouseholds,
 }
 
 pub fn allowed_roles(action: Action) -> &'static [Role] {
@@ -51,7 +53,7 @@ pub fn allowed_roles(action: Action) -> &'static [Role] {
         // Watching deadlines is the desk's job; phones see their tickets' states in pulls.
         Action::WatchAlerts => &[Dispatcher, Supervisor, Admin],
         Action::WriteRecords => &[Volunteer, Dispatcher, Supervisor, Admin],
-        Action::ReadReports => &[Dispatcher, Supervisor, Admin],
+        Action::ReadReports | Action::MergeHouseholds => &[Dispatcher, Supervisor, Admin],
         Action::WatchTeamAlerts => &[Handler],
     }
 }

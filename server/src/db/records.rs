@@ -47,6 +47,8 @@ pub struct HouseholdRow {
     pub received_at: i64,
     pub created_by: String,
     pub seq: i64,
+    /// `crate::duplicates::key` of the address and head's name, kept with them.
+    pub dedup_key: Option<String>,
 }
 
 impl HouseholdRow {
@@ -74,6 +76,7 @@ impl HouseholdRow {
             received_at,
             created_by: by,
             seq,
+            dedup_key: None,
         };
         row.set_fields(fields);
         row
@@ -95,6 +98,7 @@ impl HouseholdRow {
         self.phone.clone_from(&f.phone);
         self.heating = f.heating.as_str().to_owned();
         self.tags = serde_json::to_string(&f.tags).unwrap_or_else(|_| "[]".into());
+        self.dedup_key = crate::duplicates::key(&f.address, &f.head_name);
     }
 }
 

@@ -128,6 +128,7 @@ diesel::table! {
         seq -> BigInt,
         last_visited_at -> Nullable<BigInt>,
         visit_count -> BigInt,
+        dedup_key -> Nullable<Text>,
     }
 }
 
@@ -323,5 +324,16 @@ diesel::table! {
         created_at -> BigInt,
         created_by -> Nullable<Text>,
         seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    checklist_tallies (template_id, area_path, day, item, answer) {
+        template_id -> Text,
+        area_path -> Text,
+        day -> Integer,
+        item -> Text,
+        answer -> Text,
+        visits -> BigInt,
     }
 }

@@ -6,7 +6,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, Response};
 use utoipa::{Modify, OpenApi};
 
-use super::{alerts, audit, auth, blobs, checklists, devices, health, households, org, policy, reports, sync, tickets};
+use super::{
+    alerts, audit, auth, blobs, checklist_report, checklists, devices, health, household_merge, households, org,
+    policy, reports, sync, tickets,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +27,7 @@ use super::{alerts, audit, auth, blobs, checklists, devices, health, households,
         policy::get_policy, policy::put_policy, alerts::list_alerts, alerts::alert_stream,
         org::update_user, org::set_password, org::deactivate_users,
         checklists::list_checklists, checklists::put_checklist,
+        checklist_report::checklist, household_merge::merge_household, household_merge::list_duplicates,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth, &CommonErrors)
