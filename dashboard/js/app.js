@@ -9,6 +9,8 @@ import { ticketView } from './ticket.js';
 import { reportsView } from './reports.js';
 import { devicesView } from './devices.js';
 import { session } from './state.js';
+import { checklistsView } from './checklists.js';
+import { duplicatesView } from './duplicates.js';
 
 const DESK_ROLES = ['dispatcher', 'supervisor', 'admin'];
 const main = document.getElementById('main');
@@ -23,7 +25,9 @@ function header() {
       h('ul', {},
         h('li', {}, h('a', { href: '#/board' }, t('nav_board'))),
         h('li', {}, h('a', { href: '#/reports' }, t('nav_reports'))),
-        ['supervisor', 'admin'].includes(role) ? h('li', {}, h('a', { href: '#/devices' }, t('nav_devices'))) : null))
+        ['supervisor', 'admin'].includes(role) ? h('li', {}, h('a', { href: '#/devices' }, t('nav_devices'))) : null,
+        h('li', {}, h('a', { href: '#/duplicates' }, t('nav_duplicates'))),
+        role === 'admin' ? h('li', {}, h('a', { href: '#/checklists' }, t('nav_checklists'))) : null))
     : null;
   const switchLang = h('button', {
     type: 'button', id: 'lang-switch', lang: lang() === 'en' ? 'zh-CN' : 'en', 'aria-label': t('lang_switch_label'),
@@ -108,6 +112,8 @@ async function route() {
     if (view === 'ticket' && arg) leave = await ticketView(main, decodeURIComponent(arg));
     else if (view === 'reports') leave = await reportsView(main, params);
     else if (view === 'devices') leave = await devicesView(main);
+    else if (view === 'duplicates') leave = await duplicatesView(main);
+    else if (view === 'checklists') leave = await checklistsView(main, params);
     else leave = await boardView(main, params);
   } catch (err) {
     if (err.status === 401) return;

@@ -78,7 +78,7 @@ async fn figures_match_the_known_answers(app: TestApp) {
     let since = at_minutes(-24 * 60).replace('+', "%2B");
     let (status, r) = report(&app, &org.admin, &format!("&since={since}&group_by=area")).await;
     assert_eq!(status, 200, "{r}");
-    assert_eq!((&r["template_id"], &r["version"]), (&json!(ID), &json!(1)), "{r}");
+    assert_eq!((&r["template_id"], &r["name"], &r["version"]), (&json!(ID), &json!("报警器检查"), &json!(1)), "{r}");
 
     let a = area(&r, &org.town_a);
     assert_eq!((&a["name"], &a["visits"]), (&json!("城关镇"), &json!(4)), "{r}");

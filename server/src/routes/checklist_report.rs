@@ -28,6 +28,8 @@ pub struct ChecklistReportQuery {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ChecklistReport {
     template_id: String,
+    /// The newest version's name.
+    name: String,
     /// The newest version the caller's county reads (labels are its).
     version: i32,
     /// The first day counted, in `timezone`.
@@ -77,7 +79,8 @@ pub async fn checklist(
             .and_then(|d| d.checked_add_days(chrono::Days::new(u64::try_from(since_day).unwrap_or(0))))
             .map(|d| d.to_string())
             .unwrap_or_default();
-        Ok(ChecklistReport { template_id, version: newest.version, since, timezone: tz_name, areas })
+        let (name, version) = (newest.name.clone(), newest.version);
+        Ok(ChecklistReport { template_id, name, version, since, timezone: tz_name, areas })
     })
     .await?;
     if csv {
