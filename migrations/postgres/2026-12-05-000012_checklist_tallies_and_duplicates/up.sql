@@ -2,7 +2,8 @@
 -- visits: per template, grid, local day (in the policy's timezone, days since 1970-01-01), item
 -- and answer, how many visits gave it. `answer` is 'true'/'false' for bool items, the choice for
 -- choice items, the number as JSON for number items (p10/p50 come from these counts exactly) and
--- '' for text items; item '' counts the visits themselves.
+-- '' for text items; item '' counts the visits themselves. The key leads with the day, so a report
+-- reads the window's rows whatever the season's length.
 CREATE TABLE checklist_tallies (
     template_id TEXT NOT NULL,
     area_path   TEXT NOT NULL,
@@ -10,7 +11,7 @@ CREATE TABLE checklist_tallies (
     item        TEXT NOT NULL,
     answer      TEXT NOT NULL,
     visits      BIGINT NOT NULL,
-    PRIMARY KEY (template_id, area_path, day, item, answer)
+    PRIMARY KEY (template_id, day, area_path, item, answer)
 );
 
 -- Duplicate households (contract 1.1): the normalised address and head's name, kept by the push

@@ -60,7 +60,7 @@ impl Tallies {
                 ct::answer.eq(answer),
                 ct::visits.eq(n),
             );
-            let target = (ct::template_id, ct::area_path, ct::day, ct::item, ct::answer);
+            let target = (ct::template_id, ct::day, ct::area_path, ct::item, ct::answer);
             crate::with_conn!(&mut *conn, c => diesel::insert_into(ct::table)
                 .values(row)
                 .on_conflict(target)

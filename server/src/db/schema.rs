@@ -328,7 +328,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    checklist_tallies (template_id, area_path, day, item, answer) {
+    checklist_tallies (template_id, day, area_path, item, answer) {
         template_id -> Text,
         area_path -> Text,
         day -> Integer,
