@@ -63,6 +63,12 @@ async fn known_visits(app: &TestApp, org: &Org) {
     let (status, res) = app.push(&volunteer_a, &batch(&at_minutes(0), records)).await;
     assert_eq!(status, 200, "{res}");
     assert_eq!(res["summary"]["applied"], 8, "{res}");
+    // Pull says which version each visit was filled from (none for the plain one).
+    let (pages, _) = app.pull_all(&volunteer_a, None, 100).await;
+    let pulled: Vec<&Value> = pages.iter().flat_map(|p| p["visits"].as_array().into_iter().flatten()).collect();
+    let named: Vec<&Value> = pulled.iter().map(|v| &v["checklist_template"]).collect();
+    assert_eq!(named.iter().filter(|t| **t == &json!({"id": ID, "version": 1})).count(), 5, "{named:?}");
+    assert_eq!(named.iter().filter(|t| t.is_null()).count(), 1, "{named:?}");
 
     let volunteer_b = app.token("volunteer_b", PASSWORD, &new_id()).await;
     let hb = new_id();

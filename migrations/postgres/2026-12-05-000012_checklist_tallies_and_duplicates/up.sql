@@ -14,6 +14,10 @@ CREATE TABLE checklist_tallies (
     PRIMARY KEY (template_id, day, area_path, item, answer)
 );
 
+-- The template version a visit was filled from (NULL: none), as pull returns it.
+ALTER TABLE visits ADD COLUMN checklist_template_id TEXT;
+ALTER TABLE visits ADD COLUMN checklist_template_version INTEGER;
+
 -- Duplicate households (contract 1.1): the normalised address and head's name, kept by the push
 -- writer, looked up per grid through the index when a new household arrives. Existing rows are
 -- filled in at start (the normalisation is the server's, not SQL's).

@@ -162,6 +162,8 @@ diesel::table! {
         device_id -> Text,
         content_hash -> Text,
         seq -> BigInt,
+        checklist_template_id -> Nullable<Text>,
+        checklist_template_version -> Nullable<Integer>,
     }
 }
 

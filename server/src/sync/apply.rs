@@ -436,6 +436,8 @@ impl Run<'_, '_> {
                 device_id: self.who().device_id.clone(),
                 content_hash: hash.clone(),
                 seq: self.seq.next(self.conn)?,
+                checklist_template_id: v.checklist_template.as_ref().map(|t| t.id.clone()),
+                checklist_template_version: v.checklist_template.as_ref().map(|t| t.version),
             });
             seen.insert(id.clone(), (hash.as_str(), &p.canonical));
             self.record(RecordResult::applied(T, id));
