@@ -3,10 +3,16 @@
 
 mod harness;
 
+use diesel::connection::SimpleConnection;
+use fieldvisit_server::{check, db};
 use harness::*;
 use serde_json::{json, Value};
 
 const ID: &str = "alarm_check";
+/// Town B's household, with one visit.
+const HB: &str = "0b0b0b0b-0000-4000-8000-000000000001";
+/// One of town A's households with the four recent visits.
+const HA: &str = "0a0a0a0a-0000-4000-8000-000000000001";
 
 fn template(items: Value) -> Value {
     json!({"id": ID, "name": "报警器检查", "items": items})
@@ -49,7 +55,7 @@ async fn known_visits(app: &TestApp, org: &Org) {
         .await;
     assert_eq!((status, &v1["version"]), (200, &json!(1)), "{v1}");
     let volunteer_a = app.token("volunteer_a", PASSWORD, &new_id()).await;
-    let (ha, old) = (new_id(), new_id());
+    let (ha, old) = (HA.to_owned(), new_id());
     let visits = vec![
         answered(&ha, -30, 1, json!({"alarm_working": true, "indoor_temp": 12, "fuel": "煤", "note": "报警器旧"})),
         answered(&ha, -20, 1, json!({"alarm_working": true, "indoor_temp": 15.0, "fuel": "煤", "note": " "})),
@@ -71,7 +77,7 @@ async fn known_visits(app: &TestApp, org: &Org) {
     assert_eq!(named.iter().filter(|t| t.is_null()).count(), 1, "{named:?}");
 
     let volunteer_b = app.token("volunteer_b", PASSWORD, &new_id()).await;
-    let hb = new_id();
+    let hb = HB.to_owned();
     let records = json!({"households": [household(&hb, &org.grid_b, "红城路3号")],
         "visits": [answered(&hb, -15, 1, json!({"alarm_working": false, "fuel": "气"}))]});
     let (status, res) = app.push(&volunteer_b, &batch(&at_minutes(0), records)).await;
@@ -185,7 +191,44 @@ async fn the_csv_has_a_row_per_item_and_choice(app: TestApp) {
     assert_eq!((formula[10].as_str(), formula[11].as_str()), ("'=1+1", "1"), "a cell a spreadsheet will not run");
 }
 
+/// Runs `damage` (SQL), then `fieldvisit check`'s checks.
+async fn check_after(app: &TestApp, damage: &'static str) -> check::Report {
+    let now = chrono::Utc::now().timestamp_millis();
+    db::run(&app.state.pool, move |c| {
+        if !damage.is_empty() {
+            c.batch_execute(damage)?;
+        }
+        check::run(c, now)
+    })
+    .await
+    .expect("check runs")
+}
+
+async fn the_tallies_follow_a_merge_and_fieldvisit_check_verifies_them(app: TestApp) {
+    let org = app.org().await;
+    known_visits(&app, &org).await;
+    assert!(check_after(&app, "").await.is_clean());
+    // Town B's household merged into town A's: its visit now counts in town A.
+    let (status, body) = app.post_as(&org.admin, &format!("/api/v1/households/{HB}/merge"), &json!({"into": HA})).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, r) = report(&app, &org.admin, "").await;
+    assert_eq!(area(&r, &org.town_a)["visits"], 6, "{r}");
+    assert_eq!(area(&r, &org.town_b)["visits"], 0, "{r}");
+    assert_eq!(item(area(&r, &org.town_a), "fuel")["choices"]["气"], 1, "{r}");
+    let report = check_after(&app, "").await;
+    assert!(report.is_clean(), "{:?}", report.findings);
+
+    let report = check_after(
+        &app,
+        "UPDATE checklist_tallies SET visits = visits + 1 WHERE item = 'alarm_working' AND answer = 'false'",
+    )
+    .await;
+    assert!(report.problems >= 1, "{report:?}");
+    assert!(report.findings.iter().all(|f| f.contains("alarm_working=\"false\"")), "{:?}", report.findings);
+}
+
 backend_tests!(
+    the_tallies_follow_a_merge_and_fieldvisit_check_verifies_them,
     figures_match_the_known_answers,
     a_retired_item_keeps_its_answers,
     the_report_keeps_to_scope_and_roles,

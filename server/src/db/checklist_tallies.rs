@@ -9,8 +9,10 @@ use diesel::upsert::excluded;
 use fieldvisit_sync_protocol::checklist::{Kind, Template};
 use serde_json::{Map, Value};
 
+use super::policies::PolicyBook;
+use super::records::VisitRow;
 use super::schema::checklist_tallies as ct;
-use super::{scope, DbConn};
+use super::{checklists, scope, DbConn};
 
 /// What a tally counts: (template, grid path, day, item, answer).
 pub type TallyKey = (String, String, i32, String, String);
@@ -51,7 +53,22 @@ impl Tallies {
 
     /// Adds the tallies to the stored ones, inside the caller's transaction.
     pub fn store(&self, conn: &mut DbConn) -> QueryResult<()> {
+        self.store_times(conn, 1)
+    }
+
+    /// Takes the tallies off the stored ones (visits leaving a grid in a merge).
+    pub fn unstore(&self, conn: &mut DbConn) -> QueryResult<()> {
+        self.store_times(conn, -1)
+    }
+
+    /// Every non-zero tally.
+    pub fn into_counts(self) -> BTreeMap<TallyKey, i64> {
+        self.0.into_iter().filter(|(_, n)| *n != 0).collect()
+    }
+
+    fn store_times(&self, conn: &mut DbConn, sign: i64) -> QueryResult<()> {
         for ((template_id, area_path, day, item, answer), n) in &self.0 {
+            let n = n * sign;
             let row = (
                 ct::template_id.eq(template_id),
                 ct::area_path.eq(area_path),
@@ -70,6 +87,39 @@ impl Tallies {
         }
         Ok(())
     }
+}
+
+/// Re-derives the tallies of stored `visits` (those naming a template), each counted in `grid` if
+/// given, else in its own; the day in the timezone of the visit's own county, as the writer did.
+pub fn of_visits(
+    conn: &mut DbConn,
+    visits: &[VisitRow],
+    book: &PolicyBook,
+    grid: Option<&str>,
+) -> QueryResult<Tallies> {
+    let mut refs: Vec<(String, i32)> =
+        visits.iter().filter_map(|v| v.checklist_template_id.clone().zip(v.checklist_template_version)).collect();
+    refs.sort_unstable();
+    refs.dedup();
+    let templates = checklists::by_refs(conn, &refs)?;
+    let mut tallies = Tallies::default();
+    for v in visits {
+        let Some(key) = v.checklist_template_id.clone().zip(v.checklist_template_version) else { continue };
+        let Some(template) = templates.get(&key) else { continue };
+        let answers: Map<String, Value> = serde_json::from_str(&v.checklist).unwrap_or_default();
+        let day = crate::checklist_report::local_day(v.visited_at, &book.latest_for(&v.area_path).timezone);
+        tallies.add(template, grid.unwrap_or(&v.area_path), day, &answers);
+    }
+    Ok(tallies)
+}
+
+/// Every stored non-zero tally (for `fieldvisit check`).
+pub fn all(conn: &mut DbConn) -> QueryResult<BTreeMap<TallyKey, i64>> {
+    let rows: Vec<(String, String, i32, String, String, i64)> = ct::table
+        .filter(ct::visits.ne(0))
+        .select((ct::template_id, ct::area_path, ct::day, ct::item, ct::answer, ct::visits))
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(t, a, d, i, ans, n)| ((t, a, d, i, ans), n)).collect())
 }
 
 /// One stored tally the report reads: (grid path, item, answer, visits).

@@ -4,10 +4,10 @@
 
 use diesel::prelude::*;
 
-use super::records::HouseholdRow;
+use super::records::{HouseholdRow, VisitRow};
 use super::schema::{alerts, household_versions, households, record_photos, removals, ticket_events, tickets, visits};
 use super::seq::SeqAlloc;
-use super::{scope, DbConn};
+use super::{checklist_tallies, policies, scope, DbConn};
 
 /// Another household in grid `area_id` with the same key as household `id`, the oldest first.
 pub fn match_in_grid(conn: &mut DbConn, area_id: &str, key: &str, id: &str) -> QueryResult<Option<String>> {
@@ -83,8 +83,15 @@ pub fn merge(conn: &mut DbConn, from: &Counted, into: &Counted, now: i64) -> Que
     let (from, into) = (&from.row, &into.row);
     let mut seq = SeqAlloc::new();
     let area_moves = from.area_path != into.area_path;
-    let visit_ids: Vec<String> =
-        visits::table.filter(visits::household_id.eq(&from.id)).select(visits::id).load(conn)?;
+    let moving: Vec<VisitRow> =
+        visits::table.filter(visits::household_id.eq(&from.id)).select(VisitRow::as_select()).load(conn)?;
+    if area_moves {
+        // The checklist report counts a visit in its household's grid: its tallies move along.
+        let book = policies::load(conn)?;
+        checklist_tallies::of_visits(conn, &moving, &book, None)?.unstore(conn)?;
+        checklist_tallies::of_visits(conn, &moving, &book, Some(&into.area_path))?.store(conn)?;
+    }
+    let visit_ids: Vec<String> = moving.into_iter().map(|v| v.id).collect();
     for id in &visit_ids {
         diesel::update(visits::table.find(id))
             .set((
