@@ -51,6 +51,7 @@ export async function call(method, path, body) {
 
 export const get = (path) => call('GET', path);
 export const post = (path, body) => call('POST', path, body);
+export const put = (path, body) => call('PUT', path, body);
 
 /** The device id of this browser: made once and kept; it names the device, it is not a secret. */
 export function deviceId() {

@@ -14,6 +14,8 @@ import { coverageView } from './coverage.js';
 import { temperatureView } from './temperature.js';
 import { channelsView } from './channels.js';
 import { session } from './state.js';
+import { checklistsView } from './checklists.js';
+import { duplicatesView } from './duplicates.js';
 
 const DESK_ROLES = ['dispatcher', 'supervisor', 'admin'];
 const main = document.getElementById('main');
@@ -32,6 +34,8 @@ function header() {
         h('li', {}, h('a', { href: '#/coverage' }, t('nav_coverage'))),
         h('li', {}, h('a', { href: '#/temperature' }, t('nav_temperature'))),
         ['supervisor', 'admin'].includes(role) ? h('li', {}, h('a', { href: '#/devices' }, t('nav_devices'))) : null,
+        h('li', {}, h('a', { href: '#/duplicates' }, t('nav_duplicates'))),
+        role === 'admin' ? h('li', {}, h('a', { href: '#/checklists' }, t('nav_checklists'))) : null,
         role === 'admin' ? h('li', {}, h('a', { href: '#/channels' }, t('nav_channels'))) : null))
     : null;
   const switchLang = h('button', {
@@ -121,6 +125,8 @@ async function route() {
     else if (view === 'coverage') leave = await coverageView(main, params);
     else if (view === 'temperature') leave = await temperatureView(main, params);
     else if (view === 'channels') leave = await channelsView(main);
+    else if (view === 'duplicates') leave = await duplicatesView(main);
+    else if (view === 'checklists') leave = await checklistsView(main, params);
     else leave = await boardView(main, params);
   } catch (err) {
     if (err.status === 401) return;

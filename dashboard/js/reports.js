@@ -4,6 +4,7 @@
 import * as api from './api.js';
 import { h, fill, table } from './dom.js';
 import { t, tr, lang } from './i18n.js';
+import { checklistSection } from './checklists.js';
 
 const STAGES = ['classify', 'dispatch', 'on_site', 'close'];
 const COLOURS = { classify: '#1a5fb4', dispatch: '#9141ac', on_site: '#c64600', close: '#26a269' };
@@ -16,6 +17,18 @@ function onTime(stats) {
 
 const pct = (v) => (v === null ? '—' : `${v}%`);
 
+/** Chart.js options of a bar chart of percentages (0–100), legend below. */
+export function percentOptions() {
+  return {
+    responsive: true,
+    maintainAspectRatio: false,
+    animation: false,
+    scales: { y: { min: 0, max: 100, ticks: { callback: (v) => `${v}%` } } },
+    plugins: { legend: { position: 'bottom' } },
+    locale: lang(),
+  };
+}
+
 function chart(canvas, groups) {
   if (!window.Chart) return null; // the vendored script failed to load; the table still shows the numbers
   return new window.Chart(canvas, {
@@ -26,14 +39,7 @@ function chart(canvas, groups) {
         label: tr('stage', s), backgroundColor: COLOURS[s], minBarLength: 3, data: groups.map((g) => onTime(g.stages[s])),
       })),
     },
-    options: {
-      responsive: true,
-      maintainAspectRatio: false,
-      animation: false,
-      scales: { y: { min: 0, max: 100, ticks: { callback: (v) => `${v}%` } } },
-      plugins: { legend: { position: 'bottom' } },
-      locale: lang(),
-    },
+    options: percentOptions(),
   });
 }
 
@@ -68,14 +74,15 @@ function dailySection(report, date) {
 
 export async function reportsView(main, params) {
   const date = params.get('date') || '';
-  const [byArea, byTeam, daily] = await Promise.all([
+  const [byArea, byTeam, daily, checklist] = await Promise.all([
     api.get('/api/v1/reports/compliance?group_by=area'),
     api.get('/api/v1/reports/compliance?group_by=team'),
     api.get(`/api/v1/reports/daily${date ? `?date=${encodeURIComponent(date)}` : ''}`),
+    checklistSection(params.get('template_id')),
   ]);
   const area = complianceSection('area', t('by_area'), byArea.groups, '/api/v1/reports/compliance?group_by=area&format=csv');
   const team = complianceSection('team', t('by_team'), byTeam.groups, '/api/v1/reports/compliance?group_by=team&format=csv');
-  fill(main, h('h1', {}, t('nav_reports')), area.section, team.section, dailySection(daily, date || daily.date || ''));
-  const charts = [area.draw(), team.draw()];
+  fill(main, h('h1', {}, t('nav_reports')), area.section, team.section, dailySection(daily, date || daily.date || ''), checklist.section);
+  const charts = [area.draw(), team.draw(), checklist.draw()];
   return () => charts.forEach((c) => c?.destroy());
 }

@@ -164,6 +164,8 @@ impl Batch {
                     device_id: "limit".into(),
                     content_hash: hash,
                     seq: 0,
+                    checklist_template_id: None,
+                    checklist_template_version: None,
                 }),
                 80..=89 => {
                     let place = rows::Place { area_id: &grid.id, area_path: &grid.path };

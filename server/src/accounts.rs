@@ -33,6 +33,8 @@ pub struct TokenPair {
 pub fn bootstrap(conn: &mut DbConn, settings: &Settings, now: i64) -> anyhow::Result<Option<String>> {
     // Also on a database from before templates existed.
     crate::db::checklists::ensure_default(conn, now)?;
+    // Households stored before duplicate keys existed get theirs.
+    crate::db::duplicates::fill_keys(conn)?;
     if users::count(conn)? > 0 {
         return Ok(None);
     }

@@ -6,7 +6,9 @@
 //!   current due time, closed time) against the pure fold of its stored events under its policy;
 //! - every alert key (ticket, kind, stage, cycle, level) stored once;
 //! - every change-sequence number used by one row only, and none above the counter;
-//! - every household's `visit_count` and `last_visited_at` against its visits.
+//! - every household's `visit_count` and `last_visited_at` against its visits;
+//! - the checklist report's tallies against the visits that name a template (a timezone changed
+//!   since a visit was stored shows here too: its day was counted in the old one).
 //!
 //! Sequence numbers have gaps by design (`db::seq` hands them out in chunks), so gaps are not findings.
 
@@ -18,7 +20,7 @@ use fieldvisit_sync_protocol::time::Millis;
 
 use crate::db::records::{self, TicketRow};
 use crate::db::schema::{alerts, areas, households, removals, teams, ticket_events, tickets, visits};
-use crate::db::{self, policies, seq, DbConn};
+use crate::db::{self, checklist_tallies, policies, seq, DbConn};
 use crate::error::ApiError;
 use crate::sync::apply::set_projection;
 
@@ -60,6 +62,7 @@ pub fn run(conn: &mut DbConn, now: Millis) -> Result<Report, ApiError> {
         check_alerts(c, &mut report)?;
         check_sequence(c, &mut report)?;
         check_visit_tallies(c, &mut report)?;
+        check_checklist_tallies(c, &mut report)?;
         Ok(report)
     })
 }
@@ -169,6 +172,38 @@ fn check_visit_tallies(conn: &mut DbConn, report: &mut Report) -> Result<(), Api
         report.find(format!(
             "household {id}: stored visit_count/last_visited_at {stored:?}, its visits give {derived:?}"
         ));
+    }
+    Ok(())
+}
+
+fn check_checklist_tallies(conn: &mut DbConn, report: &mut Report) -> Result<(), ApiError> {
+    let book = policies::load(conn)?;
+    let mut derived = std::collections::BTreeMap::new();
+    let mut after = String::new();
+    loop {
+        let page: Vec<records::VisitRow> = visits::table
+            .filter(visits::checklist_template_id.is_not_null())
+            .filter(visits::id.gt(&after))
+            .order(visits::id)
+            .limit(PAGE)
+            .select(records::VisitRow::as_select())
+            .load(conn)?;
+        let Some(last) = page.last() else { break };
+        after.clone_from(&last.id);
+        for (key, n) in checklist_tallies::of_visits(conn, &page, &book, None)?.into_counts() {
+            *derived.entry(key).or_insert(0) += n;
+        }
+    }
+    let stored = checklist_tallies::all(conn)?;
+    let keys: HashSet<_> = stored.keys().chain(derived.keys()).collect();
+    for key in keys {
+        let (s, d) = (stored.get(key).copied().unwrap_or(0), derived.get(key).copied().unwrap_or(0));
+        if s != d {
+            let (template, grid, day, item, answer) = key;
+            report.find(format!(
+                "checklist tally {template} {grid} day {day} {item}={answer:?}: stored {s}, the visits give {d}"
+            ));
+        }
     }
     Ok(())
 }

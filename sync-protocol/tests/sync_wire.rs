@@ -375,6 +375,7 @@ fn visit_and_event_out() {
         photos: vec![],
         volunteer_id: id(30).to_string(),
         device_id: "phone-1".into(),
+        checklist_template: None,
     };
     let v = serde_json::to_value(&visit).expect("serializes");
     assert_eq!(

@@ -36,6 +36,10 @@ async fn the_demo_county_comes_alive_with_overdue_tickets(app: TestApp) {
     assert_eq!(tally.refused.load(Ordering::Relaxed), 0, "the server refused none of the actors' events");
 
     let supervisor = app.token("supervisor", PASSWORD, "sup-laptop").await;
+    // The visits fill the default template, so the checklist report counts every one of them.
+    let (_, report) = app.get_as(&supervisor, "/api/v1/reports/checklist").await;
+    let counted: u64 = report["areas"].as_array().expect("areas").iter().filter_map(|a| a["visits"].as_u64()).sum();
+    assert_eq!(counted, tally.visits.load(Ordering::Relaxed), "{report}");
     let (_, page) = app.get_as(&supervisor, "/api/v1/tickets?limit=200").await;
     let tickets = page["tickets"].as_array().expect("tickets");
     assert_eq!(tickets.len() as u64, tally.tickets.load(Ordering::Relaxed), "every acknowledged ticket is there once");

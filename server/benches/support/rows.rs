@@ -29,6 +29,7 @@ pub fn household(at: &Place<'_>, address: String, now: i64) -> HouseholdRow {
         received_at: now,
         created_by: "bench".into(),
         seq: 0,
+        dedup_key: None,
     }
 }
 

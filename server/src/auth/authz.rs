@@ -38,6 +38,8 @@ pub enum Action {
     WatchTeamAlerts,
     /// The callback list (回访); the `callback` event itself goes through `may_write_event`.
     CallBack,
+    /// List possible duplicate households and merge one into another.
+    MergeHouseholds,
 }
 
 pub fn allowed_roles(action: Action) -> &'static [Role] {
@@ -53,7 +55,7 @@ pub fn allowed_roles(action: Action) -> &'static [Role] {
         // Watching deadlines is the desk's job; phones see their tickets' states in pulls.
         Action::WatchAlerts | Action::CallBack => &[Dispatcher, Supervisor, Admin],
         Action::WriteRecords => &[Volunteer, Dispatcher, Supervisor, Admin],
-        Action::ReadReports => &[Dispatcher, Supervisor, Admin],
+        Action::ReadReports | Action::MergeHouseholds => &[Dispatcher, Supervisor, Admin],
         Action::WatchTeamAlerts => &[Handler],
     }
 }

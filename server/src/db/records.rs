@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use fieldvisit_sync_protocol::deadline::{EventType, Policy, Projection, Severity, TicketFacts};
 use fieldvisit_sync_protocol::sync::pull::{HouseholdOut, TicketEventOut, TicketOut, TicketStatus, VisitOut};
-use fieldvisit_sync_protocol::sync::records::{Heating, HouseholdFields, Location, Satisfaction};
+use fieldvisit_sync_protocol::sync::records::{Heating, HouseholdFields, Location, Satisfaction, TemplateRef};
 use fieldvisit_sync_protocol::time::format_utc;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -47,6 +47,8 @@ pub struct HouseholdRow {
     pub received_at: i64,
     pub created_by: String,
     pub seq: i64,
+    /// `crate::duplicates::key` of the address and head's name, kept with them.
+    pub dedup_key: Option<String>,
 }
 
 impl HouseholdRow {
@@ -74,6 +76,7 @@ impl HouseholdRow {
             received_at,
             created_by: by,
             seq,
+            dedup_key: None,
         };
         row.set_fields(fields);
         row
@@ -95,6 +98,7 @@ impl HouseholdRow {
         self.phone.clone_from(&f.phone);
         self.heating = f.heating.as_str().to_owned();
         self.tags = serde_json::to_string(&f.tags).unwrap_or_else(|_| "[]".into());
+        self.dedup_key = crate::duplicates::key(&f.address, &f.head_name);
     }
 }
 
@@ -135,6 +139,9 @@ pub struct VisitRow {
     pub device_id: String,
     pub content_hash: String,
     pub seq: i64,
+    /// The template version the answers were filled from, if the visit named one.
+    pub checklist_template_id: Option<String>,
+    pub checklist_template_version: Option<i32>,
 }
 
 impl From<&VisitRow> for VisitOut {
@@ -155,6 +162,11 @@ impl From<&VisitRow> for VisitOut {
             photos: json_or_default(&r.photos),
             volunteer_id: r.user_id.clone(),
             device_id: r.device_id.clone(),
+            checklist_template: r
+                .checklist_template_id
+                .clone()
+                .zip(r.checklist_template_version)
+                .map(|(id, version)| TemplateRef { id, version }),
         }
     }
 }

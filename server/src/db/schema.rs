@@ -128,6 +128,7 @@ diesel::table! {
         seq -> BigInt,
         last_visited_at -> Nullable<BigInt>,
         visit_count -> BigInt,
+        dedup_key -> Nullable<Text>,
     }
 }
 
@@ -161,6 +162,8 @@ diesel::table! {
         device_id -> Text,
         content_hash -> Text,
         seq -> BigInt,
+        checklist_template_id -> Nullable<Text>,
+        checklist_template_version -> Nullable<Integer>,
     }
 }
 
@@ -344,5 +347,16 @@ diesel::table! {
         created_at -> BigInt,
         created_by -> Nullable<Text>,
         seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    checklist_tallies (template_id, day, area_path, item, answer) {
+        template_id -> Text,
+        area_path -> Text,
+        day -> Integer,
+        item -> Text,
+        answer -> Text,
+        visits -> BigInt,
     }
 }

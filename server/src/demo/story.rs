@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::county::{County, Grid, CATEGORIES, HOUSEHOLDS_PER_GRID};
+use crate::db::checklists::DEFAULT_ID;
 use crate::import::{area_id, household_id, team_id};
 use crate::simulate::http::Api;
 use fieldvisit_sync_protocol::time::format_utc;
@@ -110,6 +111,26 @@ impl Phone {
         Phone { rng, token, households, skew_ms, first: true }
     }
 
+    /// Answers to the default template (`winter_visit` v1), consistent with the room's temperature;
+    /// alarms and subsidies are missing in a share of homes, so the checklist report has contrast.
+    fn checklist(&mut self, temp: f64) -> Value {
+        let alarm = self.rng.gen_bool(0.8);
+        let mut answers = json!({
+            "indoor_temp_ok": temp >= 18.0, "radiator_warm": temp >= 17.0, "pipes_valves_ok": self.rng.gen_bool(0.93),
+            "co_alarm_present": alarm, "service_card_given": true, "subsidy_or_coal_received": self.rng.gen_bool(0.85),
+        });
+        if alarm {
+            answers["co_alarm_working"] = json!(self.rng.gen_bool(0.9));
+        }
+        if self.rng.gen_bool(0.3) {
+            answers["stove_flue_safe"] = json!(self.rng.gen_bool(0.9));
+        }
+        if temp < 18.0 {
+            answers["resident_concerns"] = json!("希望尽快把暖气烧热");
+        }
+        answers
+    }
+
     /// One batch: a few visits, sometimes a ticket. The first batch and one in five come back from
     /// an offline spell of up to 2.5 hours (their tickets arrive due soon or overdue).
     fn batch(&mut self) -> (Value, u64, u64) {
@@ -121,10 +142,11 @@ impl Phone {
             (false, true) => self.rng.gen_range(50..150) * MINUTE,
             (false, false) => self.rng.gen_range(0..2) * MINUTE,
         };
-        let device = |t: i64| format_utc(t + self.skew_ms);
+        let skew_ms = self.skew_ms;
+        let device = |t: i64| format_utc(t + skew_ms);
         let (mut visits, mut tickets) = (Vec::new(), Vec::new());
         for v in 0..self.rng.gen_range(1..=3) {
-            let household = &self.households[self.rng.gen_range(0..self.households.len())];
+            let household = self.households[self.rng.gen_range(0..self.households.len())].clone();
             // The ticket is reported a minute after the visit: both in the past, or the desk's
             // first action (now) would land before the report and be refused.
             let at = now - late - v * 4 * MINUTE - MINUTE;
@@ -134,7 +156,7 @@ impl Phone {
             let visit_id = Uuid::new_v4().to_string();
             visits.push(json!({"id": visit_id, "household_id": household, "visited_at": device(at),
                 "indoor_temp_c": (temp * 10.0).round() / 10.0, "service_card_given": true,
-                "checklist": {"radiator_warm": temp >= 18.0, "co_alarm_ok": true, "windows_sealed": temp >= 16.0}}));
+                "checklist": self.checklist(temp), "checklist_template": {"id": DEFAULT_ID, "version": 1}}));
             if temp < 16.0 || (self.first && v == 0) || self.rng.gen_bool(0.03) {
                 let category = CATEGORIES[self.rng.gen_range(0..CATEGORIES.len())];
                 let severity = if temp < 14.0 { "urgent" } else { "normal" };

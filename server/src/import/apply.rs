@@ -31,6 +31,10 @@ pub fn apply(conn: &mut DbConn, roster: &Roster, now: i64) -> Result<Report, Api
     run.teams(&roster.teams)?;
     run.users(&roster.users)?;
     run.households(&roster.households)?;
+    for (i, outcome) in super::checklist::apply(run.conn, &roster.checklist, now)? {
+        let at = &roster.checklist[i];
+        run.note(at, &format!("{}.{}", at.row.template_id, at.row.key), outcome);
+    }
     Ok(run.report)
 }
 

@@ -12,7 +12,7 @@ use crate::error::ApiError;
 
 #[derive(clap::Args)]
 pub struct ImportArgs {
-    /// Folder holding areas.csv, teams.csv, users.csv and/or households.csv (docs/import.md).
+    /// Folder holding areas.csv, teams.csv, users.csv, households.csv and/or checklist.csv (docs/import.md).
     pub dir: PathBuf,
     /// Check every row against the database, report, and store nothing.
     #[arg(long)]

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 
+use super::checklist::ItemRow;
 use super::vocabulary::{self, list};
 use super::{AreaIn, HouseholdIn, Line, Roster, TeamIn, UserIn};
 
@@ -69,7 +70,8 @@ impl Cells<'_> {
     }
 }
 
-/// Reads `areas.csv`, `teams.csv`, `users.csv` and `households.csv` from `dir`; each is optional.
+/// Reads `areas.csv`, `teams.csv`, `users.csv`, `households.csv` and `checklist.csv` from `dir`;
+/// each is optional.
 pub fn read_dir(dir: &Path) -> anyhow::Result<Roster> {
     if !dir.is_dir() {
         bail!("{}: not a folder", dir.display());
@@ -117,8 +119,27 @@ pub fn read_dir(dir: &Path) -> anyhow::Result<Roster> {
             tags: list(&c.text("tags")).iter().map(|t| vocabulary::tag(t).to_owned()).collect(),
         });
     }
-    if roster.areas.is_empty() && roster.teams.is_empty() && roster.users.is_empty() && roster.households.is_empty() {
-        bail!("{}: no rows in areas.csv, teams.csv, users.csv or households.csv", dir.display());
+    let items =
+        ["template_id", "template_name", "key", "label", "type", "kind", "required", "choices", "unit", "min", "max"];
+    if let Some(t) = Table::read(&dir.join("checklist.csv"), &items, &["template_id", "key", "label"])? {
+        roster.checklist = t.lines(|c| ItemRow {
+            template_id: c.text("template_id"),
+            template_name: c.text("template_name"),
+            key: c.text("key"),
+            label: c.text("label"),
+            // `类型` reads as `kind` in every file; here it is the item's type.
+            kind: vocabulary::item_type(&c.opt("type").or_else(|| c.opt("kind")).unwrap_or_default()).to_owned(),
+            required: c.text("required"),
+            choices: list(&c.text("choices")),
+            unit: c.opt("unit"),
+            min: c.opt("min"),
+            max: c.opt("max"),
+        });
+    }
+    let empty =
+        [roster.areas.is_empty(), roster.teams.is_empty(), roster.users.is_empty(), roster.households.is_empty()];
+    if empty.iter().all(|e| *e) && roster.checklist.is_empty() {
+        bail!("{}: no rows in areas.csv, teams.csv, users.csv, households.csv or checklist.csv", dir.display());
     }
     Ok(roster)
 }

@@ -5,6 +5,7 @@
 //! nothing is stored.
 
 mod apply;
+mod checklist;
 mod command;
 mod csv_in;
 mod vocabulary;
@@ -23,6 +24,8 @@ pub struct Roster {
     pub teams: Vec<Line<TeamIn>>,
     pub users: Vec<Line<UserIn>>,
     pub households: Vec<Line<HouseholdIn>>,
+    /// `checklist.csv`: checklist template items, one a row.
+    pub checklist: Vec<Line<checklist::ItemRow>>,
 }
 
 #[derive(Debug, Clone)]

@@ -22,6 +22,16 @@ pub fn column(header: &str) -> String {
         "电话" | "联系电话" | "手机" => "phone",
         "取暖方式" | "供暖方式" | "采暖方式" => "heating",
         "标签" | "重点人群" => "tags",
+        "模板编码" | "清单编码" | "模板" => "template_id",
+        "模板名称" | "清单名称" => "template_name",
+        "项目编码" | "键" | "字段" => "key",
+        "项目" | "项目名称" | "问题" | "检查项" => "label",
+        "题型" | "答案类型" => "type",
+        "必填" | "是否必填" => "required",
+        "选项" | "可选项" => "choices",
+        "单位" => "unit",
+        "最小值" | "下限" => "min",
+        "最大值" | "上限" => "max",
         other => return other.to_ascii_lowercase().replace([' ', '-'], "_"),
     };
     canonical.to_owned()
@@ -57,6 +67,17 @@ pub fn heating(v: &str) -> &str {
         "燃气" | "天然气" | "气" => "gas",
         "电" | "电采暖" | "电暖" => "electric",
         "其他" | "其它" => "other",
+        other => other,
+    }
+}
+
+/// A checklist item's type.
+pub fn item_type(v: &str) -> &str {
+    match v {
+        "是否" | "判断" | "是/否" => "bool",
+        "数字" | "数值" => "number",
+        "文本" | "文字" => "text",
+        "单选" | "选择" => "choice",
         other => other,
     }
 }

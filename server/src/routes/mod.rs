@@ -8,9 +8,11 @@ pub mod auth;
 pub mod blobs;
 pub mod callbacks;
 pub mod channels;
+pub mod checklist_report;
 pub mod checklists;
 pub mod devices;
 pub mod health;
+pub mod household_merge;
 pub mod households;
 pub mod openapi;
 pub mod org;
@@ -55,6 +57,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(reports::daily)
         .service(reports::coverage)
         .service(reports::temperature)
+        .service(checklist_report::checklist)
         .service(policy::get_policy)
         .service(policy::put_policy)
         .service(checklists::list_checklists)
@@ -69,6 +72,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(tickets::list_tickets)
         .service(tickets::get_ticket)
         .service(tickets::add_event)
+        // Before `households/{id}`, which would take `duplicates` for an id.
+        .service(household_merge::list_duplicates)
+        .service(household_merge::merge_household)
         .service(callbacks::list_callbacks)
         .service(households::get_household)
         .service(ui::index)

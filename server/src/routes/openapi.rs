@@ -7,7 +7,8 @@ use utoipa::openapi::{Content, Ref, Response};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    alerts, audit, auth, blobs, callbacks, channels, checklists, devices, health, households, org, policy, reports, sync, tickets,
+    alerts, audit, auth, blobs, callbacks, channels, checklist_report, checklists, devices, health, household_merge,
+    households, org, policy, reports, sync, tickets,
 };
 
 #[derive(OpenApi)]
@@ -29,6 +30,7 @@ use super::{
         channels::list_channels, channels::create_channel, channels::update_channel, channels::delete_channel,
         channels::test_channel,
         callbacks::list_callbacks,
+        checklist_report::checklist, household_merge::merge_household, household_merge::list_duplicates,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth, &CommonErrors)

@@ -17,12 +17,12 @@ const DAY_MS: i64 = 86_400_000;
 /// The heating standard: rooms below it count as cold.
 const STANDARD_C: f64 = 18.0;
 
-fn timezone(name: &str) -> chrono_tz::Tz {
+pub(crate) fn timezone(name: &str) -> chrono_tz::Tz {
     name.parse().unwrap_or(chrono_tz::Asia::Shanghai)
 }
 
 /// RFC 3339, or `YYYY-MM-DD` meaning that day's midnight in `tz`.
-fn parse_time(field: &str, value: &str, tz: chrono_tz::Tz) -> Result<i64, ApiError> {
+pub(crate) fn parse_time(field: &str, value: &str, tz: chrono_tz::Tz) -> Result<i64, ApiError> {
     if let Some(ms) = fieldvisit_sync_protocol::time::parse_rfc3339(value) {
         return Ok(ms);
     }
@@ -37,7 +37,7 @@ fn parse_time(field: &str, value: &str, tz: chrono_tz::Tz) -> Result<i64, ApiErr
 }
 
 /// Area names in scope, for labelling groups.
-fn area_names(conn: &mut db::DbConn, scope: &str) -> Result<HashMap<String, String>, ApiError> {
+pub(crate) fn area_names(conn: &mut db::DbConn, scope: &str) -> Result<HashMap<String, String>, ApiError> {
     Ok(areas::list_within(conn, scope)?.into_iter().map(|a| (a.id, a.name)).collect())
 }
 
@@ -83,11 +83,7 @@ pub async fn compliance(
             )
         }
     };
-    let csv = match q.format.as_deref().unwrap_or("json") {
-        "json" => false,
-        "csv" => true,
-        _ => return Err(ApiError::bad_request("invalid_query", "format: json or csv").with_field("format")),
-    };
+    let csv = wants_csv(q.format.as_deref())?;
     let now = state.clock.now();
     let q = q.into_inner();
     let groups = db::run(&state.pool, move |conn| {
@@ -113,11 +109,20 @@ pub async fn compliance(
     Ok(HttpResponse::Ok().json(ComplianceReport { groups }))
 }
 
+/// `format`: `json` (default) → false, `csv` → true.
+pub(crate) fn wants_csv(format: Option<&str>) -> Result<bool, ApiError> {
+    match format.unwrap_or("json") {
+        "json" => Ok(false),
+        "csv" => Ok(true),
+        _ => Err(ApiError::bad_request("invalid_query", "format: json or csv").with_field("format")),
+    }
+}
+
 /// A text cell as a spreadsheet will not run it: one that would start with `=`, `+`, `-`, `@`,
 /// tab or carriage return gets a leading `'` (categories and names come from users). Numeric
 /// cells are formatted here from numbers, so a leading '-' there is a negative number, not a
 /// formula, and they are left as numbers.
-fn safe_cell(text: &str) -> String {
+pub(crate) fn safe_cell(text: &str) -> String {
     if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}")
     } else {

@@ -17,9 +17,12 @@ use serde_json::Value;
 
 use crate::auth::authz::EventRefusal;
 use crate::auth::Principal;
+use crate::checklist_report;
 use crate::db::alerts::{self, AlertKey, NewAlert};
 use crate::db::areas::TeamRow;
+use crate::db::checklist_tallies::Tallies;
 use crate::db::checklists;
+use crate::db::duplicates;
 use crate::db::policies::PolicyBook;
 use crate::db::records::{self, EventRow, HouseholdRow, TicketRow, VisitRow};
 use crate::db::schema::{record_photos, removals, sync_batches, ticket_events, tickets, visits};
@@ -193,9 +196,17 @@ impl Run<'_, '_> {
                     let times = (updated_at, self.job.received_at);
                     let by = self.who().user_id.clone();
                     let row = HouseholdRow::first(id.clone(), (&area.id, &area.path), &h.fields, times, by, seq);
+                    // Applied either way (contract 1.1); a match in the grid comes back as a hint.
+                    let twin = match &row.dedup_key {
+                        Some(key) => duplicates::match_in_grid(self.conn, &area.id, key, &id)?,
+                        None => None,
+                    };
                     records::insert_household(self.conn, &row)?;
                     existing.insert(id.clone(), row);
-                    RecordResult::applied(T, id)
+                    match twin {
+                        Some(of) => RecordResult::possible_duplicate(T, id, of),
+                        None => RecordResult::applied(T, id),
+                    }
                 }
                 Some(cur) if h.base_version > cur.version => {
                     let msg = format!("base_version is ahead of the server's version {}", cur.version);
@@ -374,6 +385,7 @@ impl Run<'_, '_> {
         let templates = checklists::by_refs(self.conn, &refs)?;
         let mut seen: HashMap<String, (&str, &Value)> = HashMap::new();
         let (mut rows, mut photos) = (Vec::new(), Vec::new());
+        let mut tallies = Tallies::default();
         for p in parsed {
             let (i, v, hash) = (p.at, &p.record, &p.hash);
             self.at = i;
@@ -382,6 +394,7 @@ impl Run<'_, '_> {
                 continue;
             }
             let Some(home) = self.home_of(T, &id, &path, &v.household_id.to_string(), &homes) else { continue };
+            let mut filled_from = None;
             if let Some(t) = &v.checklist_template {
                 let Some(template) = templates.get(&(t.id.clone(), t.version)) else {
                     let message = format!("no checklist template {} version {}", t.id, t.version);
@@ -392,11 +405,16 @@ impl Run<'_, '_> {
                     self.reject(T, id, "invalid_checklist", &e.message, format!("{path}.checklist.{}", e.key));
                     continue;
                 }
+                filled_from = Some(template);
             }
             let Ok((visited_at, verified)) = self.corrected(v.visited_at, &v.stamp) else {
                 self.reject(T, id, "timestamp_in_future", "visited_at is in the future", format!("{path}.visited_at"));
                 continue;
             };
+            if let Some(template) = filled_from {
+                let tz = &self.policies.latest_for(&home.area_path).timezone;
+                tallies.add(template, &home.area_path, checklist_report::local_day(visited_at, tz), &v.checklist);
+            }
             photos.extend(self.photo_rows(T, &id, &home.area_path, &v.photos));
             rows.push(VisitRow {
                 id: id.clone(),
@@ -418,12 +436,15 @@ impl Run<'_, '_> {
                 device_id: self.who().device_id.clone(),
                 content_hash: hash.clone(),
                 seq: self.seq.next(self.conn)?,
+                checklist_template_id: v.checklist_template.as_ref().map(|t| t.id.clone()),
+                checklist_template_version: v.checklist_template.as_ref().map(|t| t.version),
             });
             seen.insert(id.clone(), (hash.as_str(), &p.canonical));
             self.record(RecordResult::applied(T, id));
         }
         crate::insert_rows!(&mut *self.conn, visits::table, rows, 400);
         records::count_visits(self.conn, &rows)?;
+        tallies.store(self.conn)?;
         self.insert_photos(photos)
     }
 

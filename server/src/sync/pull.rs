@@ -305,6 +305,19 @@ pub fn pull(
             .load(conn)?,
         None => Vec::new(),
     };
+    // Households merged away (contract 1.1) reach every phone whose scope held them; a first pull
+    // only needs those merged after its snapshot (it may have sent them on an earlier page).
+    let removed_after = at.first.map_or(after, |f| after.max(f.upto));
+    rm.extend(
+        removals::table
+            .filter(removals::team_id.is_null())
+            .filter(scope::within(removals::area_path, &who.area_path))
+            .filter(removals::seq.gt(removed_after))
+            .order(removals::seq)
+            .limit(page)
+            .select((removals::seq, removals::record_type, removals::record_id))
+            .load::<(i64, String, String)>(conn)?,
+    );
     rm.retain(|(s, _, _)| *s <= horizon);
 
     let mut stream: Vec<(i64, Change)> = Vec::new();
@@ -312,8 +325,9 @@ pub fn pull(
     stream.extend(vs.into_iter().map(|r| (r.seq, Change::Visit(r))));
     stream.extend(ts.into_iter().map(|r| (r.seq, Change::Ticket(r))));
     stream.extend(es.into_iter().map(|r| (r.seq, Change::Event(r))));
-    stream.extend(rm.into_iter().map(|(s, _t, id)| {
-        (s, Change::Removal(Removed { record_type: RemovedType::Ticket, id: records::uuid_of(&id) }))
+    stream.extend(rm.into_iter().map(|(s, t, id)| {
+        let record_type = if t == "household" { RemovedType::Household } else { RemovedType::Ticket };
+        (s, Change::Removal(Removed { record_type, id: records::uuid_of(&id) }))
     }));
     stream.sort_by_key(|(s, _)| *s);
     let has_more = stream.len() as i64 > limit;

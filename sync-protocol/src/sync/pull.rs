@@ -84,6 +84,9 @@ pub struct VisitOut {
     pub photos: Vec<String>,
     pub volunteer_id: String,
     pub device_id: String,
+    /// **[1.1]** The template version the answers were filled from, when the visit named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checklist_template: Option<crate::sync::records::TemplateRef>,
 }
 
 /// A stored ticket event.

@@ -245,11 +245,29 @@ pub struct RecordResult {
     /// On `merged`: the fields both the phone and the server had changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conflicting_fields: Option<Vec<String>>,
+    /// **[1.1]** Advice beside an `applied` record, e.g. a new household that may be a duplicate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<Hint>,
+}
+
+/// **[1.1]** `{"code": "possible_duplicate", "of": "<id>"}`: the household just applied matches
+/// one already in the same grid by normalised address and head's name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hint {
+    pub code: String,
+    pub of: String,
 }
 
 impl RecordResult {
     fn bare(record_type: RecordType, id: impl Into<String>, status: RecordStatus) -> Self {
-        RecordResult { record_type, id: id.into(), status, error: None, current: None, conflicting_fields: None }
+        let id = id.into();
+        RecordResult { record_type, id, status, error: None, current: None, conflicting_fields: None, hint: None }
+    }
+
+    /// An applied household that may duplicate `of`.
+    pub fn possible_duplicate(record_type: RecordType, id: impl Into<String>, of: impl Into<String>) -> Self {
+        let hint = Hint { code: "possible_duplicate".into(), of: of.into() };
+        RecordResult { hint: Some(hint), ..Self::bare(record_type, id, RecordStatus::Applied) }
     }
 
     pub fn applied(record_type: RecordType, id: impl Into<String>) -> Self {

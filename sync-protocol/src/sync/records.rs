@@ -169,7 +169,7 @@ pub struct VisitIn {
 }
 
 /// A checklist template version a visit names: `{"id", "version"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TemplateRef {
     pub id: String,
     pub version: i32,
