@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use fieldvisit_sync_protocol::deadline::{Projection, Stage};
+use fieldvisit_sync_protocol::time::Millis;
 use serde::Serialize;
 
 use crate::db::reports::TicketFact;
@@ -25,6 +26,47 @@ pub fn area_key(path: &str, scope_path: &str) -> String {
     match rest.split('/').find(|s| !s.is_empty()) {
         Some(child) => child.to_owned(),
         None => scope_path.trim_end_matches('/').rsplit('/').next().unwrap_or("").to_owned(),
+    }
+}
+
+/// One stage of one cycle of a ticket's projection, as kept in `tickets.stage_times`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageTimes {
+    pub name: Stage,
+    pub started_at: Option<Millis>,
+    pub due_at: Option<Millis>,
+    pub completed_at: Option<Millis>,
+}
+
+impl StageTimes {
+    /// `name:started:due:completed` per stage (empty when null), `;` between, in the projection's
+    /// order: what the reports read instead of parsing the projection's JSON. The migration
+    /// that added the column writes the same text from the stored JSON.
+    pub fn encode(p: &Projection) -> String {
+        let time = |t: Option<Millis>| t.map(|t| t.to_string()).unwrap_or_default();
+        let stages: Vec<String> = p
+            .stages
+            .iter()
+            .map(|s| format!("{}:{}:{}:{}", s.name.as_str(), time(s.started_at), time(s.due_at), time(s.completed_at)))
+            .collect();
+        stages.join(";")
+    }
+
+    /// The stages of `text`; a malformed stage is left out (as an unreadable projection was).
+    pub fn decode(text: &str) -> impl Iterator<Item = StageTimes> + '_ {
+        text.split(';').filter_map(|stage| {
+            let mut parts = stage.split(':');
+            let name = Stage::parse(parts.next()?)?;
+            let mut time = || -> Option<Option<Millis>> {
+                let t = parts.next()?;
+                if t.is_empty() {
+                    Some(None)
+                } else {
+                    t.parse().ok().map(Some)
+                }
+            };
+            Some(StageTimes { name, started_at: time()?, due_at: time()?, completed_at: time()? })
+        })
     }
 }
 
@@ -76,8 +118,7 @@ pub fn compliance(tickets: &[TicketFact], by: GroupBy, scope_path: &str, now: i6
         g.tickets += 1;
         g.closed += u32::from(t.status == "closed");
         g.sync_delays.push((t.received_at - t.reported_at).max(0) / 1000);
-        let Ok(p) = serde_json::from_str::<Projection>(&t.projection) else { continue };
-        for s in &p.stages {
+        for s in StageTimes::decode(&t.stage_times) {
             let stats = g.stages.entry(s.name.as_str()).or_default();
             match (s.started_at, s.due_at, s.completed_at) {
                 (Some(start), Some(due), Some(done)) => {
@@ -135,17 +176,47 @@ pub fn daily(tickets: &[TicketFact], scope_path: &str, start: i64, end: i64) -> 
         let open_at_end = t.reported_at < end && t.closed_at.is_none_or(|c| c >= end);
         if open_at_end {
             r.still_open += 1;
-            let overdue = serde_json::from_str::<Projection>(&t.projection).is_ok_and(|p| {
-                p.stages.iter().any(|s| {
-                    s.started_at.is_some_and(|st| st < end)
-                        && s.due_at.is_some_and(|d| d < end)
-                        && s.completed_at.is_none_or(|c| c >= end)
-                })
+            let overdue = StageTimes::decode(&t.stage_times).any(|s| {
+                s.started_at.is_some_and(|st| st < end)
+                    && s.due_at.is_some_and(|d| d < end)
+                    && s.completed_at.is_none_or(|c| c >= end)
             });
             r.overdue += u32::from(overdue);
         }
     }
     rows.into_values().collect()
+}
+
+/// An area's temperature readings as counts per value (tenths of a degree), and its households
+/// below the standard.
+#[derive(Debug, Default)]
+pub struct Readings {
+    counts: BTreeMap<i32, i64>,
+    pub below: i64,
+}
+
+impl Readings {
+    pub fn add(&mut self, tenths: i32, visits: i64) {
+        *self.counts.entry(tenths).or_default() += visits;
+    }
+
+    pub fn visits(&self) -> i64 {
+        self.counts.values().sum()
+    }
+
+    /// Nearest-rank percentile, as [`percentile`] gives over the readings one by one.
+    pub fn percentile(&self, p: f64) -> Option<i32> {
+        let total = self.visits();
+        if total == 0 {
+            return None;
+        }
+        let rank = ((p * total as f64).ceil() as i64).clamp(1, total);
+        let mut seen = 0;
+        self.counts.iter().find_map(|(&value, &n)| {
+            seen += n;
+            (seen >= rank).then_some(value)
+        })
+    }
 }
 
 /// Fills `name` fields from an id → name map.
@@ -173,5 +244,50 @@ mod tests {
         assert_eq!(area_key("/c/t1/", "/c/"), "t1");
         assert_eq!(area_key("/c/", "/c/"), "c");
         assert_eq!(area_key("/c/t1/g1/", "/c/t1/"), "g1");
+    }
+
+    #[test]
+    fn counted_readings_give_the_percentiles_of_the_readings() {
+        let values = [165, 200, 200, 180, 150, 210, 165, 190, 170, 200, 155];
+        let mut r = Readings::default();
+        for v in values {
+            r.add(v, 1);
+        }
+        for p in [0.1, 0.5, 0.9, 1.0] {
+            let mut list: Vec<i64> = values.iter().map(|&v| i64::from(v)).collect();
+            assert_eq!(r.percentile(p).map(i64::from), percentile(&mut list, p), "p{p}");
+        }
+        assert_eq!(Readings::default().percentile(0.5), None);
+    }
+
+    #[test]
+    fn stage_times_read_back_what_was_written() {
+        use fieldvisit_sync_protocol::deadline::StageState;
+        let view = |name, cycle, started_at, due_at, completed_at| fieldvisit_sync_protocol::deadline::StageView {
+            name,
+            cycle,
+            started_at,
+            due_at,
+            completed_at,
+            state: StageState::Pending,
+        };
+        let p = Projection {
+            stages: vec![
+                view(Stage::Classify, 1, Some(1), Some(2), Some(3)),
+                view(Stage::OnSite, 2, Some(4), None, None),
+            ],
+            closed: false,
+            current_stage: Some(Stage::OnSite),
+            cycle: 2,
+            team_id: None,
+            category: "heating".into(),
+            overdue_by_ms: None,
+        };
+        let text = StageTimes::encode(&p);
+        assert_eq!(text, "classify:1:2:3;on_site:4::");
+        let back: Vec<StageTimes> = StageTimes::decode(&text).collect();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[1], StageTimes { name: Stage::OnSite, started_at: Some(4), due_at: None, completed_at: None });
+        assert_eq!(StageTimes::decode("").count(), 0);
     }
 }

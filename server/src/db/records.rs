@@ -191,6 +191,8 @@ pub struct TicketRow {
     pub last_event_received_at: Option<i64>,
     pub version: i64,
     pub seq: i64,
+    /// The projection's stage times for reports (`reports::StageTimes`).
+    pub stage_times: String,
 }
 
 impl TicketRow {
@@ -424,6 +426,16 @@ pub fn count_visits(conn: &mut DbConn, new_visits: &[VisitRow]) -> QueryResult<(
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// Sets every household's `visit_count` and `last_visited_at` from its visits (`check --repair`).
+pub fn recount_visits(conn: &mut DbConn) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE households SET \
+         last_visited_at = (SELECT MAX(v.visited_at) FROM visits v WHERE v.household_id = households.id), \
+         visit_count = (SELECT COUNT(*) FROM visits v WHERE v.household_id = households.id)",
+    )
+    .execute(conn)
 }
 
 /// Households whose stored `visit_count`/`last_visited_at` differ from their visits:

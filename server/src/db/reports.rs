@@ -17,7 +17,7 @@ pub struct TicketFact {
     pub received_at: i64,
     pub status: String,
     pub closed_at: Option<i64>,
-    pub projection: String,
+    pub stage_times: String,
 }
 
 /// Tickets in scope reported in `[from, to)`.
@@ -29,14 +29,24 @@ pub fn tickets_reported(conn: &mut DbConn, scope_path: &str, from: i64, to: i64)
         .load(conn)
 }
 
-/// Tickets in scope that were open at some moment of `[from, to)`: reported before `to`, not closed before `from`.
+/// Tickets in scope that were open at some moment of `[from, to)`: reported before `to`, not closed
+/// before `from`. Read as the open ones and those closed since `from`, each through `tickets_closed`,
+/// so the season's closed tickets are not read.
 pub fn tickets_open_during(conn: &mut DbConn, scope_path: &str, from: i64, to: i64) -> QueryResult<Vec<TicketFact>> {
-    tickets::table
+    let mut open: Vec<TicketFact> = tickets::table
+        .filter(tickets::closed_at.is_null())
         .filter(scope::within(tickets::area_path, scope_path))
         .filter(tickets::reported_at.lt(to))
-        .filter(tickets::closed_at.is_null().or(tickets::closed_at.ge(from)))
         .select(TicketFact::as_select())
-        .load(conn)
+        .load(conn)?;
+    let closed: Vec<TicketFact> = tickets::table
+        .filter(tickets::closed_at.ge(from))
+        .filter(scope::within(tickets::area_path, scope_path))
+        .filter(tickets::reported_at.lt(to))
+        .select(TicketFact::as_select())
+        .load(conn)?;
+    open.extend(closed);
+    Ok(open)
 }
 
 /// What the coverage report lists of a household (never its phone number).
@@ -73,16 +83,4 @@ pub fn visited_since(conn: &mut DbConn, scope_path: &str, since: i64) -> QueryRe
         .filter(households::last_visited_at.ge(since))
         .select(households::id)
         .load(conn)
-}
-
-/// (area_path, household_id, indoor_temp_c) of measured visits in scope since `since`.
-pub fn temperatures_since(conn: &mut DbConn, scope_path: &str, since: i64) -> QueryResult<Vec<(String, String, f64)>> {
-    let rows: Vec<(String, String, Option<f64>)> = visits::table
-        .filter(scope::within(visits::area_path, scope_path))
-        .filter(arrived_since(since))
-        .filter(visits::visited_at.ge(since))
-        .filter(visits::indoor_temp_c.is_not_null())
-        .select((visits::area_path, visits::household_id, visits::indoor_temp_c))
-        .load(conn)?;
-    Ok(rows.into_iter().filter_map(|(a, h, t)| t.map(|t| (a, h, t))).collect())
 }

@@ -1,16 +1,16 @@
 //! Reports for supervisors: compliance (also CSV), day-end clearance, visit coverage and indoor
 //! temperatures. Days are days in the policy's timezone.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use actix_web::{get, web, HttpResponse};
 use chrono::{NaiveDate, TimeZone};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{Action, Principal};
-use crate::db::{self, areas, policies, reports as rows};
+use crate::db::{self, areas, policies, reports as rows, temperature as tally};
 use crate::error::ApiError;
-use crate::reports::{self, ComplianceGroup, DailyRow, GroupBy};
+use crate::reports::{self, ComplianceGroup, DailyRow, GroupBy, Readings};
 use crate::state::AppState;
 
 const DAY_MS: i64 = 86_400_000;
@@ -332,22 +332,29 @@ pub async fn temperature(
         let tz = timezone(&policies::load(conn)?.latest_for(&who.area_path).timezone);
         let since = since.as_deref().map(|v| parse_time("since", v, tz)).transpose()?.unwrap_or(now - 30 * DAY_MS);
         let names = area_names(conn, &who.area_path)?;
-        // Per area: every reading (tenths of a degree, for exact percentiles), and each household's latest.
-        let mut by_area: std::collections::BTreeMap<String, (Vec<i64>, HashMap<String, f64>)> = Default::default();
-        for (path, household, temp) in rows::temperatures_since(conn, &who.area_path, since)? {
-            let entry = by_area.entry(reports::area_key(&path, &who.area_path)).or_default();
-            entry.0.push((temp * 10.0).round() as i64);
-            entry.1.insert(household, temp);
+        // Per area: readings in tenths of a degree → visits, from the tally for the whole UTC days
+        // of the period and from the visits for the part of its first day before midnight.
+        let first_whole_day = tally::day_of(since - 1) + 1;
+        let mut by_area: BTreeMap<String, Readings> = BTreeMap::new();
+        let scope = &who.area_path;
+        for (path, tenths, n) in tally::tallied_since(conn, scope, first_whole_day)? {
+            by_area.entry(reports::area_key(&path, scope)).or_default().add(tenths, n);
+        }
+        for (path, temp) in tally::measured_between(conn, scope, since, first_whole_day * tally::DAY_MS)? {
+            by_area.entry(reports::area_key(&path, scope)).or_default().add(tally::tenths(temp), 1);
+        }
+        for (path, n) in tally::households_below(conn, scope, since, STANDARD_C)? {
+            by_area.entry(reports::area_key(&path, scope)).or_default().below += n;
         }
         let areas = by_area
             .into_iter()
-            .map(|(key, (mut readings, latest))| AreaTemperature {
+            .map(|(key, r)| AreaTemperature {
                 name: reports::name_of(&names, &key),
                 area_id: key,
-                visits_measured: readings.len() as u32,
-                p10_c: reports::percentile(&mut readings, 0.1).map(|v| v as f64 / 10.0),
-                p50_c: reports::percentile(&mut readings, 0.5).map(|v| v as f64 / 10.0),
-                households_below_standard: latest.values().filter(|t| **t < STANDARD_C).count() as u32,
+                visits_measured: r.visits() as u32,
+                p10_c: r.percentile(0.1).map(|v| f64::from(v) / 10.0),
+                p50_c: r.percentile(0.5).map(|v| f64::from(v) / 10.0),
+                households_below_standard: r.below as u32,
             })
             .collect();
         Ok(web::Json(TemperatureReport { standard_c: STANDARD_C, areas }))

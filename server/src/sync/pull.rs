@@ -153,7 +153,7 @@ enum Change {
     /// With its last visit's time and its number of visits.
     Household(HouseholdRow, Option<i64>, i64),
     Visit(VisitRow),
-    Ticket(TicketRow),
+    Ticket(Box<TicketRow>),
     Event(EventRow),
     Removal(Removed),
 }
@@ -310,7 +310,7 @@ pub fn pull(
     let mut stream: Vec<(i64, Change)> = Vec::new();
     stream.extend(hh.into_iter().map(|(r, last, count)| (r.seq, Change::Household(r, last, count))));
     stream.extend(vs.into_iter().map(|r| (r.seq, Change::Visit(r))));
-    stream.extend(ts.into_iter().map(|r| (r.seq, Change::Ticket(r))));
+    stream.extend(ts.into_iter().map(|r| (r.seq, Change::Ticket(Box::new(r)))));
     stream.extend(es.into_iter().map(|r| (r.seq, Change::Event(r))));
     stream.extend(rm.into_iter().map(|(s, _t, id)| {
         (s, Change::Removal(Removed { record_type: RemovedType::Ticket, id: records::uuid_of(&id) }))
