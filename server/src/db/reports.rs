@@ -30,23 +30,24 @@ pub fn tickets_reported(conn: &mut DbConn, scope_path: &str, from: i64, to: i64)
 }
 
 /// Tickets in scope that were open at some moment of `[from, to)`: reported before `to`, not closed
-/// before `from`. Read as the open ones and those closed since `from`, each through `tickets_closed`,
-/// so the season's closed tickets are not read.
+/// before `from`. Read as the open ones and those closed since `from`, each one range of
+/// `tickets_closed`, so the season's closed tickets are not read; the scope is applied here, as a
+/// condition on it in SQL would let SQLite walk the scope's tickets instead.
 pub fn tickets_open_during(conn: &mut DbConn, scope_path: &str, from: i64, to: i64) -> QueryResult<Vec<TicketFact>> {
-    let mut open: Vec<TicketFact> = tickets::table
+    let mut rows: Vec<TicketFact> = tickets::table
         .filter(tickets::closed_at.is_null())
-        .filter(scope::within(tickets::area_path, scope_path))
         .filter(tickets::reported_at.lt(to))
         .select(TicketFact::as_select())
         .load(conn)?;
-    let closed: Vec<TicketFact> = tickets::table
-        .filter(tickets::closed_at.ge(from))
-        .filter(scope::within(tickets::area_path, scope_path))
-        .filter(tickets::reported_at.lt(to))
-        .select(TicketFact::as_select())
-        .load(conn)?;
-    open.extend(closed);
-    Ok(open)
+    rows.extend(
+        tickets::table
+            .filter(tickets::closed_at.ge(from))
+            .filter(tickets::reported_at.lt(to))
+            .select(TicketFact::as_select())
+            .load::<TicketFact>(conn)?,
+    );
+    rows.retain(|t| scope::is_within(&t.area_path, scope_path));
+    Ok(rows)
 }
 
 /// What the coverage report lists of a household (never its phone number).
