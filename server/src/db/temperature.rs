@@ -1,7 +1,8 @@
 //! What the temperature report reads instead of the season's visits: measured visits per area,
 //! UTC day and tenth of a degree (`temperature_tally`), and each household's latest measurement
 //! (`households.last_measured_at`, `last_temp_c`; the colder reading when two share the time).
-//! The push writer adds to both in the transaction that stores the visits; `fieldvisit check`
+//! The push writer adds to both in the transaction that stores the visits (the households'
+//! columns in `records::count_visits`, with their visit tallies); `fieldvisit check`
 //! compares them with the visits and `fieldvisit check --repair` rebuilds them.
 
 use std::collections::BTreeMap;
@@ -28,58 +29,56 @@ pub fn day_of(at: i64) -> i64 {
 /// (area_path, day, tenths) → measured visits.
 pub type Tally = BTreeMap<(String, i64, i32), i64>;
 
-/// Adds newly stored visits (each inserted once, so duplicates never count) to the tally and to
-/// their households' latest measurement.
+/// Adds newly stored visits (each inserted once, so duplicates never count) to the tally, in one
+/// statement per batch.
 pub fn add(conn: &mut DbConn, new_visits: &[VisitRow]) -> QueryResult<()> {
     let mut tally = Tally::new();
-    let mut latest: BTreeMap<&str, (i64, f64)> = BTreeMap::new();
     for v in new_visits {
-        let Some(t) = v.indoor_temp_c else { continue };
-        *tally.entry((v.area_path.clone(), day_of(v.visited_at), tenths(t))).or_default() += 1;
-        let entry = latest.entry(&v.household_id).or_insert((v.visited_at, t));
-        if v.visited_at > entry.0 || (v.visited_at == entry.0 && t < entry.1) {
-            *entry = (v.visited_at, t);
+        if let Some(t) = v.indoor_temp_c {
+            *tally.entry((v.area_path.clone(), day_of(v.visited_at), tenths(t))).or_default() += 1;
         }
     }
-    for ((area_path, day, tenths), n) in tally {
-        let row = (
-            temperature_tally::area_path.eq(area_path),
-            temperature_tally::day.eq(day),
-            temperature_tally::tenths.eq(tenths),
-            temperature_tally::visits.eq(n),
-        );
-        let more = temperature_tally::visits.eq(temperature_tally::visits + n);
+    let rows: Vec<_> = tally.into_iter().map(|((area_path, day, tenths), n)| row(area_path, day, tenths, n)).collect();
+    for chunk in rows.chunks(500) {
+        use diesel::upsert::excluded;
+        let more = temperature_tally::visits.eq(temperature_tally::visits + excluded(temperature_tally::visits));
         crate::with_conn!(&mut *conn, c => diesel::insert_into(temperature_tally::table)
-            .values(row)
+            .values(chunk)
             .on_conflict((temperature_tally::area_path, temperature_tally::day, temperature_tally::tenths))
             .do_update()
             .set(more)
             .execute(c))?;
     }
-    for (home, (at, t)) in latest {
-        // Later, or as late and colder: both CASEs read the row's old values.
-        let newer = "last_measured_at IS NULL OR last_measured_at < ";
-        let temp = diesel::dsl::sql::<Nullable<Double>>("CASE WHEN ")
-            .sql(newer)
-            .bind::<BigInt, _>(at)
-            .sql(" OR (last_measured_at = ")
-            .bind::<BigInt, _>(at)
-            .sql(" AND last_temp_c > ")
-            .bind::<Double, _>(t)
-            .sql(") THEN ")
-            .bind::<Double, _>(t)
-            .sql(" ELSE last_temp_c END");
-        let time = diesel::dsl::sql::<Nullable<BigInt>>("CASE WHEN ")
-            .sql(newer)
-            .bind::<BigInt, _>(at)
-            .sql(" THEN ")
-            .bind::<BigInt, _>(at)
-            .sql(" ELSE last_measured_at END");
-        diesel::update(households::table.find(home))
-            .set((households::last_temp_c.eq(temp), households::last_measured_at.eq(time)))
-            .execute(conn)?;
-    }
     Ok(())
+}
+
+type Row = (
+    diesel::dsl::Eq<temperature_tally::area_path, String>,
+    diesel::dsl::Eq<temperature_tally::day, i64>,
+    diesel::dsl::Eq<temperature_tally::tenths, i32>,
+    diesel::dsl::Eq<temperature_tally::visits, i64>,
+);
+
+fn row(area_path: String, day: i64, tenths: i32, visits: i64) -> Row {
+    (
+        temperature_tally::area_path.eq(area_path),
+        temperature_tally::day.eq(day),
+        temperature_tally::tenths.eq(tenths),
+        temperature_tally::visits.eq(visits),
+    )
+}
+
+/// The latest measurement among `visits` of one household: (visited_at, reading), the colder
+/// reading when two share the time.
+pub fn latest_of<'a>(visits: impl IntoIterator<Item = &'a VisitRow>) -> Option<(i64, f64)> {
+    let mut latest: Option<(i64, f64)> = None;
+    for v in visits {
+        let Some(t) = v.indoor_temp_c else { continue };
+        if latest.is_none_or(|(at, c)| v.visited_at > at || (v.visited_at == at && t < c)) {
+            latest = Some((v.visited_at, t));
+        }
+    }
+    latest
 }
 
 #[derive(QueryableByName)]
@@ -117,17 +116,7 @@ pub fn stored(conn: &mut DbConn) -> QueryResult<Tally> {
 /// Replaces the stored tally with `tally`.
 pub fn replace(conn: &mut DbConn, tally: Tally) -> QueryResult<()> {
     diesel::delete(temperature_tally::table).execute(conn)?;
-    let rows: Vec<_> = tally
-        .into_iter()
-        .map(|((area_path, day, tenths), n)| {
-            (
-                temperature_tally::area_path.eq(area_path),
-                temperature_tally::day.eq(day),
-                temperature_tally::tenths.eq(tenths),
-                temperature_tally::visits.eq(n),
-            )
-        })
-        .collect();
+    let rows: Vec<_> = tally.into_iter().map(|((area_path, day, tenths), n)| row(area_path, day, tenths, n)).collect();
     for chunk in rows.chunks(500) {
         crate::with_conn!(&mut *conn, c => diesel::insert_into(temperature_tally::table).values(chunk).execute(c))?;
     }
