@@ -88,6 +88,17 @@ pub struct ComplianceGroup {
     pub name: String,
     pub tickets: u32,
     pub closed: u32,
+    /// Tickets the reporter fixed during the visit: their first cycle's stages, all met at the
+    /// report time, are left out of the stage counts, the rate and the percentiles.
+    pub closed_on_the_spot: u32,
+    /// Tickets still open at the policy's day end (`day_end`) that followed their report.
+    pub carried_overnight: u32,
+    /// Tickets whose resident gave a satisfaction (the latest event carrying one), and the
+    /// share of those satisfied; None with none.
+    pub satisfaction_answers: u32,
+    pub satisfied_share: Option<f64>,
+    #[serde(skip)]
+    satisfied: u32,
     /// Met stages over every stage that is finished or overdue; None with no such stage.
     pub on_time_rate: Option<f64>,
     pub stages: BTreeMap<&'static str, StageStats>,
@@ -105,8 +116,21 @@ pub enum GroupBy {
     Category,
 }
 
+/// What compliance needs beside the tickets: each ticket's latest satisfaction (by id), and the
+/// first day end at or after an instant (the policy's `day_end` in its timezone).
+pub struct ComplianceContext<'a> {
+    pub satisfaction: &'a HashMap<String, String>,
+    pub day_end_after: &'a dyn Fn(Millis) -> Millis,
+}
+
 /// Compliance of `tickets` grouped by `by`, as of `now`.
-pub fn compliance(tickets: &[TicketFact], by: GroupBy, scope_path: &str, now: i64) -> Vec<ComplianceGroup> {
+pub fn compliance(
+    tickets: &[TicketFact],
+    by: GroupBy,
+    scope_path: &str,
+    now: i64,
+    cx: &ComplianceContext,
+) -> Vec<ComplianceGroup> {
     let mut groups: BTreeMap<String, ComplianceGroup> = BTreeMap::new();
     for t in tickets {
         let key = match by {
@@ -118,7 +142,17 @@ pub fn compliance(tickets: &[TicketFact], by: GroupBy, scope_path: &str, now: i6
         g.tickets += 1;
         g.closed += u32::from(t.status == "closed");
         g.sync_delays.push((t.received_at - t.reported_at).max(0) / 1000);
-        for s in StageTimes::decode(&t.stage_times) {
+        g.closed_on_the_spot += u32::from(t.resolved_on_the_spot);
+        let day_end = (cx.day_end_after)(t.reported_at);
+        g.carried_overnight += u32::from(day_end <= now && t.closed_at.is_none_or(|c| c > day_end));
+        if let Some(s) = cx.satisfaction.get(&t.id) {
+            g.satisfaction_answers += 1;
+            g.satisfied += u32::from(s == "satisfied");
+        }
+        // Stages come cycle by cycle and the first cycle has all four: an on-the-spot ticket's
+        // first cycle is its first `Stage::ALL.len()`; a reopened one's later cycles count as any.
+        let skip = if t.resolved_on_the_spot { Stage::ALL.len() } else { 0 };
+        for s in StageTimes::decode(&t.stage_times).skip(skip) {
             let stats = g.stages.entry(s.name.as_str()).or_default();
             match (s.started_at, s.due_at, s.completed_at) {
                 (Some(start), Some(due), Some(done)) => {
@@ -147,6 +181,8 @@ pub fn compliance(tickets: &[TicketFact], by: GroupBy, scope_path: &str, now: i6
             s.p90_s = percentile(&mut s.durations, 0.9);
         }
         g.on_time_rate = (counted > 0).then(|| f64::from(met) / f64::from(counted));
+        g.satisfied_share =
+            (g.satisfaction_answers > 0).then(|| f64::from(g.satisfied) / f64::from(g.satisfaction_answers));
         g.sync_delay_p50_s = percentile(&mut g.sync_delays, 0.5);
         g.sync_delay_p90_s = percentile(&mut g.sync_delays, 0.9);
     }
@@ -159,19 +195,33 @@ pub struct DailyRow {
     pub name: String,
     pub reported: u32,
     pub closed: u32,
+    /// Reported that day and fixed during the visit (also counted in `reported` and `closed`).
+    pub closed_on_the_spot: u32,
+    /// Open at the policy's day end (`day_end`) of that day; 0 until that time has passed.
+    pub carried_overnight: u32,
     /// Open when the day ended.
     pub still_open: u32,
     /// Open when the day ended with its current stage past due.
     pub overdue: u32,
 }
 
-/// Day-end clearance over `[start, end)` for tickets open at some point that day.
-pub fn daily(tickets: &[TicketFact], scope_path: &str, start: i64, end: i64) -> Vec<DailyRow> {
+/// Day-end clearance over `[start, end)` for tickets open at some point that day; `day_end` is
+/// the policy's day end within it, counted only once it is before `now`.
+pub fn daily(
+    tickets: &[TicketFact],
+    scope_path: &str,
+    (start, end): (i64, i64),
+    day_end: i64,
+    now: i64,
+) -> Vec<DailyRow> {
     let mut rows: BTreeMap<String, DailyRow> = BTreeMap::new();
     for t in tickets {
         let key = area_key(&t.area_path, scope_path);
         let r = rows.entry(key.clone()).or_insert_with(|| DailyRow { area_id: key, ..Default::default() });
         r.reported += u32::from((start..end).contains(&t.reported_at));
+        r.closed_on_the_spot += u32::from(t.resolved_on_the_spot && (start..end).contains(&t.reported_at));
+        let open_at_day_end = t.reported_at <= day_end && t.closed_at.is_none_or(|c| c > day_end);
+        r.carried_overnight += u32::from(day_end <= now && open_at_day_end);
         r.closed += u32::from(t.closed_at.is_some_and(|c| (start..end).contains(&c)));
         let open_at_end = t.reported_at < end && t.closed_at.is_none_or(|c| c >= end);
         if open_at_end {

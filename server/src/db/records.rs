@@ -421,7 +421,8 @@ pub fn count_visits(conn: &mut DbConn, new_visits: &[VisitRow]) -> QueryResult<(
             .sql(" THEN ")
             .bind::<BigInt, _>(latest)
             .sql(" ELSE last_visited_at END");
-        let tallies = (households::visit_count.eq(households::visit_count + count), households::last_visited_at.eq(later));
+        let tallies =
+            (households::visit_count.eq(households::visit_count + count), households::last_visited_at.eq(later));
         // One statement per household: with the reports' latest measurement when there is one.
         let target = diesel::update(households::table.find(home));
         match super::temperature::latest_of(visits.iter().copied()) {
@@ -445,7 +446,12 @@ pub fn count_visits(conn: &mut DbConn, new_visits: &[VisitRow]) -> QueryResult<(
                     .bind::<BigInt, _>(at)
                     .sql(" ELSE last_measured_at END");
                 target
-                    .set((tallies.0, tallies.1, households::last_temp_c.eq(temp), households::last_measured_at.eq(time)))
+                    .set((
+                        tallies.0,
+                        tallies.1,
+                        households::last_temp_c.eq(temp),
+                        households::last_measured_at.eq(time),
+                    ))
                     .execute(conn)?
             }
             None => target.set(tallies).execute(conn)?,

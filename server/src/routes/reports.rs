@@ -36,6 +36,23 @@ fn parse_time(field: &str, value: &str, tz: chrono_tz::Tz) -> Result<i64, ApiErr
         })
 }
 
+/// The first instant at or after `at` that is `minutes` past a local midnight in `tz` (the
+/// policy's day end); a local time a clock change skips counts at its first instant after.
+fn day_end_after(at: i64, tz: chrono_tz::Tz, minutes: u32) -> i64 {
+    let Some(local) = chrono::Utc.timestamp_millis_opt(at).single().map(|t| t.with_timezone(&tz).date_naive()) else {
+        return at;
+    };
+    let at_day_end = |date: NaiveDate| {
+        let time = chrono::NaiveTime::from_num_seconds_from_midnight_opt(minutes * 60, 0)?;
+        let local = date.and_time(time);
+        tz.from_local_datetime(&local)
+            .earliest()
+            .or_else(|| tz.from_local_datetime(&(local + chrono::Duration::hours(1))).earliest())
+            .map(|t| t.timestamp_millis())
+    };
+    [Some(local), local.succ_opt()].into_iter().flatten().filter_map(at_day_end).find(|&t| t >= at).unwrap_or(at)
+}
+
 /// Area names in scope, for labelling groups.
 fn area_names(conn: &mut db::DbConn, scope: &str) -> Result<HashMap<String, String>, ApiError> {
     Ok(areas::list_within(conn, scope)?.into_iter().map(|a| (a.id, a.name)).collect())
@@ -85,11 +102,17 @@ pub async fn compliance(
     let now = state.clock.now();
     let q = q.into_inner();
     let groups = db::run(&state.pool, move |conn| {
-        let tz = timezone(&policies::load(conn)?.latest_for(&who.area_path).timezone);
+        let policy = policies::load(conn)?.latest_for(&who.area_path);
+        let tz = timezone(&policy.timezone);
         let to = q.to.as_deref().map(|v| parse_time("to", v, tz)).transpose()?.unwrap_or(now);
         let from = q.from.as_deref().map(|v| parse_time("from", v, tz)).transpose()?.unwrap_or(to - 7 * DAY_MS);
         let tickets = rows::tickets_reported(conn, &who.area_path, from, to)?;
-        let mut groups = reports::compliance(&tickets, by, &who.area_path, now);
+        let ids: Vec<String> = tickets.iter().map(|t| t.id.clone()).collect();
+        let satisfaction = rows::latest_satisfaction(conn, &ids)?;
+        let day_end_minutes = policy.day_end_minutes();
+        let day_end_after = |at: i64| day_end_after(at, tz, day_end_minutes);
+        let cx = reports::ComplianceContext { satisfaction: &satisfaction, day_end_after: &day_end_after };
+        let mut groups = reports::compliance(&tickets, by, &who.area_path, now, &cx);
         let names: HashMap<String, String> = match by {
             GroupBy::Area => area_names(conn, &who.area_path)?,
             GroupBy::Team => areas::teams_serving(conn, &who.area_path)?.into_iter().map(|t| (t.id, t.name)).collect(),
@@ -129,7 +152,10 @@ fn compliance_csv(groups: &[ComplianceGroup]) -> Result<HttpResponse, ApiError> 
             header.push(format!("{stage}_{col}"));
         }
     }
-    header.extend(["sync_delay_p50_s".into(), "sync_delay_p90_s".into()]);
+    header.extend(
+        ["sync_delay_p50_s", "sync_delay_p90_s", "closed_on_the_spot", "carried_overnight", "satisfied_share"]
+            .map(String::from),
+    );
     w.write_record(&header).map_err(fail)?;
     let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     for g in groups {
@@ -139,7 +165,8 @@ fn compliance_csv(groups: &[ComplianceGroup]) -> Result<HttpResponse, ApiError> 
             let s = g.stages.get(stage).cloned().unwrap_or_default();
             row.extend([s.met.to_string(), s.late.to_string(), s.overdue.to_string(), opt(s.p50_s), opt(s.p90_s)]);
         }
-        row.extend([opt(g.sync_delay_p50_s), opt(g.sync_delay_p90_s)]);
+        row.extend([opt(g.sync_delay_p50_s), opt(g.sync_delay_p90_s), g.closed_on_the_spot.to_string()]);
+        row.extend([g.carried_overnight.to_string(), g.satisfied_share.map(|r| format!("{r:.4}")).unwrap_or_default()]);
         w.write_record(&row).map_err(fail)?;
     }
     let bytes = w.into_inner().map_err(|e| ApiError::internal(anyhow::anyhow!("csv: {e}")))?;
@@ -176,7 +203,8 @@ pub async fn daily(
     let now = state.clock.now();
     let date = q.into_inner().date;
     db::run(&state.pool, move |conn| {
-        let tz_name = policies::load(conn)?.latest_for(&who.area_path).timezone;
+        let policy = policies::load(conn)?.latest_for(&who.area_path);
+        let tz_name = policy.timezone.clone();
         let tz = timezone(&tz_name);
         let day = match date {
             Some(d) => d,
@@ -189,7 +217,8 @@ pub async fn daily(
         let start = parse_time("date", &day, tz)?;
         let end = start + DAY_MS;
         let tickets = rows::tickets_open_during(conn, &who.area_path, start, end)?;
-        let mut areas = reports::daily(&tickets, &who.area_path, start, end);
+        let day_end = day_end_after(start, tz, policy.day_end_minutes());
+        let mut areas = reports::daily(&tickets, &who.area_path, (start, end), day_end, now);
         let names = area_names(conn, &who.area_path)?;
         for a in &mut areas {
             a.name = reports::name_of(&names, &a.area_id);
