@@ -1,9 +1,8 @@
 //! The light rows reports aggregate: only the columns they need, only within scope and period.
 
 use diesel::prelude::*;
-use fieldvisit_sync_protocol::deadline::policy::MAX_CLOCK_TOLERANCE_S;
 
-use super::schema::{households, ticket_events, tickets, visits};
+use super::schema::{households, ticket_events, tickets};
 use super::{scope, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -68,13 +67,6 @@ pub fn households_in(conn: &mut DbConn, scope_path: &str) -> QueryResult<Vec<Hou
         .order((households::area_path, households::area_id, households::address))
         .select((households::id, households::area_id, households::address, households::head_name))
         .load(conn)
-}
-
-/// Visits that may have happened at or after `since`: a push refuses a visit time later than its
-/// arrival plus the clock tolerance, so none of those arrived before `since` minus the largest
-/// tolerance. Index `visits_area_received` then skips older visits without reading their rows.
-pub fn arrived_since(since: i64) -> diesel::dsl::GtEq<visits::received_at, i64> {
-    visits::received_at.ge(since.saturating_sub(MAX_CLOCK_TOLERANCE_S * 1000))
 }
 
 /// Households in scope visited at or after `since`: those whose latest visit (kept on the household

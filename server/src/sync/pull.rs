@@ -153,27 +153,13 @@ fn kept_tickets(
     Ok(kept)
 }
 
-/// The lowest `seq` of the visits in scope that arrived late enough to be in a window starting at
-/// `since`, read area by area when the scope is (each a seek on `visits_area_received`).
-fn first_visit_arrived_since(
-    conn: &mut DbConn,
-    scope_path: &str,
-    areas_read: Option<&[String]>,
-    since: i64,
-) -> QueryResult<Option<i64>> {
-    let arrived = crate::db::reports::arrived_since(since);
-    let lowest = visits::table.filter(arrived).select(diesel::dsl::min(visits::seq));
-    match areas_read {
-        None => lowest.filter(scope::within(visits::area_path, scope_path)).first(conn),
-        Some(paths) => {
-            let mut found: Option<i64> = None;
-            for path in paths {
-                let here: Option<i64> = lowest.filter(visits::area_path.eq(path)).first(conn)?;
-                found = found.into_iter().chain(here).min();
-            }
-            Ok(found)
-        }
-    }
+/// The lowest `seq` of the visits in scope with a time in the window starting at `since`, found
+/// through `visits_visited` (the window's visits only, whatever the season holds; the scope is
+/// applied here so no area index is walked instead). Visits below it are never read by the pull.
+fn first_visit_in_window(conn: &mut DbConn, scope_path: &str, since: i64) -> QueryResult<Option<i64>> {
+    let window: Vec<(i64, String)> =
+        visits::table.filter(visits::visited_at.ge(since)).select((visits::seq, visits::area_path)).load(conn)?;
+    Ok(window.into_iter().filter(|(_, path)| scope::is_within(path, scope_path)).map(|(seq, _)| seq).min())
 }
 
 /// One entry of the merged change stream.
@@ -220,9 +206,8 @@ pub fn pull(
         None => {
             let days = policies.latest_for(&who.area_path).pull_visit_days;
             let (upto, since) = (current.min(horizon.seq()), now.saturating_sub(days.saturating_mul(DAY_MS)));
-            // Found once per first pull (the cursor carries it): a visit's time is never later
-            // than its arrival plus the clock tolerance, so the window's visits arrived after this.
-            let first_recent = first_visit_arrived_since(conn, &who.area_path, areas_read.as_deref(), since)?;
+            // Found once per first pull (the cursor carries it).
+            let first_recent = first_visit_in_window(conn, &who.area_path, since)?;
             let visits_from = first_recent.unwrap_or(upto.saturating_add(1)).min(upto.saturating_add(1));
             Position { after: -1, first: Some(FirstPull { upto, since, visits_from }) }
         }
