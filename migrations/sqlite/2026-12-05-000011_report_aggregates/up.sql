@@ -15,6 +15,9 @@ UPDATE tickets SET stage_times = COALESCE((
     FROM json_each(tickets.projection, '$.stages') s), '');
 -- Daily clearance reads the tickets closed since the day began, not every ticket reported before it.
 CREATE INDEX tickets_closed ON tickets(closed_at);
+-- Compliance's satisfaction share reads each ticket's events that carry one, from the index alone.
+CREATE INDEX ticket_events_satisfaction ON ticket_events(ticket_id, occurred_at, seq, satisfaction)
+    WHERE satisfaction IS NOT NULL;
 
 -- Each household's latest measured visit (the colder reading when two share the time): the
 -- temperature report's "households below the standard".
