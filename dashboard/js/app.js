@@ -1,5 +1,5 @@
 // The dashboard's shell: who is signed in, the header, the language switch and a hash router
-// (#/board, #/ticket/<id>, #/reports, #/devices) so the server only ever serves one page.
+// (#/board, #/ticket/<id>, #/reports, #/devices, #/channels) so the server only ever serves one page.
 
 import * as api from './api.js';
 import { h, fill } from './dom.js';
@@ -8,6 +8,7 @@ import { boardView } from './board.js';
 import { ticketView } from './ticket.js';
 import { reportsView } from './reports.js';
 import { devicesView } from './devices.js';
+import { channelsView } from './channels.js';
 import { session } from './state.js';
 
 const DESK_ROLES = ['dispatcher', 'supervisor', 'admin'];
@@ -23,7 +24,8 @@ function header() {
       h('ul', {},
         h('li', {}, h('a', { href: '#/board' }, t('nav_board'))),
         h('li', {}, h('a', { href: '#/reports' }, t('nav_reports'))),
-        ['supervisor', 'admin'].includes(role) ? h('li', {}, h('a', { href: '#/devices' }, t('nav_devices'))) : null))
+        ['supervisor', 'admin'].includes(role) ? h('li', {}, h('a', { href: '#/devices' }, t('nav_devices'))) : null,
+        role === 'admin' ? h('li', {}, h('a', { href: '#/channels' }, t('nav_channels'))) : null))
     : null;
   const switchLang = h('button', {
     type: 'button', id: 'lang-switch', lang: lang() === 'en' ? 'zh-CN' : 'en', 'aria-label': t('lang_switch_label'),
@@ -108,6 +110,7 @@ async function route() {
     if (view === 'ticket' && arg) leave = await ticketView(main, decodeURIComponent(arg));
     else if (view === 'reports') leave = await reportsView(main, params);
     else if (view === 'devices') leave = await devicesView(main);
+    else if (view === 'channels') leave = await channelsView(main);
     else leave = await boardView(main, params);
   } catch (err) {
     if (err.status === 401) return;

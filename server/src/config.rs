@@ -91,8 +91,9 @@ pub struct Settings {
     #[arg(long, env = "FIELDVISIT_METRICS_BIND")]
     pub metrics_bind: Option<String>,
 
-    /// If set, every stored alert is also POSTed here as JSON (plain `http://`; retried with backoff
-    /// until it answers 2xx). The URL may carry a token: it is never logged.
+    /// If set, every stored alert is also POSTed here as JSON (`http://` or `https://`; retried with
+    /// backoff until it answers 2xx): an implicit channel beside those of `/api/v1/channels`. The
+    /// URL may carry a token: it is never logged.
     #[arg(long, env = "FIELDVISIT_WEBHOOK_URL", hide_env_values = true)]
     pub webhook_url: Option<String>,
 
@@ -103,6 +104,21 @@ pub struct Settings {
     /// First webhook retry delay in milliseconds; it doubles per failed attempt, up to 10 minutes.
     #[arg(long, env = "FIELDVISIT_WEBHOOK_RETRY_BASE_MS", default_value_t = 5000)]
     pub webhook_retry_base_ms: u64,
+
+    /// PEM file of extra CA certificates that channel deliveries (webhooks, group robots) trust
+    /// besides the system's roots: for a receiver behind a private CA.
+    #[arg(long, env = "FIELDVISIT_CHANNEL_EXTRA_CA")]
+    pub channel_extra_ca: Option<std::path::PathBuf>,
+
+    /// The dashboard's address as the desk opens it (`https://desk.example.gov.cn`): group-chat
+    /// messages link to `<this>/ui/#/ticket/<id>`. Without it they carry no link.
+    #[arg(long, env = "FIELDVISIT_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Comma-separated hosts that channels may send to (`oapi.dingtalk.com,qyapi.weixin.qq.com`);
+    /// unset: any. Keeps an admin from pointing a channel at an internal service.
+    #[arg(long, env = "FIELDVISIT_CHANNEL_HOSTS")]
+    pub channel_hosts: Option<String>,
 
     /// SQLite: size in MiB at which the push writer starts the write-ahead log over from its start
     /// (after copying it into the database file). Smaller rewinds more often, and every rewind

@@ -2,8 +2,10 @@
 //! the app through [`startup::Application`].
 
 pub mod accounts;
+pub mod alert_bus;
 pub mod auth;
 pub mod backup;
+pub mod channels;
 pub mod check;
 pub mod clock;
 pub mod config;
@@ -23,4 +25,3 @@ pub mod state;
 pub mod sync;
 pub mod telemetry;
 pub mod tracker;
-pub mod webhook;

@@ -37,10 +37,16 @@ impl Routes {
         Self(routes)
     }
 
-    /// The methods served at `path`, empty if no route has that path.
+    /// The methods served at `path`, empty if no route has that path. When several routes match,
+    /// the most literal ones speak for it: `/users/deactivate` is its own resource, not a
+    /// `/users/{id}`.
     pub fn allowed(&self, path: &str) -> Vec<&'static str> {
+        let matching: Vec<&(ResourceDef, Vec<&'static str>)> =
+            self.0.iter().filter(|(def, _)| def.is_match(path)).collect();
+        let dynamic = |def: &ResourceDef| def.pattern().map_or(0, |p| p.matches('{').count());
+        let fewest = matching.iter().map(|(def, _)| dynamic(def)).min().unwrap_or(0);
         let mut allowed: Vec<&'static str> =
-            self.0.iter().filter(|(def, _)| def.is_match(path)).flat_map(|(_, m)| m.iter().copied()).collect();
+            matching.iter().filter(|(def, _)| dynamic(def) == fewest).flat_map(|(_, m)| m.iter().copied()).collect();
         allowed.sort_unstable();
         allowed.dedup();
         allowed
@@ -72,6 +78,8 @@ mod tests {
         assert_eq!(routes.allowed("/api/v1/auth/login"), ["POST"]);
         assert_eq!(routes.allowed("/api/v1/tickets/abc"), ["GET"]);
         assert_eq!(routes.allowed("/api/v1/tickets/abc/events"), ["POST"]);
+        assert_eq!(routes.allowed("/api/v1/users/deactivate"), ["POST"], "not PATCH of /users/{{id}}");
+        assert_eq!(routes.allowed("/api/v1/users/abc"), ["PATCH"]);
         assert_eq!(routes.allowed("/ui/app.js"), ["GET"]);
         assert_eq!(routes.allowed("/app/js/sync.js"), ["GET"]);
         assert!(routes.allowed("/api/v1/nothing").is_empty());

@@ -14,19 +14,20 @@ use crate::accounts;
 use crate::auth::keys;
 use crate::auth::ratelimit::LoginLimits;
 use crate::auth::tokens::Keys;
+use crate::channels::delivery::{self, Delivery};
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::db::{self, DbPool};
+use crate::db::{self, DbLocation, DbPool};
 use crate::error::{ApiError, Kind};
 use crate::state::AppState;
-use crate::{methods, metrics, routes, tracker, webhook};
+use crate::{alert_bus, methods, metrics, routes, tracker};
 
 pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
-    /// The alert webhook and the alert id its outbox starts after; `None` without a URL.
-    webhook: Option<(webhook::Hook, i64)>,
+    /// The alert id the implicit webhook's outbox starts after (0 without `FIELDVISIT_WEBHOOK_URL`).
+    webhook_start: i64,
 }
 
 impl Application {
@@ -37,8 +38,8 @@ impl Application {
         let pool_size = settings.db_pool_size.max(2);
         let keys = Keys::new(&keys::load_or_create(settings.jwt_secret.as_ref(), &settings.data_dir())?);
         let clock = Clock::default();
-        let hook = webhook::Hook::from_settings(&settings)?;
-        let with_webhook = hook.is_some();
+        let channels = Arc::new(Delivery::from_settings(&settings)?);
+        let with_webhook = channels.has_implicit();
         let boot_settings = settings.clone();
         let now = clock.now();
         let (pool, webhook_start) = tokio::task::spawn_blocking(move || -> anyhow::Result<(DbPool, i64)> {
@@ -53,7 +54,7 @@ impl Application {
                 eprintln!("first start: created user `admin` with password {password} (change it)");
             }
             // Read before anything can fire an alert: nothing stored from here on is missed.
-            let webhook_start = if with_webhook { webhook::start_after(&mut conn)? } else { 0 };
+            let webhook_start = if with_webhook { delivery::start_after(&mut conn)? } else { 0 };
             Ok((pool, webhook_start))
         })
         .await??;
@@ -73,6 +74,7 @@ impl Application {
             settings: Arc::new(settings),
             tracker_wake: Arc::new(tokio::sync::Notify::new()),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
+            channels,
             // A subscriber that falls this far behind skips ahead (it is told, see routes/alerts.rs).
             alerts: tokio::sync::broadcast::channel(1024).0,
         };
@@ -87,8 +89,8 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.bind))?;
         let port = listener.local_addr()?.port();
         let server = run(listener, state.clone())?;
-        tracing::info!(port, database = backend.name(), webhook = hook.is_some(), "fieldvisit listening");
-        Ok(Self { port, server, state, webhook: hook.map(|h| (h, webhook_start)) })
+        tracing::info!(port, database = backend.name(), webhook = with_webhook, "fieldvisit listening");
+        Ok(Self { port, server, state, webhook_start })
     }
 
     pub fn port(&self) -> u16 {
@@ -99,16 +101,20 @@ impl Application {
         &self.state
     }
 
-    /// Runs the HTTP server, the deadline tracker and, if configured, the webhook delivery task
+    /// Runs the HTTP server, the deadline tracker, the channel delivery task and, on PostgreSQL,
+    /// the alert bus listener (`alert_bus.rs`)
     /// side by side until SIGINT/SIGTERM (in-flight requests are given time to finish). If a task
     /// stops, that is an error: deadlines (or their delivery) would silently go unwatched, so the
     /// process stops and says why.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let mut tracker = tokio::spawn(tracker::run(self.state.clone()));
-        let mut delivery =
-            self.webhook.map(|(hook, start)| tokio::spawn(webhook::run(self.state.clone(), hook, start)));
-        let delivery_stopped = async {
-            match delivery.as_mut() {
+        let mut channels = tokio::spawn(delivery::run(self.state.clone(), self.webhook_start));
+        let mut bus = match self.state.settings.location() {
+            Ok(DbLocation::Postgres(url)) => Some(tokio::spawn(alert_bus::listen(self.state.clone(), url))),
+            _ => None,
+        };
+        let bus_stopped = async {
+            match bus.as_mut() {
                 Some(task) => task.await,
                 None => std::future::pending().await,
             }
@@ -116,10 +122,12 @@ impl Application {
         let result = tokio::select! {
             served = self.server => served,
             stopped = &mut tracker => Err(task_stopped("the deadline tracker", stopped)),
-            stopped = delivery_stopped => Err(task_stopped("the webhook delivery task", stopped)),
+            stopped = &mut channels => Err(task_stopped("the channel delivery task", stopped)),
+            stopped = bus_stopped => Err(task_stopped("the alert bus listener", stopped)),
         };
         tracker.abort();
-        if let Some(task) = &delivery {
+        channels.abort();
+        if let Some(task) = &bus {
             task.abort();
         }
         result

@@ -27,9 +27,11 @@ pub struct AppState {
     /// Wakes the deadline tracker after a commit that may have changed deadlines or stored
     /// retractions (a push), so alerts never wait for its next timer.
     pub tracker_wake: Arc<Notify>,
-    /// Wakes the webhook delivery task (`webhook.rs`) when the tracker sees new alerts committed.
-    /// Rung whether or not a webhook is configured; nobody waits on it when none is.
+    /// Wakes the channel delivery task (`channels/delivery.rs`) when the tracker sees new alerts
+    /// committed.
     pub webhook_wake: Arc<Notify>,
+    /// The channels' HTTP client, implicit webhook and link base.
+    pub channels: Arc<crate::channels::delivery::Delivery>,
     /// Alerts as the tracker sees them committed, for the SSE stream (`routes/alerts.rs`).
     pub alerts: broadcast::Sender<Arc<FiredAlert>>,
 }

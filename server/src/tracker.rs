@@ -163,7 +163,7 @@ async fn broadcast(state: &AppState, mut last: i64) -> Result<i64, ApiError> {
         let Some(tail) = rows.last() else { return Ok(last) };
         last = tail.id;
         let full = rows.len() == 500;
-        // The webhook task enqueues them itself (`id >` its newest); this only saves it a wait.
+        // The channel delivery task enqueues them itself (`id >` its newest); this only saves it a wait.
         state.webhook_wake.notify_one();
         for r in &rows {
             // No subscriber is not an error: the alert is stored for `GET /api/v1/alerts`.

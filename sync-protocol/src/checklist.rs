@@ -8,15 +8,22 @@ use crate::sync::limits::{MAX_CHECKLIST_KEYS, MAX_CHECKLIST_KEY_LEN, MAX_SHORT};
 
 /// One version of a template, as `GET /api/v1/checklists` and pull send it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Template {
+    /// The path's id in a `PUT`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z0-9_]{1,64}$"))]
     pub id: String,
     /// Numbered by the server; a `PUT` body's is ignored.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(read_only))]
     pub version: i32,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name: String,
     /// A retired template stays readable (old visits name it) but phones stop offering it.
     #[serde(default = "yes")]
     pub active: bool,
+    /// Keys unique within the template.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100))]
     pub items: Vec<Item>,
 }
 
@@ -26,10 +33,13 @@ fn yes() -> bool {
 
 /// One question of a template.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Item {
     /// The key the visit's `checklist` answers it under (English, short).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z0-9_]{1,64}$"))]
     pub key: String,
     /// What the volunteer reads (Chinese).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub label: String,
     #[serde(flatten)]
     pub kind: Kind,
@@ -40,6 +50,7 @@ pub struct Item {
 
 /// An item's answer type, sent as `"type"` beside its own fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Kind {
     Bool,
@@ -53,6 +64,7 @@ pub enum Kind {
     },
     Text,
     Choice {
+        #[cfg_attr(feature = "openapi", schema(min_items = 1))]
         choices: Vec<String>,
     },
 }

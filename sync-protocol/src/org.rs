@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a user may do; scope (their area and below) is checked separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Volunteer,
@@ -33,6 +34,7 @@ impl Role {
 
 /// Levels of the area tree, from the widest down. A child is always of a narrower kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AreaKind {
     Province,

@@ -1,6 +1,6 @@
 //! Accounts, devices, roles and area scopes over real HTTP on both backends.
 
-mod harness;
+use crate::harness;
 
 use fieldvisit_server::auth::tokens::{Claims, Keys};
 use fieldvisit_server::config::Secret;

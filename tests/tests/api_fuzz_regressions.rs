@@ -2,7 +2,7 @@
 //! `/openapi.json` did not list. Each probe's status must be among its operation's documented
 //! responses, with an error body of the documented shape.
 
-mod harness;
+use crate::harness;
 
 use harness::*;
 use reqwest::Method;

@@ -1,7 +1,7 @@
 //! Hostile and broken input gets a clear 4xx JSON error naming the field; the server stays up and
 //! earlier data stays intact.
 
-mod harness;
+use crate::harness;
 
 use harness::*;
 use serde_json::{json, Value};

@@ -2,7 +2,7 @@
 //! above publishes a version, a visit is checked against the version it names (old ones too),
 //! a rejection names the item's field, and pull carries the templates.
 
-mod harness;
+use crate::harness;
 
 use harness::*;
 use serde_json::{json, Value};

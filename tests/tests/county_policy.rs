@@ -2,7 +2,7 @@
 //! or above changes it, the change is audited where the county's admins see it, and tickets
 //! follow their own county's policy.
 
-mod harness;
+use crate::harness;
 
 use harness::*;
 use serde_json::{json, Value};

@@ -2,7 +2,7 @@
 //! security headers, browser login with HttpOnly cookies, the CSRF double submit, cookie refresh
 //! and logout. (The page itself is tested in headless Chromium by `tests/browser`.)
 
-mod harness;
+use crate::harness;
 
 use std::collections::HashMap;
 

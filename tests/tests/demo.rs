@@ -1,7 +1,7 @@
 //! `fieldvisit demo`: the county seeds once (a restart changes nothing) and its actors, playing
 //! over HTTP, leave visits, tickets at every stage and overdue alerts, losing nothing.
 
-mod harness;
+use crate::harness;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! imported households reach the phones of their grid through pull, and a refused row stores
 //! nothing at all.
 
-mod harness;
+use crate::harness;
 
 use std::path::{Path, PathBuf};
 

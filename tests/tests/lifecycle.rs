@@ -3,7 +3,7 @@
 //! bulk) within the admin's area, teams within the admin's area, and alert streams that end with
 //! their session and are capped per user.
 
-mod harness;
+use crate::harness;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! Content-addressed photos on both backends: hash checked, idempotent, readable only by those
 //! who can see a record naming them.
 
-mod harness;
+use crate::harness;
 
 use harness::*;
 use serde_json::json;

@@ -3,7 +3,7 @@
 //! reads answer 503 `database_unavailable` with `Retry-After`, never 500, and the process stays up;
 //! once it is back, the same batch retried succeeds and `/readyz` is ready, with no restart.
 
-mod harness;
+use crate::harness;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

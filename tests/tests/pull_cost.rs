@@ -1,7 +1,7 @@
 //! What a phone's pull costs on the wire and in history (issue 22), over real HTTP on both
 //! backends: gzip answers when asked, the bounded first pull and its hand-over to incremental pulls.
 
-mod harness;
+use crate::harness;
 
 use std::io::Read;
 

@@ -1,6 +1,6 @@
 //! Supervisor reports over real data on both backends.
 
-mod harness;
+use crate::harness;
 
 use harness::*;
 use serde_json::{json, Value};

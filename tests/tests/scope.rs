@@ -2,7 +2,7 @@
 //! photos are readable only through their uploader's records, stages are completed only by roles
 //! that may complete them, dispatch goes only to teams that serve the ticket.
 
-mod harness;
+use crate::harness;
 
 use harness::*;
 use serde_json::{json, Value};

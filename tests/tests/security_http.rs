@@ -2,7 +2,7 @@
 //! trusted proxy and without one), refused logins audited once per window, body encodings, and
 //! the session cookie's `Secure` flag. (The gzip flood is measured in server/tests/gzip_flood.rs.)
 
-mod harness;
+use crate::harness;
 
 use harness::{json_of, new_id, Db, TestApp, PASSWORD};
 use serde_json::{json, Value};

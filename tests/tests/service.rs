@@ -1,6 +1,6 @@
 //! Service endpoints, the error model and schema parity between the two backends.
 
-mod harness;
+use crate::harness;
 
 use std::collections::BTreeSet;
 

@@ -2,7 +2,7 @@
 //! on, the exactly-once end check passes, the pull figure counts the seeded grid, and a server
 //! that is not there yet is waited for instead of failing the run.
 
-mod harness;
+use crate::harness;
 
 use std::time::Duration;
 

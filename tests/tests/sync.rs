@@ -1,7 +1,7 @@
 //! Offline sync over real HTTP on both backends: idempotent pushes, per-record results, clock
 //! correction, limits, household merge, permissions and gap-free pulls.
 
-mod harness;
+use crate::harness;
 
 use std::io::Write;
 

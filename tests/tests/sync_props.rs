@@ -3,7 +3,7 @@
 //! plays one scenario twice under two id namespaces — once in order, once shuffled and duplicated —
 //! and compares what a pull shows.
 
-mod harness;
+use crate::harness;
 
 use std::collections::BTreeMap;
 

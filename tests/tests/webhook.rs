@@ -2,7 +2,7 @@
 //! once, is retried after the backoff, carries a valid HMAC signature, and ends delivered in the
 //! outbox; without a URL nothing is enqueued.
 
-mod harness;
+use crate::harness;
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -109,6 +109,9 @@ pub fn insert_new(conn: &mut DbConn, rows: &[NewAlert]) -> QueryResult<usize> {
     for row in rows {
         n += crate::with_conn!(conn, c => diesel::insert_into(alerts::table).values(row).on_conflict_do_nothing().execute(c))?;
     }
+    if n > 0 {
+        crate::alert_bus::announce(conn)?;
+    }
     Ok(n)
 }
 
@@ -122,6 +125,18 @@ pub fn after(
     limit: i64,
     horizon: &Horizon,
 ) -> QueryResult<Vec<AlertRow>> {
+    after_for(conn, scope_path, None, after_id, limit, horizon)
+}
+
+/// As [`after`], also narrowed to the alerts of tickets dispatched to `team_id` (a handler's).
+pub fn after_for(
+    conn: &mut DbConn,
+    scope_path: Option<&str>,
+    team_id: Option<&str>,
+    after_id: i64,
+    limit: i64,
+    horizon: &Horizon,
+) -> QueryResult<Vec<AlertRow>> {
     let mut q = alerts::table
         .filter(alerts::id.gt(after_id))
         .order(alerts::id)
@@ -130,6 +145,9 @@ pub fn after(
         .into_boxed();
     if let Some(s) = scope_path {
         q = q.filter(scope::within(alerts::area_path, s));
+    }
+    if let Some(t) = team_id {
+        q = q.filter(alerts::team_id.eq(t.to_owned()));
     }
     let mut rows = q.load(conn)?;
     // Read after the query's snapshot: an alert in it was durable already or is held here.

@@ -9,6 +9,7 @@ pub mod any_of;
 pub mod areas;
 pub mod audit;
 pub mod blobs;
+pub mod channels;
 pub mod checklists;
 pub mod devices;
 pub mod location;

@@ -1,21 +1,28 @@
-//! The alert webhook's outbox: one row per alert to send, with its delivery state.
+//! The delivery outbox: one row per (channel, alert) to send, with its delivery state. The channel
+//! [`IMPLICIT`] is `FIELDVISIT_WEBHOOK_URL`'s; the others are rows of `channels`.
 //!
-//! Rows are added by the delivery task itself (`enqueue`: every alert after the newest one
-//! already here), not by the write paths that store alerts; see `crate::webhook` for why.
+//! Rows are added by the delivery task itself (`enqueue_implicit`: every alert after the newest
+//! one already here; `enqueue`: the alerts a channel's filter matched), not by the write paths
+//! that store alerts; see `crate::channels::delivery` for why. The primary key (channel, alert) is what
+//! keeps one alert from being queued twice for a channel.
 
 use diesel::prelude::*;
 use fieldvisit_sync_protocol::time::Millis;
 
 use super::alerts::AlertRow;
-use super::schema::{alerts, webhook_outbox};
+use super::schema::{alerts, channel_outbox};
 use super::DbConn;
+
+/// The channel id of `FIELDVISIT_WEBHOOK_URL`, which has no row in `channels`.
+pub const IMPLICIT: &str = "";
 
 /// Alerts enqueued per statement; `enqueue` is called again while a batch comes back full.
 pub const ENQUEUE_BATCH: i64 = 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
-#[diesel(table_name = webhook_outbox)]
+#[diesel(table_name = channel_outbox)]
 pub struct OutboxRow {
+    pub channel_id: String,
     pub alert_id: i64,
     pub attempts: i32,
     pub next_attempt_at: i64,
@@ -24,8 +31,9 @@ pub struct OutboxRow {
 }
 
 #[derive(Insertable)]
-#[diesel(table_name = webhook_outbox)]
-struct NewRow {
+#[diesel(table_name = channel_outbox)]
+struct NewRow<'a> {
+    channel_id: &'a str,
     alert_id: i64,
     attempts: i32,
     next_attempt_at: i64,
@@ -41,11 +49,18 @@ pub enum Outcome {
         next_attempt_at: Millis,
         error: String,
     },
+    /// Not tried: the channel's rate limit is reached; due again at `next_attempt_at`.
+    Postponed {
+        next_attempt_at: Millis,
+    },
 }
 
-/// The newest alert id in the outbox, if any.
+/// The newest alert id in the implicit channel's outbox, if any.
 pub fn newest(conn: &mut DbConn) -> QueryResult<Option<i64>> {
-    webhook_outbox::table.select(diesel::dsl::max(webhook_outbox::alert_id)).first(conn)
+    channel_outbox::table
+        .filter(channel_outbox::channel_id.eq(IMPLICIT))
+        .select(diesel::dsl::max(channel_outbox::alert_id))
+        .first(conn)
 }
 
 /// Whether alerts were stored after the newest one in the outbox (after `start_after` while it
@@ -61,7 +76,7 @@ pub fn has_new(conn: &mut DbConn, start_after: i64) -> QueryResult<bool> {
 /// so `id > newest` never skips one. Unlike the other alert readers it needs no horizon
 /// (`db::seq::Horizon`): its own commit waits for the disk (`synchronous=FULL`), which syncs the
 /// WAL up to these alerts before any of them is sent. Returns how many alerts it found.
-pub fn enqueue(conn: &mut DbConn, start_after: i64, now: Millis) -> QueryResult<usize> {
+pub fn enqueue_implicit(conn: &mut DbConn, start_after: i64, now: Millis) -> QueryResult<usize> {
     let after = newest(conn)?.unwrap_or(start_after);
     let ids: Vec<i64> = alerts::table
         .filter(alerts::id.gt(after))
@@ -71,67 +86,101 @@ pub fn enqueue(conn: &mut DbConn, start_after: i64, now: Millis) -> QueryResult<
         .load(conn)?;
     // One row per statement (SQLite cannot batch with ON CONFLICT); the conflict clause is a
     // backstop for two instances, which the transaction lock already orders.
-    for &alert_id in &ids {
-        let row = NewRow { alert_id, attempts: 0, next_attempt_at: now };
-        crate::with_conn!(conn, c => diesel::insert_into(webhook_outbox::table).values(&row).on_conflict_do_nothing().execute(c))?;
-    }
+    enqueue(conn, IMPLICIT, &ids, now)?;
     Ok(ids.len())
 }
 
+/// Queues `alert_ids` for `channel_id`, due at `now`; an alert queued already is left as it is.
+pub fn enqueue(conn: &mut DbConn, channel_id: &str, alert_ids: &[i64], now: Millis) -> QueryResult<()> {
+    for &alert_id in alert_ids {
+        let row = NewRow { channel_id, alert_id, attempts: 0, next_attempt_at: now };
+        crate::with_conn!(conn, c => diesel::insert_into(channel_outbox::table).values(&row).on_conflict_do_nothing().execute(c))?;
+    }
+    Ok(())
+}
+
 /// Claims up to `limit` undelivered rows due at `now` and returns them with their alerts, oldest
-/// due first. A claim moves `next_attempt_at` to `lease_until`, so another instance (or this one
-/// after a crash) retries the row only once the lease has passed. Call it inside `db::transaction`.
-pub fn claim_due(conn: &mut DbConn, now: Millis, limit: i64, lease_until: Millis) -> QueryResult<Vec<(AlertRow, i32)>> {
-    let q = webhook_outbox::table
-        .filter(webhook_outbox::delivered_at.is_null())
-        .filter(webhook_outbox::next_attempt_at.le(now))
-        .order((webhook_outbox::next_attempt_at, webhook_outbox::alert_id))
+/// due first (then by channel and alert). A claim moves `next_attempt_at` to `lease_until`, so another
+/// instance (or this one after a crash) retries the row only once the lease has passed. Call it
+/// inside `db::transaction`.
+pub fn claim_due(
+    conn: &mut DbConn,
+    now: Millis,
+    limit: i64,
+    lease_until: Millis,
+) -> QueryResult<Vec<(String, AlertRow, i32)>> {
+    let q = channel_outbox::table
+        .filter(channel_outbox::delivered_at.is_null())
+        .filter(channel_outbox::next_attempt_at.le(now))
+        .order((channel_outbox::next_attempt_at, channel_outbox::channel_id, channel_outbox::alert_id))
         .limit(limit)
-        .select(webhook_outbox::alert_id);
-    let ids: Vec<i64> = match conn {
+        .select((channel_outbox::channel_id, channel_outbox::alert_id));
+    let keys: Vec<(String, i64)> = match conn {
         // Instances split the due rows instead of queueing on them.
         DbConn::Pg(c) => q.for_update().skip_locked().load(c)?,
         DbConn::Sqlite(c) => q.load(c)?,
     };
-    if ids.is_empty() {
-        return Ok(Vec::new());
+    let mut out = Vec::with_capacity(keys.len());
+    for (channel_id, alert_id) in keys {
+        let row = channel_outbox::table.find((&channel_id, alert_id));
+        diesel::update(row).set(channel_outbox::next_attempt_at.eq(lease_until)).execute(conn)?;
+        let (alert, attempts) =
+            row.inner_join(alerts::table).select((AlertRow::as_select(), channel_outbox::attempts)).first(conn)?;
+        out.push((channel_id, alert, attempts));
     }
-    diesel::update(webhook_outbox::table.filter(webhook_outbox::alert_id.eq_any(&ids)))
-        .set(webhook_outbox::next_attempt_at.eq(lease_until))
-        .execute(conn)?;
-    webhook_outbox::table
-        .inner_join(alerts::table)
-        .filter(webhook_outbox::alert_id.eq_any(&ids))
-        .order(webhook_outbox::alert_id)
-        .select((AlertRow::as_select(), webhook_outbox::attempts))
-        .load(conn)
+    // Per channel in alert order: the order a group chat reads them in.
+    out.sort_by(|a, b| (&a.0, a.1.id).cmp(&(&b.0, b.1.id)));
+    Ok(out)
 }
 
-/// Records the outcome of one attempt on `alert_id` at `now`.
-pub fn record(conn: &mut DbConn, alert_id: i64, outcome: &Outcome, now: Millis) -> QueryResult<usize> {
-    let row = webhook_outbox::table.find(alert_id);
+/// Records the outcome of one attempt on (`channel_id`, `alert_id`) at `now`.
+pub fn record(
+    conn: &mut DbConn,
+    channel_id: &str,
+    alert_id: i64,
+    outcome: &Outcome,
+    now: Millis,
+) -> QueryResult<usize> {
+    let row = channel_outbox::table.find((channel_id, alert_id));
     match outcome {
         // `last_error` stays: it says why a delivered alert needed retries.
-        Outcome::Delivered => diesel::update(row).set(webhook_outbox::delivered_at.eq(now)).execute(conn),
+        Outcome::Delivered => diesel::update(row).set(channel_outbox::delivered_at.eq(now)).execute(conn),
         Outcome::Failed { attempts, next_attempt_at, error } => diesel::update(row)
             .set((
-                webhook_outbox::attempts.eq(attempts),
-                webhook_outbox::next_attempt_at.eq(next_attempt_at),
-                webhook_outbox::last_error.eq(error),
+                channel_outbox::attempts.eq(attempts),
+                channel_outbox::next_attempt_at.eq(next_attempt_at),
+                channel_outbox::last_error.eq(error),
             ))
             .execute(conn),
+        Outcome::Postponed { next_attempt_at } => {
+            diesel::update(row).set(channel_outbox::next_attempt_at.eq(next_attempt_at)).execute(conn)
+        }
     }
 }
 
 /// The earliest `next_attempt_at` of an undelivered row: when the task has work next.
 pub fn next_due(conn: &mut DbConn) -> QueryResult<Option<Millis>> {
-    webhook_outbox::table
-        .filter(webhook_outbox::delivered_at.is_null())
-        .select(diesel::dsl::min(webhook_outbox::next_attempt_at))
+    channel_outbox::table
+        .filter(channel_outbox::delivered_at.is_null())
+        .select(diesel::dsl::min(channel_outbox::next_attempt_at))
         .first(conn)
 }
 
-/// One alert's outbox row, if it was enqueued.
+/// One alert's row in the implicit channel's outbox, if it was enqueued.
 pub fn get(conn: &mut DbConn, alert_id: i64) -> QueryResult<Option<OutboxRow>> {
-    webhook_outbox::table.find(alert_id).select(OutboxRow::as_select()).first(conn).optional()
+    get_for(conn, IMPLICIT, alert_id)
+}
+
+/// One alert's row in a channel's outbox, if it was enqueued.
+pub fn get_for(conn: &mut DbConn, channel_id: &str, alert_id: i64) -> QueryResult<Option<OutboxRow>> {
+    channel_outbox::table.find((channel_id, alert_id)).select(OutboxRow::as_select()).first(conn).optional()
+}
+
+/// Every row of a channel, by alert id.
+pub fn of_channel(conn: &mut DbConn, channel_id: &str) -> QueryResult<Vec<OutboxRow>> {
+    channel_outbox::table
+        .filter(channel_outbox::channel_id.eq(channel_id))
+        .order(channel_outbox::alert_id)
+        .select(OutboxRow::as_select())
+        .load(conn)
 }

@@ -290,7 +290,27 @@ diesel::table! {
 }
 
 diesel::table! {
-    webhook_outbox (alert_id) {
+    channels (id) {
+        id -> Text,
+        name -> Text,
+        kind -> Text,
+        area_id -> Text,
+        area_path -> Text,
+        url -> Text,
+        secret -> Nullable<Text>,
+        teams -> Text,
+        alert_types -> Text,
+        min_level -> Integer,
+        enabled -> Bool,
+        enqueued_to -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    channel_outbox (channel_id, alert_id) {
+        channel_id -> Text,
         alert_id -> BigInt,
         attempts -> Integer,
         next_attempt_at -> BigInt,
@@ -307,7 +327,7 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(webhook_outbox -> alerts (alert_id));
+diesel::joinable!(channel_outbox -> alerts (alert_id));
 diesel::joinable!(teams -> areas (area_id));
 diesel::joinable!(households -> areas (area_id));
 diesel::joinable!(visits -> households (household_id));
@@ -321,7 +341,7 @@ diesel::joinable!(sessions -> devices (device_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 
 diesel::allow_tables_to_appear_in_same_query!(areas, teams, users, devices, sessions, refresh_tokens, audit_log,);
-diesel::allow_tables_to_appear_in_same_query!(alerts, tickets, households, visits, ticket_events, webhook_outbox);
+diesel::allow_tables_to_appear_in_same_query!(alerts, tickets, households, visits, ticket_events, channel_outbox);
 diesel::allow_tables_to_appear_in_same_query!(record_photos, blob_uploaders);
 diesel::allow_tables_to_appear_in_same_query!(temperature_tally, areas);
 

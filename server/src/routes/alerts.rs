@@ -27,7 +27,10 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct AlertQuery {
+    /// The last page's `cursor`; one this server did not issue → 422 `invalid_cursor`.
     cursor: Option<String>,
+    /// 1 to 1000.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
@@ -40,16 +43,18 @@ pub struct AlertPage {
     has_more: bool,
 }
 
-/// Fired alerts within the caller's area, in the order fired.
+/// Fired alerts in the order fired: within the caller's area, or for a handler those of tickets
+/// dispatched to their team (as the stream).
 #[utoipa::path(tag = "deadlines", security(("bearer" = [])), params(AlertQuery),
-    responses((status = 200, body = AlertPage), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = AlertPage), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+        (status = 422, description = "a cursor this server did not issue", body = crate::error::ErrorBody)))]
 #[get("/api/v1/alerts")]
 pub async fn list_alerts(
     state: web::Data<AppState>,
     who: Principal,
     q: web::Query<AlertQuery>,
 ) -> Result<web::Json<AlertPage>, ApiError> {
-    who.authorize(Action::WatchAlerts)?;
+    let watch = Watch::for_caller(&who)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request("invalid_query", "limit must be 1..=1000").with_field("limit"));
@@ -59,8 +64,14 @@ pub async fn list_alerts(
         None => 0,
     };
     let horizon = state.writer.horizon().clone();
-    let mut rows =
-        db::run(&state.pool, move |c| Ok(alerts::after(c, Some(&who.area_path), after, limit + 1, &horizon)?)).await?;
+    let mut rows = db::run(&state.pool, move |c| {
+        let (area, team) = match &watch {
+            Watch::Area(path) => (Some(path.as_str()), None),
+            Watch::Team(team) => (None, Some(team.as_str())),
+        };
+        Ok(alerts::after_for(c, area, team, after, limit + 1, &horizon)?)
+    })
+    .await?;
     let has_more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));
     let cursor = rows.last().map(|r| keyset::encode(r.id, "")).or_else(|| q.cursor.clone());

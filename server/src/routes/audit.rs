@@ -11,7 +11,10 @@ use fieldvisit_sync_protocol::time::format_utc;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct AuditQuery {
+    /// The last page's `cursor`; one this server did not issue → 422 `invalid_cursor`.
     cursor: Option<String>,
+    /// 1 to 1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
@@ -38,7 +41,8 @@ pub struct AuditPage {
 }
 
 #[utoipa::path(tag = "audit", security(("bearer" = [])), params(AuditQuery),
-    responses((status = 200, body = AuditPage), (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = AuditPage), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+        (status = 422, description = "a cursor this server did not issue", body = crate::error::ErrorBody)))]
 #[get("/api/v1/audit")]
 pub async fn list_audit(
     state: web::Data<AppState>,
@@ -46,11 +50,12 @@ pub async fn list_audit(
     q: web::Query<AuditQuery>,
 ) -> Result<web::Json<AuditPage>, ApiError> {
     who.authorize(Action::ReadAudit)?;
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("invalid_query", "limit must be 1..=1000").with_field("limit"));
+    }
     let before = match &q.cursor {
-        Some(c) => Some(
-            c.parse::<i64>().map_err(|_| ApiError::bad_request("invalid_cursor", "bad cursor").with_field("cursor"))?,
-        ),
+        Some(c) => Some(c.parse::<i64>().map_err(|_| crate::keyset::invalid_cursor())?),
         None => None,
     };
     let mut rows = db::run(&state.pool, move |conn| Ok(audit::page(conn, &who.area_path, before, limit + 1)?)).await?;

@@ -21,10 +21,15 @@ const MAX_USERNAME_CHARS: usize = 64;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
+    #[schema(min_length = 1, max_length = 64)]
     username: String,
     password: String,
+    /// Generated once by the app (required; `null` or absent → 400).
+    #[schema(value_type = super::params::UuidText, required = true)]
     device_id: Option<String>,
+    #[schema(max_length = 100)]
     device_name: Option<String>,
+    #[schema(max_length = 50)]
     app_version: Option<String>,
 }
 
@@ -45,7 +50,8 @@ fn short(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, A
 #[utoipa::path(tag = "auth", request_body = LoginRequest, responses(
     (status = 200, body = TokenPair), (status = 400, body = crate::error::ErrorBody),
     (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
-    (status = 409, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
+    (status = 409, body = crate::error::ErrorBody), (status = 422, description = "`device_name` or `app_version` too long", body = crate::error::ErrorBody),
+    (status = 429, body = crate::error::ErrorBody)))]
 #[post("/api/v1/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
@@ -60,7 +66,8 @@ pub async fn login(
 #[utoipa::path(tag = "auth", request_body = LoginRequest, responses(
     (status = 200, body = Object), (status = 400, body = crate::error::ErrorBody),
     (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
-    (status = 409, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
+    (status = 409, body = crate::error::ErrorBody), (status = 422, description = "`device_name` or `app_version` too long", body = crate::error::ErrorBody),
+    (status = 429, body = crate::error::ErrorBody)))]
 #[post("/api/v1/auth/browser-login")]
 pub async fn browser_login(
     state: web::Data<AppState>,

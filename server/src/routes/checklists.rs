@@ -18,10 +18,13 @@ use crate::state::AppState;
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ChecklistQuery {
     /// A county, or any area (its county is meant); default: the caller's county.
+    #[param(inline, value_type = Option<super::params::UuidText>)]
     area_id: Option<String>,
     /// Only this template.
+    #[param(pattern = "^[a-z0-9_]{1,64}$")]
     id: Option<String>,
     /// With `id`: this version (old ones included); default: the newest of each template.
+    #[param(minimum = 1)]
     version: Option<i32>,
     /// `true`: only templates phones should offer.
     active: Option<bool>,
@@ -73,8 +76,8 @@ pub async fn list_checklists(
 /// `id` is the path's): only an admin whose area is that county or above it. Visits filled from
 /// earlier versions keep being checked against theirs.
 #[utoipa::path(tag = "checklists", security(("bearer" = [])), params(("id" = String, Path, description = "The template's id"), ChecklistQuery),
-    request_body(content = Object, content_type = "application/json"),
-    responses((status = 200, body = Object), (status = 400, body = crate::error::ErrorBody),
+    request_body(content = Template, content_type = "application/json"),
+    responses((status = 200, body = Template), (status = 400, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody)))]
 #[put("/api/v1/checklists/{id}")]

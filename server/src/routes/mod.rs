@@ -6,12 +6,14 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod blobs;
+pub mod channels;
 pub mod checklists;
 pub mod devices;
 pub mod health;
 pub mod households;
 pub mod openapi;
 pub mod org;
+pub mod params;
 pub mod policy;
 pub mod reports;
 pub mod sync;
@@ -58,6 +60,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(checklists::put_checklist)
         .service(alerts::list_alerts)
         .service(alerts::alert_stream)
+        .service(channels::list_channels)
+        .service(channels::create_channel)
+        .service(channels::update_channel)
+        .service(channels::delete_channel)
+        .service(channels::test_channel)
         .service(tickets::list_tickets)
         .service(tickets::get_ticket)
         .service(tickets::add_event)

@@ -6,7 +6,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, Response};
 use utoipa::{Modify, OpenApi};
 
-use super::{alerts, audit, auth, blobs, checklists, devices, health, households, org, policy, reports, sync, tickets};
+use super::{
+    alerts, audit, auth, blobs, channels, checklists, devices, health, households, org, policy, reports, sync, tickets,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +26,8 @@ use super::{alerts, audit, auth, blobs, checklists, devices, health, households,
         policy::get_policy, policy::put_policy, alerts::list_alerts, alerts::alert_stream,
         org::update_user, org::set_password, org::deactivate_users,
         checklists::list_checklists, checklists::put_checklist,
+        channels::list_channels, channels::create_channel, channels::update_channel, channels::delete_channel,
+        channels::test_channel,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth, &CommonErrors)
@@ -86,4 +90,28 @@ fn add_common_errors(op: &mut Operation) {
 #[get("/openapi.json")]
 pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The push and policy schemas come from the `sync-protocol` types, with their constraints:
+    /// what a client generator reads is what the server parses.
+    #[test]
+    fn the_spec_carries_the_wire_types_and_their_limits() {
+        let spec = serde_json::to_value(ApiDoc::openapi()).expect("spec serializes");
+        let schemas = &spec["components"]["schemas"];
+        let push = &schemas["PushRequest"];
+        let required: Vec<&str> =
+            push["required"].as_array().expect("required").iter().filter_map(|r| r.as_str()).collect();
+        assert_eq!(required, ["protocol_version", "batch_id", "device_time"], "{push}");
+        assert_eq!(push["properties"]["visits"]["maxItems"], 1000, "{push}");
+        let policy = &schemas["Policy"]["properties"];
+        assert_eq!(policy["day_end"]["pattern"], "^([01][0-9]|2[0-3]):[0-5][0-9]$", "{policy}");
+        assert_eq!(policy["clock_tolerance_s"]["maximum"], 3600, "{policy}");
+        assert!(schemas["Role"]["enum"].as_array().is_some_and(|e| e.len() == 5), "{}", schemas["Role"]);
+        let body = &spec["paths"]["/api/v1/sync/push"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+        assert_eq!(body["$ref"], "#/components/schemas/PushRequest", "{body}");
+    }
 }

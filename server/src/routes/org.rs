@@ -16,9 +16,13 @@ use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewArea {
+    #[schema(value_type = Option<super::params::UuidText>)]
     id: Option<Uuid>,
+    #[schema(value_type = super::params::UuidText)]
     parent_id: String,
+    #[schema(value_type = fieldvisit_sync_protocol::org::AreaKind)]
     kind: String,
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
 }
 
@@ -30,10 +34,14 @@ pub struct AreaList {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewTeam {
+    #[schema(value_type = Option<super::params::UuidText>)]
     id: Option<Uuid>,
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
+    #[schema(value_type = super::params::UuidText)]
     area_id: String,
     #[serde(default)]
+    #[schema(max_items = 50)]
     categories: Vec<String>,
 }
 
@@ -45,12 +53,19 @@ pub struct TeamList {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewUserRequest {
+    #[schema(value_type = Option<super::params::UuidText>)]
     id: Option<Uuid>,
+    #[schema(pattern = r"^\S{1,64}$")]
     username: String,
+    #[schema(min_length = 8, max_length = 256)]
     password: String,
+    #[schema(min_length = 1, max_length = 100)]
     display_name: String,
+    #[schema(value_type = fieldvisit_sync_protocol::org::Role)]
     role: String,
+    #[schema(value_type = super::params::UuidText)]
     area_id: String,
+    #[schema(value_type = Option<super::params::UuidText>)]
     team_id: Option<String>,
 }
 
@@ -79,28 +94,34 @@ pub struct UserList {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatchRequest {
+    #[schema(min_length = 1, max_length = 100)]
     display_name: Option<String>,
+    #[schema(value_type = Option<fieldvisit_sync_protocol::org::Role>)]
     role: Option<String>,
+    #[schema(value_type = Option<super::params::UuidText>)]
     area_id: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<super::params::UuidText>, nullable)]
     team_id: Option<Option<String>>,
     active: Option<bool>,
 }
 
 /// `Some(None)` for an explicit null, `None` (via `default`) for an absent field.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+pub(crate) fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasswordRequest {
+    #[schema(min_length = 8, max_length = 256)]
     password: String,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct BulkDeactivateRequest {
+    #[schema(value_type = super::params::UuidText)]
     area_id: String,
+    #[schema(value_type = fieldvisit_sync_protocol::org::Role)]
     role: String,
 }
 

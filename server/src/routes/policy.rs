@@ -91,8 +91,8 @@ pub async fn get_policy(
 /// Publish a new policy version for a county (the body is a policy without `version`): only an
 /// admin whose area is that county or above it. Tickets of the county reported from now on follow
 /// it; earlier tickets keep theirs.
-#[utoipa::path(tag = "deadlines", security(("bearer" = [])), params(PolicyQuery), request_body(content = Object, content_type = "application/json"),
-    responses((status = 200, body = Object), (status = 400, body = crate::error::ErrorBody),
+#[utoipa::path(tag = "deadlines", security(("bearer" = [])), params(PolicyQuery), request_body(content = Policy, content_type = "application/json"),
+    responses((status = 200, body = Policy), (status = 400, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody)))]
 #[put("/api/v1/policy")]

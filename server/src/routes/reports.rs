@@ -60,11 +60,17 @@ fn area_names(conn: &mut db::DbConn, scope: &str) -> Result<HashMap<String, Stri
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ComplianceQuery {
+    /// `YYYY-MM-DD` (midnight in the policy's timezone) or RFC 3339; default 7 days before `to`.
+    #[param(format = Date)]
     from: Option<String>,
+    /// Like `from`; default now.
+    #[param(format = Date)]
     to: Option<String>,
     /// `area` (default), `team` or `category`.
+    #[param(inline, value_type = Option<super::params::ComplianceGroupBy>)]
     group_by: Option<String>,
     /// `json` (default) or `csv`.
+    #[param(inline, value_type = Option<super::params::ReportFormat>)]
     format: Option<String>,
 }
 
@@ -76,7 +82,7 @@ pub struct ComplianceReport {
 
 /// On-time rates per stage by area, team or category, with handling-time and sync-delay percentiles.
 #[utoipa::path(tag = "reports", security(("bearer" = [])), params(ComplianceQuery),
-    responses((status = 200, body = ComplianceReport), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 200, content((ComplianceReport = "application/json"), (String = "text/csv"))), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 #[get("/api/v1/reports/compliance")]
 pub async fn compliance(
     state: web::Data<AppState>,
@@ -179,6 +185,7 @@ fn compliance_csv(groups: &[ComplianceGroup]) -> Result<HttpResponse, ApiError> 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct DailyQuery {
     /// `YYYY-MM-DD` in the policy's timezone; default today.
+    #[param(format = Date)]
     date: Option<String>,
 }
 
@@ -230,9 +237,11 @@ pub async fn daily(
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct CoverageQuery {
-    /// Visits at or after this time count (RFC 3339 or `YYYY-MM-DD`); default the last 30 days.
+    /// Visits at or after this time count (`YYYY-MM-DD` or RFC 3339); default the last 30 days.
+    #[param(format = Date)]
     since: Option<String>,
     /// Report within this area (in your scope); default your area.
+    #[param(inline, value_type = Option<super::params::UuidText>)]
     area_id: Option<String>,
 }
 
@@ -320,8 +329,11 @@ fn scoped_area(conn: &mut db::DbConn, who: &Principal, area_id: Option<&str>) ->
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct TemperatureQuery {
+    /// `YYYY-MM-DD` or RFC 3339; default the last 30 days.
+    #[param(format = Date)]
     since: Option<String>,
     /// Only `area` for now.
+    #[param(inline, value_type = Option<super::params::ByArea>)]
     group_by: Option<String>,
 }
 

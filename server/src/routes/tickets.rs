@@ -24,15 +24,21 @@ use crate::sync::apply::Job;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct TicketQuery {
-    /// `open` or `closed`.
+    #[param(inline, value_type = Option<super::params::TicketStatus>)]
     status: Option<String>,
     /// `true`: open tickets past their current due time, most overdue first.
     overdue: Option<bool>,
+    #[param(inline, value_type = Option<super::params::CurrentStage>)]
     stage: Option<String>,
+    #[param(inline, value_type = Option<super::params::UuidText>)]
     area_id: Option<String>,
+    #[param(inline, value_type = Option<super::params::UuidText>)]
     team_id: Option<String>,
     category: Option<String>,
+    /// 1 to 500, default 100.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
+    /// The last page's `cursor`; one this server did not issue → 422 `invalid_cursor`.
     cursor: Option<String>,
 }
 
@@ -51,6 +57,14 @@ fn one_of(field: &'static str, v: Option<String>, allowed: &[&str]) -> Result<Op
                 .with_field(field))
         }
         other => Ok(other),
+    }
+}
+
+/// A query value that must be an id: anything else is a malformed request, named by its field.
+fn uuid_query(field: &'static str, v: String) -> Result<String, ApiError> {
+    match uuid::Uuid::parse_str(&v) {
+        Ok(_) => Ok(v),
+        Err(_) => Err(ApiError::bad_request("invalid_query", format!("{field} must be a UUID")).with_field(field)),
     }
 }
 
@@ -85,7 +99,7 @@ pub async fn list_tickets(
         status: one_of("status", q.status, &["open", "closed"])?,
         stage: one_of("stage", q.stage, &["classify", "dispatch", "on_site", "close", "done"])?,
         category: q.category,
-        team_id: q.team_id,
+        team_id: q.team_id.map(|t| uuid_query("team_id", t)).transpose()?,
         area_path: None,
         overdue_at: q.overdue.unwrap_or(false).then_some(now),
         after: q.cursor.as_deref().map(keyset::decode).transpose()?,

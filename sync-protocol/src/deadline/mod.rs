@@ -44,6 +44,7 @@ use serde::{Deserialize, Serialize};
 
 /// A stage of a ticket's handling. The declaration order is the order the stages run in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     Classify,
@@ -156,6 +157,7 @@ impl Author {
 
 /// How bad a reported problem is; overrides may give severe tickets shorter windows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Normal,

@@ -17,26 +17,43 @@ pub const ANCHOR_PREVIOUS_STAGE: &str = "previous_stage";
 
 /// The body of `GET /api/v1/policy`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Policy {
+    /// Numbered by the server; a `PUT` body's is ignored.
+    #[cfg_attr(feature = "openapi", schema(read_only))]
+    #[serde(default)]
     pub version: i32,
+    /// One window per stage, each stage once.
+    #[cfg_attr(feature = "openapi", schema(min_items = 4, max_items = 4))]
     pub stages: Vec<StageWindow>,
+    #[cfg_attr(feature = "openapi", schema(pattern = "^previous_stage$"))]
     pub anchor: String,
+    #[cfg_attr(feature = "openapi", schema(exclusive_minimum = 0.0, exclusive_maximum = 1.0))]
     pub due_soon_ratio: f64,
+    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
     pub overrides: Vec<Override>,
+    /// In increasing `after_overdue_s`.
+    #[cfg_attr(feature = "openapi", schema(max_items = 10))]
     pub escalation: Vec<Escalation>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 3600))]
     pub clock_tolerance_s: i64,
+    /// An IANA zone name (`Asia/Shanghai`).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub timezone: String,
     /// **[1.1]** Days of visits a first pull (no cursor) carries; older ones stay on the server.
     /// Versions stored before the field existed read as the default.
     #[serde(default = "default_pull_visit_days")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 366))]
     pub pull_visit_days: i64,
     /// **[1.1]** Local time ("HH:MM", in `timezone`) at which the day's work must be cleared
     /// (事不过夜): tickets still open then are listed in a `day_end` alert and count as carried over.
     #[serde(default = "default_day_end")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
     pub day_end: String,
     /// **[1.1]** Hours after closing within which the resident should be called back (回访);
     /// closed tickets without a callback after that are on the callback list.
     #[serde(default = "default_callback_within_h")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 168))]
     pub callback_within_h: i64,
     /// **[1.1]** Whether a callback recording an unsatisfied resident reopens the ticket.
     #[serde(default = "default_reopen_on_unsatisfied_callback")]
@@ -80,31 +97,58 @@ fn default_pull_visit_days() -> i64 {
 
 /// The default window of one stage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StageWindow {
     pub name: Stage,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 604800))]
     pub window_s: i64,
 }
 
 /// Windows that replace the defaults for tickets of a severity and/or category.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Override {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
     /// Window in seconds per stage; stages not named keep the lower-precedence window.
+    #[cfg_attr(feature = "openapi", schema(value_type = StageWindows))]
     pub stages: BTreeMap<Stage, i64>,
+}
+
+/// The schema of [`Override::stages`]: a window per stage named, only stages as keys.
+#[cfg(feature = "openapi")]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct StageWindows {
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 604800)]
+    classify: i64,
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 604800)]
+    dispatch: i64,
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 604800)]
+    on_site: i64,
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 604800)]
+    close: i64,
 }
 
 /// Who is told once a stage has been overdue for `after_overdue_s`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Escalation {
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub after_overdue_s: i64,
     pub notify: Notify,
 }
 
 /// The audience of an escalation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Notify {
     Area,

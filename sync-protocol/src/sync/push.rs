@@ -13,13 +13,22 @@ use super::records::FieldError;
 use crate::time::{format_utc, parse_rfc3339, Millis};
 
 /// The push body. Unknown top-level fields are ignored; every record array is optional, and an
-/// explicit `null` array reads as empty.
+/// explicit `null` array reads as empty. A record may be any JSON value here: each is parsed on
+/// its own and a bad one is answered `rejected` inside the 200, never refusing the batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushRequest {
+    /// One of `GET /api/v1/sync/info`'s `protocol_versions` (else 426).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1))]
     pub protocol_version: u32,
     /// Idempotency key of the whole batch: the same id again gets the stored answer.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+    )]
     pub batch_id: Uuid,
     /// The phone's wall clock when it sent the batch (RFC 3339 with offset).
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub device_time: String,
     /// Optional tamper-evident pair: the phone's boot session and the time since boot at send.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -27,12 +36,16 @@ pub struct PushRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_elapsed_ms: Option<i64>,
     #[serde(default, deserialize_with = "null_as_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<Value>>, max_items = 1000))]
     pub households: Vec<Value>,
     #[serde(default, deserialize_with = "null_as_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<Value>>, max_items = 1000))]
     pub visits: Vec<Value>,
     #[serde(default, deserialize_with = "null_as_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<Value>>, max_items = 1000))]
     pub tickets: Vec<Value>,
     #[serde(default, deserialize_with = "null_as_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<Value>>, max_items = 1000))]
     pub ticket_events: Vec<Value>,
 }
 

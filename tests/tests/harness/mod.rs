@@ -86,6 +86,8 @@ pub struct TestApp {
     pub state: AppState,
     pub db: Db,
     pub settings: Settings,
+    /// Whether dropping the app runs `fieldvisit check` on its database (see `Drop`).
+    final_check: std::sync::atomic::AtomicBool,
     // Dropped last: the server's pool closes with the runtime, then the database goes. `None` for
     // a second app on another app's database (`spawn_on`).
     _db: Option<TestDb>,
@@ -131,9 +133,15 @@ impl TestApp {
             state,
             db,
             settings,
+            final_check: std::sync::atomic::AtomicBool::new(true),
             _db: test_db,
             _data: data,
         }
+    }
+
+    /// For tests that damage the database on purpose or take it away: no check when dropped.
+    pub fn skip_final_check(&self) {
+        self.final_check.store(false, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -146,6 +154,24 @@ impl TestApp {
 
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
         json_of(self.get(path).await).await
+    }
+}
+
+/// Every end-to-end test also proves the database consistent: when the app that owns the database
+/// is dropped, `fieldvisit check` runs on it (derived columns against the fold, alert keys,
+/// change numbers, kept counts) and any finding fails the test, as crates.io asserts that no
+/// background job is left over.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if self._db.is_none()
+            || std::thread::panicking()
+            || !self.final_check.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return;
+        }
+        let mut conn = self.state.pool.get().expect("a connection for the final check");
+        let report = fieldvisit_server::check::run(&mut conn, self.state.clock.now()).expect("the final check runs");
+        assert!(report.is_clean(), "fieldvisit check after the test: {report:?}");
     }
 }
 

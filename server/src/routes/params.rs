@@ -1,0 +1,64 @@
+//! Schemas of query values that handlers read as plain strings (so their own 400 can name the
+//! field and list the choices): they exist only to put those choices into `/openapi.json`.
+
+#![allow(dead_code)]
+
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::RefOr;
+
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum TicketStatus {
+    Open,
+    Closed,
+}
+
+/// A ticket's current stage, or `done` once closed.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum CurrentStage {
+    Classify,
+    Dispatch,
+    OnSite,
+    Close,
+    Done,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum ReportFormat {
+    Json,
+    Csv,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum ComplianceGroupBy {
+    Area,
+    Team,
+    Category,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum ByArea {
+    Area,
+}
+
+/// A UUID in its hyphenated text form. The pattern, unlike `format`, is asserted by validators:
+/// an empty or malformed id is outside the spec, not a request it allows.
+pub struct UuidText;
+
+pub const UUID_PATTERN: &str = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
+impl utoipa::PartialSchema for UuidText {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+            .pattern(Some(UUID_PATTERN))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for UuidText {}
