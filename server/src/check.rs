@@ -9,6 +9,11 @@
 //! - every household's `visit_count` and `last_visited_at` against its visits;
 //! - the checklist report's tallies against the visits that name a template (a timezone changed
 //!   since a visit was stored shows here too: its day was counted in the old one).
+//! - what the reports read instead of history (`db::temperature`): each household's latest
+//!   measurement and the temperature tally, against the visits (tickets' `stage_times` are a
+//!   projection column, above).
+//!
+//! [`repair`] rebuilds every derived thing that differs (`fieldvisit check --repair`).
 //!
 //! Sequence numbers have gaps by design (`db::seq` hands them out in chunks), so gaps are not findings.
 
@@ -20,7 +25,8 @@ use fieldvisit_sync_protocol::time::Millis;
 
 use crate::db::records::{self, TicketRow};
 use crate::db::schema::{alerts, areas, households, removals, teams, ticket_events, tickets, visits};
-use crate::db::{self, checklist_tallies, policies, seq, DbConn};
+use crate::db::store_projection::StoreProjection;
+use crate::db::{self, alerts as fired_alerts, checklist_tallies, policies, seq, temperature, DbConn};
 use crate::error::ApiError;
 use crate::sync::apply::set_projection;
 
@@ -63,12 +69,95 @@ pub fn run(conn: &mut DbConn, now: Millis) -> Result<Report, ApiError> {
         check_sequence(c, &mut report)?;
         check_visit_tallies(c, &mut report)?;
         check_checklist_tallies(c, &mut report)?;
+        check_temperatures(c, &mut report)?;
         Ok(report)
+    })
+}
+
+/// What [`repair`] rewrote.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Repaired {
+    /// Tickets whose projection or its columns were re-folded (each with a new `seq`, so phones pull the fix).
+    pub tickets: u64,
+    /// Households whose visit tallies or latest measurement were recomputed.
+    pub households: u64,
+    /// Whether the temperature tally was rebuilt.
+    pub temperature_tally: bool,
+    /// Whether the checklist report's tallies were rebuilt.
+    pub checklist_tallies: bool,
+}
+
+/// Rebuilds what the server derives and keeps, where it differs from what it is derived from, in
+/// one write transaction (which waits for, then holds off, the push writer). Alert keys and
+/// sequence numbers are not derived data and are left alone.
+pub fn repair(conn: &mut DbConn, now: Millis) -> Result<Repaired, ApiError> {
+    db::transaction(conn, |c| {
+        let mut repaired = Repaired::default();
+        let book = policies::load(c)?;
+        let mut seq = seq::SeqAlloc::new();
+        ticket_pages(c, |c, page, events| {
+            let ids: Vec<String> = page.iter().map(|t| t.id.clone()).collect();
+            let mut fired = fired_alerts::fired_keys(c, &ids)?;
+            for mut row in page {
+                let policy = book.version(row.policy_version);
+                let events = events.get(&row.id).map_or(&[][..], Vec::as_slice);
+                if ticket_disagreement(&row, policy, events, now).is_none() {
+                    continue;
+                }
+                // Alerts already fired stay fired; the tracker sends what falls due from here.
+                let fired = fired.remove(&row.id).unwrap_or_default();
+                set_projection(&mut row, policy, events, now, &fired);
+                row.version += 1;
+                row.seq = seq.next(c)?;
+                crate::with_conn!(&mut *c, c => StoreProjection(&row).execute(c))?;
+                repaired.tickets += 1;
+            }
+            Ok(())
+        })?;
+        let mut homes: HashSet<String> = records::visit_tally_disagreements(c)?.into_iter().map(|d| d.0).collect();
+        if !homes.is_empty() {
+            records::recount_visits(c)?;
+        }
+        let measured = temperature::measurement_disagreements(c)?;
+        if !measured.is_empty() {
+            temperature::rebuild_measurements(c)?;
+        }
+        homes.extend(measured.into_iter().map(|d| d.0));
+        repaired.households = homes.len() as u64;
+        let tally = temperature::derived(c)?;
+        if tally != temperature::stored(c)? {
+            temperature::replace(c, tally)?;
+            repaired.temperature_tally = true;
+        }
+        if derived_checklist_tallies(c)? != checklist_tallies::all(c)? {
+            crate::with_conn!(&mut *c, c => diesel::delete(crate::db::schema::checklist_tallies::table).execute(c))?;
+            checklist_pages(c, |c, tallies| Ok(tallies.store(c)?))?;
+            repaired.checklist_tallies = true;
+        }
+        Ok(repaired)
     })
 }
 
 fn check_tickets(conn: &mut DbConn, now: Millis, report: &mut Report) -> Result<(), ApiError> {
     let book = policies::load(conn)?;
+    ticket_pages(conn, |_, page, events| {
+        report.events += events.values().map(|e| e.len() as u64).sum::<u64>();
+        for row in &page {
+            report.tickets += 1;
+            let events = events.get(&row.id).map_or(&[][..], Vec::as_slice);
+            if let Some(finding) = ticket_disagreement(row, book.version(row.policy_version), events, now) {
+                report.find(format!("ticket {}: {finding}", row.id));
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Every ticket, a page at a time in id order, with each one's events in time order.
+fn ticket_pages(
+    conn: &mut DbConn,
+    mut each: impl FnMut(&mut DbConn, Vec<TicketRow>, HashMap<String, Vec<FoldEvent>>) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
     let mut after = String::new();
     loop {
         let page: Vec<TicketRow> = tickets::table
@@ -82,17 +171,11 @@ fn check_tickets(conn: &mut DbConn, now: Millis, report: &mut Report) -> Result<
         let ids: Vec<String> = page.iter().map(|t| t.id.clone()).collect();
         let mut events: HashMap<String, Vec<FoldEvent>> = HashMap::new();
         for e in records::events_of(conn, &ids)? {
-            report.events += 1;
             events.entry(e.ticket_id.clone()).or_default().push(e.fold_event());
         }
-        for row in &page {
-            report.tickets += 1;
-            let events = events.get(&row.id).map_or(&[][..], Vec::as_slice);
-            if let Some(finding) = ticket_disagreement(row, book.version(row.policy_version), events, now) {
-                report.find(format!("ticket {}: {finding}", row.id));
-            }
-        }
-        if page.len() < PAGE as usize {
+        let full = page.len() == PAGE as usize;
+        each(conn, page, events)?;
+        if !full {
             return Ok(());
         }
     }
@@ -120,6 +203,7 @@ fn ticket_disagreement(
         ("effective_category", row.effective_category != fresh.effective_category),
         ("current_due_at", row.current_due_at != fresh.current_due_at),
         ("closed_at", row.closed_at != fresh.closed_at),
+        ("stage_times", row.stage_times != fresh.stage_times),
     ];
     let wrong: Vec<&str> = columns.iter().filter(|(_, differs)| *differs).map(|(name, _)| *name).collect();
     (!wrong.is_empty()).then(|| format!("column(s) {} differ from the fold of its events", wrong.join(", ")))
@@ -176,9 +260,12 @@ fn check_visit_tallies(conn: &mut DbConn, report: &mut Report) -> Result<(), Api
     Ok(())
 }
 
-fn check_checklist_tallies(conn: &mut DbConn, report: &mut Report) -> Result<(), ApiError> {
+/// The tallies of every visit naming a template, page by page, handed to `f`.
+fn checklist_pages(
+    conn: &mut DbConn,
+    mut f: impl FnMut(&mut DbConn, checklist_tallies::Tallies) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
     let book = policies::load(conn)?;
-    let mut derived = std::collections::BTreeMap::new();
     let mut after = String::new();
     loop {
         let page: Vec<records::VisitRow> = visits::table
@@ -188,12 +275,29 @@ fn check_checklist_tallies(conn: &mut DbConn, report: &mut Report) -> Result<(),
             .limit(PAGE)
             .select(records::VisitRow::as_select())
             .load(conn)?;
-        let Some(last) = page.last() else { break };
+        let Some(last) = page.last() else { return Ok(()) };
         after.clone_from(&last.id);
-        for (key, n) in checklist_tallies::of_visits(conn, &page, &book, None)?.into_counts() {
+        let tallies = checklist_tallies::of_visits(conn, &page, &book, None)?;
+        f(conn, tallies)?;
+    }
+}
+
+/// What the checklist tallies should hold, from the visits.
+fn derived_checklist_tallies(
+    conn: &mut DbConn,
+) -> Result<std::collections::BTreeMap<checklist_tallies::TallyKey, i64>, ApiError> {
+    let mut derived = std::collections::BTreeMap::new();
+    checklist_pages(conn, |_, tallies| {
+        for (key, n) in tallies.into_counts() {
             *derived.entry(key).or_insert(0) += n;
         }
-    }
+        Ok(())
+    })?;
+    Ok(derived)
+}
+
+fn check_checklist_tallies(conn: &mut DbConn, report: &mut Report) -> Result<(), ApiError> {
+    let derived = derived_checklist_tallies(conn)?;
     let stored = checklist_tallies::all(conn)?;
     let keys: HashSet<_> = stored.keys().chain(derived.keys()).collect();
     for key in keys {
@@ -202,6 +306,25 @@ fn check_checklist_tallies(conn: &mut DbConn, report: &mut Report) -> Result<(),
             let (template, grid, day, item, answer) = key;
             report.find(format!(
                 "checklist tally {template} {grid} day {day} {item}={answer:?}: stored {s}, the visits give {d}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_temperatures(conn: &mut DbConn, report: &mut Report) -> Result<(), ApiError> {
+    for (id, stored, derived) in temperature::measurement_disagreements(conn)? {
+        report.find(format!("household {id}: stored latest measurement {stored:?}, its visits give {derived:?}"));
+    }
+    let (stored, derived) = (temperature::stored(conn)?, temperature::derived(conn)?);
+    let keys: std::collections::BTreeSet<_> = stored.keys().chain(derived.keys()).collect();
+    for key in keys {
+        let (has, want) = (stored.get(key).copied().unwrap_or(0), derived.get(key).copied().unwrap_or(0));
+        if has != want {
+            let (area, day, tenths) = key;
+            report.find(format!(
+                "temperature tally {area} day {day} at {:.1} °C: {has} visit(s) kept, the visits give {want}",
+                f64::from(*tenths) / 10.0
             ));
         }
     }

@@ -42,8 +42,15 @@ enum Command {
     /// Manage users from the command line.
     #[command(subcommand)]
     User(UserCommand),
-    /// Check the database's consistency: projections against events, alerts once, the change sequence.
-    Check(Settings),
+    /// Check the database's consistency: projections against events, alerts once, the change
+    /// sequence, the tallies reports read against the visits.
+    Check {
+        /// Rebuild first what the server derives (projections, tallies) where it differs, then check.
+        #[arg(long)]
+        repair: bool,
+        #[command(flatten)]
+        settings: Settings,
+    },
     /// Copy a SQLite database online into a new file (PostgreSQL: use pg_dump).
     Backup {
         /// The new file to write; it must not exist.
@@ -133,7 +140,7 @@ async fn dispatch(command: Option<Command>) -> anyhow::Result<()> {
     match command.unwrap_or_else(|| Command::Serve(Settings::from_env())) {
         Command::Serve(settings) => serve(settings).await,
         Command::Migrate(settings) => migrate(settings).await,
-        Command::Check(settings) => check(settings).await,
+        Command::Check { repair, settings } => check(settings, repair).await,
         Command::Backup { to, settings } => {
             let location = settings.location().map_err(anyhow::Error::msg)?;
             let shown = to.display().to_string();
@@ -266,13 +273,24 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn check(settings: Settings) -> anyhow::Result<()> {
+async fn check(settings: Settings, repair: bool) -> anyhow::Result<()> {
     let location = settings.location().map_err(anyhow::Error::msg)?;
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<fieldvisit_server::check::Report> {
         let pool = db::pool::connect(&location, 1)?;
         let mut conn = pool.get()?;
         let now = chrono::Utc::now().timestamp_millis();
-        fieldvisit_server::check::run(&mut conn, now).map_err(|e| anyhow::anyhow!("{}", e.detail_line()))
+        let failed = |e: fieldvisit_server::error::ApiError| anyhow::anyhow!("{}", e.detail_line());
+        if repair {
+            let r = fieldvisit_server::check::repair(&mut conn, now).map_err(failed)?;
+            println!(
+                "repaired {} ticket(s), {} household(s); temperature tally {}; checklist tallies {}",
+                r.tickets,
+                r.households,
+                if r.temperature_tally { "rebuilt" } else { "as it should be" },
+                if r.checklist_tallies { "rebuilt" } else { "as they should be" }
+            );
+        }
+        fieldvisit_server::check::run(&mut conn, now).map_err(failed)
     })
     .await??;
     println!(

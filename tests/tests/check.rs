@@ -90,7 +90,50 @@ async fn a_sequence_number_used_twice_is_found(app: TestApp) {
     assert!(report.findings[0].contains("used twice"), "{:?}", report.findings);
 }
 
+/// What the reports read instead of history (tickets' stage times, the temperature tally, each
+/// household's latest measurement), each damaged: the check names each, a repair rebuilds them
+/// from the events and visits, and the check is clean again.
+async fn damaged_report_data_is_found_and_repaired(app: TestApp) {
+    let t = a_ticket_with_events(&app).await;
+    let damage = format!(
+        "UPDATE tickets SET stage_times = 'classify:1::' WHERE id = '{t}'; \
+         UPDATE temperature_tally SET visits = visits + 2; UPDATE households SET last_temp_c = 30.5"
+    );
+    let report = check_after(&app, damage).await;
+    assert_eq!(report.problems, 3, "{:?}", report.findings);
+    let found = report.findings.join("\n");
+    for what in ["stage_times", "temperature tally", "latest measurement"] {
+        assert!(found.contains(what), "{what} not named in {found}");
+    }
+    let seq_before = ticket_seq(&app, &t).await;
+    let repaired = repair(&app).await;
+    assert_eq!(
+        repaired,
+        check::Repaired { tickets: 1, households: 1, temperature_tally: true, checklist_tallies: false }
+    );
+    assert!(ticket_seq(&app, &t).await > seq_before, "the repaired ticket is pulled again");
+    let report = check_after(&app, String::new()).await;
+    assert!(report.is_clean(), "{:?}", report.findings);
+    assert_eq!(repair(&app).await, check::Repaired::default(), "nothing left to repair");
+}
+
+async fn repair(app: &TestApp) -> check::Repaired {
+    db::run(&app.state.pool, |c| check::repair(c, chrono::Utc::now().timestamp_millis())).await.expect("repair runs")
+}
+
+async fn ticket_seq(app: &TestApp, id: &str) -> i64 {
+    let id = id.to_owned();
+    db::run(&app.state.pool, move |c| {
+        use diesel::prelude::*;
+        use fieldvisit_server::db::schema::tickets;
+        Ok(tickets::table.find(id).select(tickets::seq).first::<i64>(c)?)
+    })
+    .await
+    .expect("seq")
+}
+
 backend_tests!(
+    damaged_report_data_is_found_and_repaired,
     a_clean_database_has_no_findings,
     a_ticket_column_set_by_hand_is_found,
     a_projection_that_disagrees_with_the_events_is_found,

@@ -218,16 +218,25 @@ async fn the_tallies_follow_a_merge_and_fieldvisit_check_verifies_them(app: Test
     assert_eq!(area(&r, &org.town_a)["visits"], 6, "{r}");
     assert_eq!(area(&r, &org.town_b)["visits"], 0, "{r}");
     assert_eq!(item(area(&r, &org.town_a), "fuel")["choices"]["气"], 1, "{r}");
-    let report = check_after(&app, "").await;
-    assert!(report.is_clean(), "{:?}", report.findings);
+    let clean = check_after(&app, "").await;
+    assert!(clean.is_clean(), "{:?}", clean.findings);
 
-    let report = check_after(
+    let damaged = check_after(
         &app,
         "UPDATE checklist_tallies SET visits = visits + 1 WHERE item = 'alarm_working' AND answer = 'false'",
     )
     .await;
-    assert!(report.problems >= 1, "{report:?}");
-    assert!(report.findings.iter().all(|f| f.contains("alarm_working=\"false\"")), "{:?}", report.findings);
+    assert!(damaged.problems >= 1, "{damaged:?}");
+    assert!(damaged.findings.iter().all(|f| f.contains("alarm_working=\"false\"")), "{:?}", damaged.findings);
+    // `fieldvisit check --repair` rebuilds the tallies from the visits.
+    let now = chrono::Utc::now().timestamp_millis();
+    let (repaired, after) = db::run(&app.state.pool, move |c| Ok((check::repair(c, now)?, check::run(c, now)?)))
+        .await
+        .expect("repair runs");
+    assert!(repaired.checklist_tallies, "{repaired:?}");
+    assert!(after.is_clean(), "{:?}", after.findings);
+    let (_, r) = report(&app, &org.admin, "").await;
+    assert_eq!(area(&r, &org.town_a)["visits"], 6, "{r}");
 }
 
 backend_tests!(

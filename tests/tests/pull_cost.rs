@@ -221,7 +221,182 @@ async fn a_narrow_scope_read_area_by_area_sends_each_record_once(app: TestApp) {
     assert_eq!(each_once(&pages, "tickets"), vec![ta]);
 }
 
+/// A small deterministic generator (64-bit LCG): each seed is one reproducible history.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// What a phone holds after applying pages by id: how often each record (and each version of a
+/// ticket) arrived.
+#[derive(Default)]
+struct Phone {
+    seen: std::collections::HashMap<(String, String), u32>,
+    ticket_versions: std::collections::HashMap<(String, i64), u32>,
+}
+
+impl Phone {
+    fn apply(&mut self, page: &Value) {
+        for key in ["households", "visits", "tickets", "ticket_events"] {
+            for r in page[key].as_array().into_iter().flatten() {
+                let id = r["id"].as_str().unwrap_or_default().to_owned();
+                *self.seen.entry((key.to_owned(), id.clone())).or_default() += 1;
+                if key == "tickets" {
+                    *self.ticket_versions.entry((id, r["version"].as_i64().unwrap_or(0))).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    fn times(&self, key: &str, id: &str) -> u32 {
+        self.seen.get(&(key.to_owned(), id.to_owned())).copied().unwrap_or(0)
+    }
+}
+
+/// A property over random histories (several seeds): a bounded first pull in small pages, with
+/// pushes landing between its pages, then pushes and incremental pulls, gives the phone every
+/// household, every open ticket with its events, every visit of the window, and every change
+/// made after the first pull began, each exactly once (a ticket again only as a newer version),
+/// and none of the old visits from before.
+async fn first_pull_and_increments_deliver_every_change_once_over_random_histories(app: TestApp) {
+    let org = app.org().await;
+    let admin = app.admin_token().await;
+    let (_, mut policy) = app.get_as(&admin, "/api/v1/policy").await;
+    policy.as_object_mut().expect("object").remove("version");
+    policy["pull_visit_days"] = json!(1);
+    let (status, saved) = app.send(reqwest::Method::PUT, "/api/v1/policy", Some(&admin), Some(&policy)).await;
+    assert_eq!(status, 200, "{saved}");
+    let token = app.token("volunteer_a", PASSWORD, "phone-a").await;
+
+    // Every record of every seed; `must`: records the new phone must get exactly once.
+    let (mut homes, mut must, mut old_visits, mut open_tickets) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for seed in 1..=3u64 {
+        let mut rng = Lcg(seed);
+        // Before the phone: households, old and recent visits, open and closed tickets with events.
+        let mut records = json!({"households": [], "visits": [], "tickets": [], "ticket_events": []});
+        for i in 0..(3 + rng.below(4)) {
+            let h = new_id();
+            records["households"].as_array_mut().expect("list").push(household(
+                &h,
+                &org.grid_a,
+                &format!("{seed}-{i}号楼"),
+            ));
+            must.push(("households", h.clone()));
+            for _ in 0..rng.below(3) {
+                let (v, old) = (new_id(), rng.below(2) == 0);
+                records["visits"].as_array_mut().expect("list").push(visit(&v, &h, if old { OLD } else { -30 }));
+                if old {
+                    old_visits.push(v)
+                } else {
+                    must.push(("visits", v))
+                }
+            }
+            if rng.below(2) == 0 {
+                let t = new_id();
+                records["tickets"].as_array_mut().expect("list").push(ticket(&t, &h, OLD));
+                let e = new_id();
+                records["ticket_events"].as_array_mut().expect("list").push(event(&e, &t, "comment", OLD + 1));
+                must.extend([("tickets", t.clone()), ("ticket_events", e)]);
+                open_tickets.push(t);
+            }
+            homes.push(h);
+        }
+        push_ok(&app, &token, records).await;
+
+        // A new phone pulls 1–4 records a page; between pages, pushes of every kind land.
+        let phone_token = app.token("volunteer_a", PASSWORD, &format!("phone-new-{seed}")).await;
+        let mut phone = Phone::default();
+        let mut cursor: Option<String> = None;
+        let mut later = Vec::new();
+        for round in 0.. {
+            let limit = 1 + rng.below(4);
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/sync/pull?limit={limit}&cursor={c}"),
+                None => format!("/api/v1/sync/pull?limit={limit}"),
+            };
+            let (status, page) = app.get_as(&phone_token, &path).await;
+            assert_eq!(status, 200, "{page}");
+            phone.apply(&page);
+            cursor = page["cursor"].as_str().map(str::to_owned);
+            let first_pull_over = page["has_more"] != true;
+            // After the first pull: a few more pushes, then incremental pulls to the end.
+            if first_pull_over && round > 0 && later.len() > 12 {
+                break;
+            }
+            let h = homes[rng.below(homes.len() as u64) as usize].clone();
+            let change = match rng.below(5) {
+                0 => {
+                    let n = new_id();
+                    homes.push(n.clone());
+                    (json!({"households": [household(&n, &org.grid_a, "新户")]}), ("households", n))
+                }
+                1 => {
+                    // Late-synced and old-dated: a change for this phone, history for the next.
+                    let v = new_id();
+                    (json!({"visits": [visit(&v, &h, OLD - 10)]}), ("old visit", v))
+                }
+                2 => {
+                    let v = new_id();
+                    (json!({"visits": [visit(&v, &h, -5)]}), ("visits", v))
+                }
+                3 => {
+                    let t = new_id();
+                    open_tickets.push(t.clone());
+                    (json!({"tickets": [ticket(&t, &h, -3)]}), ("tickets", t))
+                }
+                _ => match open_tickets.get(rng.below(open_tickets.len().max(1) as u64) as usize) {
+                    Some(t) => {
+                        let e = new_id();
+                        (json!({"ticket_events": [event(&e, t, "comment", -1)]}), ("ticket_events", e))
+                    }
+                    None => continue,
+                },
+            };
+            push_ok(&app, &token, change.0).await;
+            later.push(change.1);
+        }
+        // Whatever is left after the last push, pulled incrementally.
+        let (rest, _) = app.pull_all(&phone_token, cursor, 3).await;
+        for page in &rest {
+            phone.apply(page);
+        }
+
+        for (key, id) in must.iter().chain(&later) {
+            let (key, n) = match *key {
+                "old visit" => ("visits", phone.times("visits", id)),
+                key => (key, phone.times(key, id)),
+            };
+            // A ticket comes again as a newer version after an event; every other record once.
+            let once = if key == "tickets" { n >= 1 } else { n == 1 };
+            assert!(once, "seed {seed}: {key} {id} arrived {n} times");
+        }
+        for h in &homes {
+            assert_eq!(phone.times("households", h), 1, "seed {seed}: household {h}");
+        }
+        for t in &open_tickets {
+            assert!(phone.times("tickets", t) >= 1, "seed {seed}: open ticket {t} missing");
+        }
+        for v in &old_visits {
+            assert_eq!(phone.times("visits", v), 0, "seed {seed}: old visit {v} sent to a new phone");
+        }
+        let twice: Vec<_> = phone.ticket_versions.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(twice.is_empty(), "seed {seed}: a ticket version sent twice: {twice:?}");
+        for (key, id) in later {
+            if key == "old visit" {
+                old_visits.push(id)
+            } else {
+                must.push((key, id))
+            }
+        }
+    }
+}
+
 backend_tests!(
+    first_pull_and_increments_deliver_every_change_once_over_random_histories,
     pull_with_gzip_answers_gzip_that_decodes_to_the_same_json,
     a_bounded_first_pull_then_increments_give_everything_once,
     a_narrow_scope_read_area_by_area_sends_each_record_once,

@@ -117,4 +117,103 @@ async fn a_visit_stamped_ahead_of_its_arrival_counts_as_visited_since_then(app: 
     assert_eq!(temp["areas"][0]["visits_measured"], 1, "{temp}");
 }
 
-backend_tests!(reports_count_what_happened, a_visit_stamped_ahead_of_its_arrival_counts_as_visited_since_then);
+/// A ticket fixed during the visit (issue 24) has its four stages met in 0 s: counted as
+/// `closed_on_the_spot` in compliance and daily, and left out of the stage counts, the on-time
+/// rate and the handling-time percentiles, which are the other ticket's alone.
+async fn on_the_spot_closures_are_counted_apart_from_the_stage_rates(app: TestApp) {
+    let org = app.org().await;
+    let volunteer = app.token("volunteer_a", PASSWORD, "phone").await;
+    let (h, spot, slow) = (new_id(), new_id(), new_id());
+    let mut fixed = ticket(&spot, &h, -60);
+    fixed["resolved_on_the_spot"] = json!(true);
+    let records =
+        json!({"households": [household(&h, &org.grid_a, "1号楼")], "tickets": [fixed, ticket(&slow, &h, -120)]});
+    let (_, res) = app.push(&volunteer, &batch(&at_minutes(0), records)).await;
+    assert_eq!(res["summary"]["applied"], 3, "{res}");
+    let dispatcher = app.token("dispatcher_a", PASSWORD, "desk").await;
+    let classified = json!({"ticket_events": [event(&new_id(), &slow, "classified", -100)]});
+    let (_, res) = app.push(&dispatcher, &batch(&at_minutes(0), classified)).await;
+    assert_eq!(res["summary"]["applied"], 1, "{res}");
+
+    let supervisor = app.token("supervisor_a", PASSWORD, "tablet").await;
+    let (status, comp) = app.get_as(&supervisor, "/api/v1/reports/compliance").await;
+    assert_eq!(status, 200, "{comp}");
+    let g = &comp["groups"][0];
+    assert_eq!(
+        (g["tickets"].as_u64(), g["closed"].as_u64(), g["closed_on_the_spot"].as_u64()),
+        (Some(2), Some(1), Some(1))
+    );
+    // The slow ticket alone: classify met in 20 min, dispatch overdue since 40 min ago.
+    assert_eq!(g["stages"]["classify"]["met"], 1, "{g}");
+    assert_eq!(g["stages"]["classify"]["p50_s"], 20 * 60, "{g}");
+    assert_eq!(g["stages"]["close"]["met"], 0, "{g}");
+    assert_eq!(g["on_time_rate"], 0.5, "{g}");
+
+    let reported = (chrono::Utc::now() - chrono::Duration::minutes(60))
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset"))
+        .format("%Y-%m-%d");
+    let (status, daily) = app.get_as(&supervisor, &format!("/api/v1/reports/daily?date={reported}")).await;
+    assert_eq!(status, 200, "{daily}");
+    let spot_today: u64 =
+        daily["areas"].as_array().expect("areas").iter().map(|a| a["closed_on_the_spot"].as_u64().unwrap_or(0)).sum();
+    assert_eq!(spot_today, 1, "{daily}");
+}
+
+/// Issue 24: a ticket still open at the policy's day end after its report is carried overnight
+/// (compliance, and daily for its day); the share of satisfied residents reads each ticket's
+/// latest event carrying a satisfaction, whatever its type.
+async fn carried_overnight_and_satisfaction_are_counted(app: TestApp) {
+    let org = app.org().await;
+    let admin = app.admin_token().await;
+    let (_, mut policy) = app.get_as(&admin, "/api/v1/policy").await;
+    policy.as_object_mut().expect("object").remove("version");
+    policy["day_end"] = json!("23:59");
+    let (status, saved) = app.send(reqwest::Method::PUT, "/api/v1/policy", Some(&admin), Some(&policy)).await;
+    assert_eq!(status, 200, "{saved}");
+
+    let volunteer = app.token("volunteer_a", PASSWORD, "phone").await;
+    let two_days = -49 * 60;
+    let (h, open, spot, answered) = (new_id(), new_id(), new_id(), new_id());
+    let mut fixed = ticket(&spot, &h, two_days);
+    fixed["resolved_on_the_spot"] = json!(true);
+    let records = json!({"households": [household(&h, &org.grid_a, "1号楼")],
+        "tickets": [ticket(&open, &h, two_days), fixed, ticket(&answered, &h, -200)]});
+    let (_, res) = app.push(&volunteer, &batch(&at_minutes(0), records)).await;
+    assert_eq!(res["summary"]["applied"], 4, "{res}");
+    let dispatcher = app.token("dispatcher_a", PASSWORD, "desk").await;
+    let with = |id: &str, ticket: &str, kind: &str, minutes: i64, satisfaction: &str| {
+        let mut e = event(id, ticket, kind, minutes);
+        e["satisfaction"] = json!(satisfaction);
+        e
+    };
+    // `open`: unsatisfied, then satisfied on a later callback note; `answered`: unsatisfied.
+    let events = json!({"ticket_events": [
+        with(&new_id(), &open, "feedback", -100, "unsatisfied"), with(&new_id(), &open, "comment", -50, "satisfied"),
+        with(&new_id(), &answered, "feedback", -90, "unsatisfied")]});
+    let (_, res) = app.push(&dispatcher, &batch(&at_minutes(0), events)).await;
+    assert_eq!(res["summary"]["applied"], 3, "{res}");
+
+    let supervisor = app.token("supervisor_a", PASSWORD, "tablet").await;
+    let (status, comp) = app.get_as(&supervisor, "/api/v1/reports/compliance").await;
+    assert_eq!(status, 200, "{comp}");
+    let g = &comp["groups"][0];
+    assert_eq!(g["tickets"], 3, "{g}");
+    assert_eq!(g["carried_overnight"], 1, "the open ticket of two days ago, not the one fixed on the spot: {g}");
+    assert_eq!((g["satisfaction_answers"].as_u64(), g["satisfied_share"].as_f64()), (Some(2), Some(0.5)), "{g}");
+
+    let reported = (chrono::Utc::now() + chrono::Duration::minutes(two_days))
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset"))
+        .format("%Y-%m-%d");
+    let (status, daily) = app.get_as(&supervisor, &format!("/api/v1/reports/daily?date={reported}")).await;
+    assert_eq!(status, 200, "{daily}");
+    let carried: u64 =
+        daily["areas"].as_array().expect("areas").iter().map(|a| a["carried_overnight"].as_u64().unwrap_or(0)).sum();
+    assert_eq!(carried, 1, "{daily}");
+}
+
+backend_tests!(
+    carried_overnight_and_satisfaction_are_counted,
+    reports_count_what_happened,
+    a_visit_stamped_ahead_of_its_arrival_counts_as_visited_since_then,
+    on_the_spot_closures_are_counted_apart_from_the_stage_rates,
+);

@@ -6,4 +6,4 @@
 ALTER TABLE alerts ADD COLUMN payload TEXT;
 
 -- The callback list (回访): closed tickets, oldest close first.
-CREATE INDEX tickets_closed ON tickets(status, closed_at);
+CREATE INDEX tickets_status_closed ON tickets(status, closed_at);

@@ -71,6 +71,7 @@ pub fn ticket(
         last_event_received_at: None,
         version: 1,
         seq: 0,
+        stage_times: String::new(),
     };
     set_projection(&mut row, policy, &[], now, &HashSet::new());
     row

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::records::{HouseholdRow, VisitRow};
 use super::schema::{alerts, household_versions, households, record_photos, removals, ticket_events, tickets, visits};
 use super::seq::SeqAlloc;
-use super::{checklist_tallies, policies, scope, DbConn};
+use super::{checklist_tallies, policies, scope, temperature, DbConn};
 
 /// Another household in grid `area_id` with the same key as household `id`, the oldest first.
 pub fn match_in_grid(conn: &mut DbConn, area_id: &str, key: &str, id: &str) -> QueryResult<Option<String>> {
@@ -90,6 +90,11 @@ pub fn merge(conn: &mut DbConn, from: &Counted, into: &Counted, now: i64) -> Que
         let book = policies::load(conn)?;
         checklist_tallies::of_visits(conn, &moving, &book, None)?.unstore(conn)?;
         checklist_tallies::of_visits(conn, &moving, &book, Some(&into.area_path))?.store(conn)?;
+        // So does the temperature tally, kept per area.
+        temperature::remove(conn, &moving)?;
+        let moved: Vec<VisitRow> =
+            moving.iter().map(|v| VisitRow { area_path: into.area_path.clone(), ..v.clone() }).collect();
+        temperature::add(conn, &moved)?;
     }
     let visit_ids: Vec<String> = moving.into_iter().map(|v| v.id).collect();
     for id in &visit_ids {
@@ -133,10 +138,16 @@ pub fn merge(conn: &mut DbConn, from: &Counted, into: &Counted, now: i64) -> Que
             .set(record_photos::area_path.eq(&into.area_path))
             .execute(conn)?;
     }
+    // The surviving door's latest reading may now be one of the moved visits.
+    let all: Vec<VisitRow> =
+        visits::table.filter(visits::household_id.eq(&into.id)).select(VisitRow::as_select()).load(conn)?;
+    let measured = temperature::latest_of(&all);
     diesel::update(households::table.find(&into.id))
         .set((
             households::visit_count.eq(households::visit_count + from_count),
             households::last_visited_at.eq(last),
+            households::last_measured_at.eq(measured.map(|m| m.0)),
+            households::last_temp_c.eq(measured.map(|m| m.1)),
             households::seq.eq(seq.next(conn)?),
         ))
         .execute(conn)?;

@@ -26,6 +26,7 @@ pub mod schema;
 pub mod scope;
 pub mod seq;
 pub mod store_projection;
+pub mod temperature;
 pub mod tickets;
 pub mod users;
 

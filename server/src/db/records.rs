@@ -203,6 +203,8 @@ pub struct TicketRow {
     pub last_event_received_at: Option<i64>,
     pub version: i64,
     pub seq: i64,
+    /// The projection's stage times for reports (`reports::StageTimes`).
+    pub stage_times: String,
 }
 
 impl TicketRow {
@@ -416,27 +418,69 @@ fn insert_version(conn: &mut DbConn, row: &HouseholdRow) -> QueryResult<()> {
 }
 
 /// Adds newly stored visits to their households' `visit_count` and `last_visited_at` (what a
-/// first pull shows instead of the history). Called once per visit row inserted, so duplicates,
+/// first pull shows instead of the history) and latest measurement (`db::temperature`). Called once per visit row inserted, so duplicates,
 /// which are never inserted, are never counted.
 pub fn count_visits(conn: &mut DbConn, new_visits: &[VisitRow]) -> QueryResult<()> {
-    let mut per_home: std::collections::BTreeMap<&str, (i64, i64)> = std::collections::BTreeMap::new();
+    let mut per_home: std::collections::BTreeMap<&str, Vec<&VisitRow>> = std::collections::BTreeMap::new();
     for v in new_visits {
-        let entry = per_home.entry(&v.household_id).or_insert((0, v.visited_at));
-        entry.0 += 1;
-        entry.1 = entry.1.max(v.visited_at);
+        per_home.entry(&v.household_id).or_default().push(v);
     }
-    for (home, (count, latest)) in per_home {
-        use diesel::sql_types::{BigInt, Nullable};
+    for (home, visits) in per_home {
+        use diesel::sql_types::{BigInt, Double, Nullable};
+        let count = visits.len() as i64;
+        let latest = visits.iter().map(|v| v.visited_at).max().unwrap_or(i64::MIN);
         let later = diesel::dsl::sql::<Nullable<BigInt>>("CASE WHEN last_visited_at IS NULL OR last_visited_at < ")
             .bind::<BigInt, _>(latest)
             .sql(" THEN ")
             .bind::<BigInt, _>(latest)
             .sql(" ELSE last_visited_at END");
-        diesel::update(households::table.find(home))
-            .set((households::visit_count.eq(households::visit_count + count), households::last_visited_at.eq(later)))
-            .execute(conn)?;
+        let tallies =
+            (households::visit_count.eq(households::visit_count + count), households::last_visited_at.eq(later));
+        // One statement per household: with the reports' latest measurement when there is one.
+        let target = diesel::update(households::table.find(home));
+        match super::temperature::latest_of(visits.iter().copied()) {
+            Some((at, t)) => {
+                // Later, or as late and colder, replaces the stored one (both read the old values).
+                let newer = "last_measured_at IS NULL OR last_measured_at < ";
+                let temp = diesel::dsl::sql::<Nullable<Double>>("CASE WHEN ")
+                    .sql(newer)
+                    .bind::<BigInt, _>(at)
+                    .sql(" OR (last_measured_at = ")
+                    .bind::<BigInt, _>(at)
+                    .sql(" AND last_temp_c > ")
+                    .bind::<Double, _>(t)
+                    .sql(") THEN ")
+                    .bind::<Double, _>(t)
+                    .sql(" ELSE last_temp_c END");
+                let time = diesel::dsl::sql::<Nullable<BigInt>>("CASE WHEN ")
+                    .sql(newer)
+                    .bind::<BigInt, _>(at)
+                    .sql(" THEN ")
+                    .bind::<BigInt, _>(at)
+                    .sql(" ELSE last_measured_at END");
+                target
+                    .set((
+                        tallies.0,
+                        tallies.1,
+                        households::last_temp_c.eq(temp),
+                        households::last_measured_at.eq(time),
+                    ))
+                    .execute(conn)?
+            }
+            None => target.set(tallies).execute(conn)?,
+        };
     }
     Ok(())
+}
+
+/// Sets every household's `visit_count` and `last_visited_at` from its visits (`check --repair`).
+pub fn recount_visits(conn: &mut DbConn) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE households SET \
+         last_visited_at = (SELECT MAX(v.visited_at) FROM visits v WHERE v.household_id = households.id), \
+         visit_count = (SELECT COUNT(*) FROM visits v WHERE v.household_id = households.id)",
+    )
+    .execute(conn)
 }
 
 /// Households whose stored `visit_count`/`last_visited_at` differ from their visits:

@@ -1,14 +1,14 @@
 //! The light rows reports aggregate: only the columns they need, only within scope and period.
 
 use diesel::prelude::*;
-use fieldvisit_sync_protocol::deadline::policy::MAX_CLOCK_TOLERANCE_S;
 
-use super::schema::{households, tickets, visits};
+use super::schema::{households, ticket_events, tickets};
 use super::{scope, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = tickets)]
 pub struct TicketFact {
+    pub id: String,
     pub area_path: String,
     pub team_id: Option<String>,
     #[diesel(column_name = effective_category)]
@@ -17,7 +17,8 @@ pub struct TicketFact {
     pub received_at: i64,
     pub status: String,
     pub closed_at: Option<i64>,
-    pub projection: String,
+    pub stage_times: String,
+    pub resolved_on_the_spot: bool,
 }
 
 /// Tickets in scope reported in `[from, to)`.
@@ -29,14 +30,25 @@ pub fn tickets_reported(conn: &mut DbConn, scope_path: &str, from: i64, to: i64)
         .load(conn)
 }
 
-/// Tickets in scope that were open at some moment of `[from, to)`: reported before `to`, not closed before `from`.
+/// Tickets in scope that were open at some moment of `[from, to)`: reported before `to`, not closed
+/// before `from`. Read as the open ones and those closed since `from`, each one range of
+/// `tickets_closed`, so the season's closed tickets are not read; the scope is applied here, as a
+/// condition on it in SQL would let SQLite walk the scope's tickets instead.
 pub fn tickets_open_during(conn: &mut DbConn, scope_path: &str, from: i64, to: i64) -> QueryResult<Vec<TicketFact>> {
-    tickets::table
-        .filter(scope::within(tickets::area_path, scope_path))
+    let mut rows: Vec<TicketFact> = tickets::table
+        .filter(tickets::closed_at.is_null())
         .filter(tickets::reported_at.lt(to))
-        .filter(tickets::closed_at.is_null().or(tickets::closed_at.ge(from)))
         .select(TicketFact::as_select())
-        .load(conn)
+        .load(conn)?;
+    rows.extend(
+        tickets::table
+            .filter(tickets::closed_at.ge(from))
+            .filter(tickets::reported_at.lt(to))
+            .select(TicketFact::as_select())
+            .load::<TicketFact>(conn)?,
+    );
+    rows.retain(|t| scope::is_within(&t.area_path, scope_path));
+    Ok(rows)
 }
 
 /// What the coverage report lists of a household (never its phone number).
@@ -57,13 +69,6 @@ pub fn households_in(conn: &mut DbConn, scope_path: &str) -> QueryResult<Vec<Hou
         .load(conn)
 }
 
-/// Visits that may have happened at or after `since`: a push refuses a visit time later than its
-/// arrival plus the clock tolerance, so none of those arrived before `since` minus the largest
-/// tolerance. Index `visits_area_received` then skips older visits without reading their rows.
-pub fn arrived_since(since: i64) -> diesel::dsl::GtEq<visits::received_at, i64> {
-    visits::received_at.ge(since.saturating_sub(MAX_CLOCK_TOLERANCE_S * 1000))
-}
-
 /// Households in scope visited at or after `since`: those whose latest visit (kept on the household
 /// by the push writer, checked by `fieldvisit check`) is that recent, read from the households, not
 /// from the season's visits.
@@ -75,14 +80,30 @@ pub fn visited_since(conn: &mut DbConn, scope_path: &str, since: i64) -> QueryRe
         .load(conn)
 }
 
-/// (area_path, household_id, indoor_temp_c) of measured visits in scope since `since`.
-pub fn temperatures_since(conn: &mut DbConn, scope_path: &str, since: i64) -> QueryResult<Vec<(String, String, f64)>> {
-    let rows: Vec<(String, String, Option<f64>)> = visits::table
-        .filter(scope::within(visits::area_path, scope_path))
-        .filter(arrived_since(since))
-        .filter(visits::visited_at.ge(since))
-        .filter(visits::indoor_temp_c.is_not_null())
-        .select((visits::area_path, visits::household_id, visits::indoor_temp_c))
-        .load(conn)?;
-    Ok(rows.into_iter().filter_map(|(a, h, t)| t.map(|t| (a, h, t))).collect())
+/// Each of `ticket_ids`' latest satisfaction: that of its latest event carrying one, whatever the
+/// event's type (by time, then arrival).
+pub fn latest_satisfaction(
+    conn: &mut DbConn,
+    ticket_ids: &[String],
+) -> QueryResult<std::collections::HashMap<String, String>> {
+    let rows: Vec<(String, i64, i64, Option<String>)> = crate::load_any_of!(
+        &mut *conn,
+        ticket_events::table.filter(ticket_events::satisfaction.is_not_null()).select((
+            ticket_events::ticket_id,
+            ticket_events::occurred_at,
+            ticket_events::seq,
+            ticket_events::satisfaction
+        )),
+        ticket_events::ticket_id,
+        ticket_ids
+    )?;
+    let mut latest: std::collections::HashMap<String, ((i64, i64), String)> = Default::default();
+    for (ticket, at, seq, satisfaction) in rows {
+        let Some(satisfaction) = satisfaction else { continue };
+        let entry = latest.entry(ticket).or_insert(((at, seq), satisfaction.clone()));
+        if (at, seq) > entry.0 {
+            *entry = ((at, seq), satisfaction);
+        }
+    }
+    Ok(latest.into_iter().map(|(t, (_, s))| (t, s)).collect())
 }

@@ -129,6 +129,8 @@ diesel::table! {
         last_visited_at -> Nullable<BigInt>,
         visit_count -> BigInt,
         dedup_key -> Nullable<Text>,
+        last_measured_at -> Nullable<BigInt>,
+        last_temp_c -> Nullable<Double>,
     }
 }
 
@@ -198,6 +200,16 @@ diesel::table! {
         last_event_received_at -> Nullable<BigInt>,
         version -> BigInt,
         seq -> BigInt,
+        stage_times -> Text,
+    }
+}
+
+diesel::table! {
+    temperature_tally (area_path, day, tenths) {
+        area_path -> Text,
+        day -> BigInt,
+        tenths -> Integer,
+        visits -> BigInt,
     }
 }
 
@@ -335,6 +347,7 @@ diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::allow_tables_to_appear_in_same_query!(areas, teams, users, devices, sessions, refresh_tokens, audit_log,);
 diesel::allow_tables_to_appear_in_same_query!(alerts, tickets, households, visits, ticket_events, channel_outbox);
 diesel::allow_tables_to_appear_in_same_query!(record_photos, blob_uploaders);
+diesel::allow_tables_to_appear_in_same_query!(temperature_tally, areas);
 
 diesel::table! {
     checklist_templates (id, version) {

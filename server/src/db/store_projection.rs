@@ -51,7 +51,8 @@ where
             closed_at: Nullable<BigInt>,
             last_event_received_at: Nullable<BigInt>,
             version: BigInt,
-            seq: BigInt
+            seq: BigInt,
+            stage_times: Text
         );
         out.push_sql(" WHERE id = ");
         out.push_bind_param::<Text, _>(&r.id)?;

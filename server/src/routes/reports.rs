@@ -1,16 +1,16 @@
 //! Reports for supervisors: compliance (also CSV), day-end clearance, visit coverage and indoor
 //! temperatures. Days are days in the policy's timezone.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use actix_web::{get, web, HttpResponse};
 use chrono::{NaiveDate, TimeZone};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{Action, Principal};
-use crate::db::{self, areas, policies, reports as rows};
+use crate::db::{self, areas, policies, reports as rows, temperature as tally};
 use crate::error::ApiError;
-use crate::reports::{self, ComplianceGroup, DailyRow, GroupBy};
+use crate::reports::{self, ComplianceGroup, DailyRow, GroupBy, Readings};
 use crate::state::AppState;
 
 const DAY_MS: i64 = 86_400_000;
@@ -34,6 +34,23 @@ pub(crate) fn parse_time(field: &str, value: &str, tz: chrono_tz::Tz) -> Result<
         .ok_or_else(|| {
             ApiError::bad_request("invalid_query", format!("{field}: RFC 3339 or YYYY-MM-DD")).with_field(field)
         })
+}
+
+/// The first instant at or after `at` that is `minutes` past a local midnight in `tz` (the
+/// policy's day end); a local time a clock change skips counts at its first instant after.
+fn day_end_after(at: i64, tz: chrono_tz::Tz, minutes: u32) -> i64 {
+    let Some(local) = chrono::Utc.timestamp_millis_opt(at).single().map(|t| t.with_timezone(&tz).date_naive()) else {
+        return at;
+    };
+    let at_day_end = |date: NaiveDate| {
+        let time = chrono::NaiveTime::from_num_seconds_from_midnight_opt(minutes * 60, 0)?;
+        let local = date.and_time(time);
+        tz.from_local_datetime(&local)
+            .earliest()
+            .or_else(|| tz.from_local_datetime(&(local + chrono::Duration::hours(1))).earliest())
+            .map(|t| t.timestamp_millis())
+    };
+    [Some(local), local.succ_opt()].into_iter().flatten().filter_map(at_day_end).find(|&t| t >= at).unwrap_or(at)
 }
 
 /// Area names in scope, for labelling groups.
@@ -87,11 +104,17 @@ pub async fn compliance(
     let now = state.clock.now();
     let q = q.into_inner();
     let groups = db::run(&state.pool, move |conn| {
-        let tz = timezone(&policies::load(conn)?.latest_for(&who.area_path).timezone);
+        let policy = policies::load(conn)?.latest_for(&who.area_path);
+        let tz = timezone(&policy.timezone);
         let to = q.to.as_deref().map(|v| parse_time("to", v, tz)).transpose()?.unwrap_or(now);
         let from = q.from.as_deref().map(|v| parse_time("from", v, tz)).transpose()?.unwrap_or(to - 7 * DAY_MS);
         let tickets = rows::tickets_reported(conn, &who.area_path, from, to)?;
-        let mut groups = reports::compliance(&tickets, by, &who.area_path, now);
+        let ids: Vec<String> = tickets.iter().map(|t| t.id.clone()).collect();
+        let satisfaction = rows::latest_satisfaction(conn, &ids)?;
+        let day_end_minutes = policy.day_end_minutes();
+        let day_end_after = |at: i64| day_end_after(at, tz, day_end_minutes);
+        let cx = reports::ComplianceContext { satisfaction: &satisfaction, day_end_after: &day_end_after };
+        let mut groups = reports::compliance(&tickets, by, &who.area_path, now, &cx);
         let names: HashMap<String, String> = match by {
             GroupBy::Area => area_names(conn, &who.area_path)?,
             GroupBy::Team => areas::teams_serving(conn, &who.area_path)?.into_iter().map(|t| (t.id, t.name)).collect(),
@@ -140,7 +163,10 @@ fn compliance_csv(groups: &[ComplianceGroup]) -> Result<HttpResponse, ApiError> 
             header.push(format!("{stage}_{col}"));
         }
     }
-    header.extend(["sync_delay_p50_s".into(), "sync_delay_p90_s".into()]);
+    header.extend(
+        ["sync_delay_p50_s", "sync_delay_p90_s", "closed_on_the_spot", "carried_overnight", "satisfied_share"]
+            .map(String::from),
+    );
     w.write_record(&header).map_err(fail)?;
     let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     for g in groups {
@@ -150,7 +176,8 @@ fn compliance_csv(groups: &[ComplianceGroup]) -> Result<HttpResponse, ApiError> 
             let s = g.stages.get(stage).cloned().unwrap_or_default();
             row.extend([s.met.to_string(), s.late.to_string(), s.overdue.to_string(), opt(s.p50_s), opt(s.p90_s)]);
         }
-        row.extend([opt(g.sync_delay_p50_s), opt(g.sync_delay_p90_s)]);
+        row.extend([opt(g.sync_delay_p50_s), opt(g.sync_delay_p90_s), g.closed_on_the_spot.to_string()]);
+        row.extend([g.carried_overnight.to_string(), g.satisfied_share.map(|r| format!("{r:.4}")).unwrap_or_default()]);
         w.write_record(&row).map_err(fail)?;
     }
     let bytes = w.into_inner().map_err(|e| ApiError::internal(anyhow::anyhow!("csv: {e}")))?;
@@ -188,7 +215,8 @@ pub async fn daily(
     let now = state.clock.now();
     let date = q.into_inner().date;
     db::run(&state.pool, move |conn| {
-        let tz_name = policies::load(conn)?.latest_for(&who.area_path).timezone;
+        let policy = policies::load(conn)?.latest_for(&who.area_path);
+        let tz_name = policy.timezone.clone();
         let tz = timezone(&tz_name);
         let day = match date {
             Some(d) => d,
@@ -201,7 +229,8 @@ pub async fn daily(
         let start = parse_time("date", &day, tz)?;
         let end = start + DAY_MS;
         let tickets = rows::tickets_open_during(conn, &who.area_path, start, end)?;
-        let mut areas = reports::daily(&tickets, &who.area_path, start, end);
+        let day_end = day_end_after(start, tz, policy.day_end_minutes());
+        let mut areas = reports::daily(&tickets, &who.area_path, (start, end), day_end, now);
         let names = area_names(conn, &who.area_path)?;
         for a in &mut areas {
             a.name = reports::name_of(&names, &a.area_id);
@@ -349,22 +378,29 @@ pub async fn temperature(
         let tz = timezone(&policies::load(conn)?.latest_for(&who.area_path).timezone);
         let since = since.as_deref().map(|v| parse_time("since", v, tz)).transpose()?.unwrap_or(now - 30 * DAY_MS);
         let names = area_names(conn, &who.area_path)?;
-        // Per area: every reading (tenths of a degree, for exact percentiles), and each household's latest.
-        let mut by_area: std::collections::BTreeMap<String, (Vec<i64>, HashMap<String, f64>)> = Default::default();
-        for (path, household, temp) in rows::temperatures_since(conn, &who.area_path, since)? {
-            let entry = by_area.entry(reports::area_key(&path, &who.area_path)).or_default();
-            entry.0.push((temp * 10.0).round() as i64);
-            entry.1.insert(household, temp);
+        // Per area: readings in tenths of a degree → visits, from the tally for the whole UTC days
+        // of the period and from the visits for the part of its first day before midnight.
+        let first_whole_day = tally::day_of(since - 1) + 1;
+        let mut by_area: BTreeMap<String, Readings> = BTreeMap::new();
+        let scope = &who.area_path;
+        for (path, tenths, n) in tally::tallied_since(conn, scope, first_whole_day)? {
+            by_area.entry(reports::area_key(&path, scope)).or_default().add(tenths, n);
+        }
+        for (path, temp) in tally::measured_between(conn, scope, since, first_whole_day * tally::DAY_MS)? {
+            by_area.entry(reports::area_key(&path, scope)).or_default().add(tally::tenths(temp), 1);
+        }
+        for (path, n) in tally::households_below(conn, scope, since, STANDARD_C)? {
+            by_area.entry(reports::area_key(&path, scope)).or_default().below += n;
         }
         let areas = by_area
             .into_iter()
-            .map(|(key, (mut readings, latest))| AreaTemperature {
+            .map(|(key, r)| AreaTemperature {
                 name: reports::name_of(&names, &key),
                 area_id: key,
-                visits_measured: readings.len() as u32,
-                p10_c: reports::percentile(&mut readings, 0.1).map(|v| v as f64 / 10.0),
-                p50_c: reports::percentile(&mut readings, 0.5).map(|v| v as f64 / 10.0),
-                households_below_standard: latest.values().filter(|t| **t < STANDARD_C).count() as u32,
+                visits_measured: r.visits() as u32,
+                p10_c: r.percentile(0.1).map(|v| f64::from(v) / 10.0),
+                p50_c: r.percentile(0.5).map(|v| f64::from(v) / 10.0),
+                households_below_standard: r.below as u32,
             })
             .collect();
         Ok(web::Json(TemperatureReport { standard_c: STANDARD_C, areas }))

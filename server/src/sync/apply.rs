@@ -445,6 +445,7 @@ impl Run<'_, '_> {
         crate::insert_rows!(&mut *self.conn, visits::table, rows, 400);
         records::count_visits(self.conn, &rows)?;
         tallies.store(self.conn)?;
+        crate::db::temperature::add(self.conn, &rows)?;
         self.insert_photos(photos)
     }
 
@@ -514,6 +515,7 @@ impl Run<'_, '_> {
                 last_event_received_at: None,
                 version: 1,
                 seq: self.seq.next(self.conn)?,
+                stage_times: String::new(),
             };
             let (_, due) = set_projection(&mut row, policy, &[], self.job.received_at, &HashSet::new());
             alerts_due.extend(due);
@@ -737,6 +739,7 @@ pub fn set_projection(
     row.next_deadline_at = due.next_at;
     row.closed_at = if p.closed { p.stages.iter().filter_map(|s| s.completed_at).max() } else { None };
     row.projection = serde_json::to_string(&p).unwrap_or_default();
+    row.stage_times = crate::reports::StageTimes::encode(&p);
     let alerts =
         due.fire.iter().map(|a| NewAlert::of(&row.id, &row.area_path, row.team_id.as_deref(), a, now)).collect();
     (p, alerts)

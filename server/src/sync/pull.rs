@@ -125,27 +125,41 @@ fn merged<T: Sequenced>(mut rows: Vec<T>, page: i64) -> Vec<T> {
     rows
 }
 
-/// The lowest `seq` of the visits in scope that arrived late enough to be in a window starting at
-/// `since`, read area by area when the scope is (each a seek on `visits_area_received`).
-fn first_visit_arrived_since(
+/// (seq, id) of the tickets a first pull carries from before it began, in `seq` order: open, or
+/// closed at or after `since`; within the caller's scope or (a handler) of their team. Each set
+/// is one range of `tickets_closed`; the scope is applied here, where no index choice depends on it.
+fn kept_tickets(
     conn: &mut DbConn,
     scope_path: &str,
-    areas_read: Option<&[String]>,
+    team: Option<&str>,
     since: i64,
-) -> QueryResult<Option<i64>> {
-    let arrived = crate::db::reports::arrived_since(since);
-    let lowest = visits::table.filter(arrived).select(diesel::dsl::min(visits::seq));
-    match areas_read {
-        None => lowest.filter(scope::within(visits::area_path, scope_path)).first(conn),
-        Some(paths) => {
-            let mut found: Option<i64> = None;
-            for path in paths {
-                let here: Option<i64> = lowest.filter(visits::area_path.eq(path)).first(conn)?;
-                found = found.into_iter().chain(here).min();
-            }
-            Ok(found)
-        }
-    }
+) -> QueryResult<Vec<(i64, String)>> {
+    let columns = (tickets::seq, tickets::id, tickets::area_path, tickets::team_id);
+    let mut rows: Vec<(i64, String, String, Option<String>)> =
+        tickets::table.filter(tickets::closed_at.is_null()).select(columns).load(conn)?;
+    rows.extend(tickets::table.filter(tickets::closed_at.ge(since)).select(columns).load::<(
+        i64,
+        String,
+        String,
+        Option<String>,
+    )>(conn)?);
+    let mut kept: Vec<(i64, String)> = rows
+        .into_iter()
+        .filter(|(_, _, path, t)| scope::is_within(path, scope_path) || (team.is_some() && t.as_deref() == team))
+        .map(|(seq, id, _, _)| (seq, id))
+        .collect();
+    kept.sort();
+    kept.dedup();
+    Ok(kept)
+}
+
+/// The lowest `seq` of the visits in scope with a time in the window starting at `since`, found
+/// through `visits_visited` (the window's visits only, whatever the season holds; the scope is
+/// applied here so no area index is walked instead). Visits below it are never read by the pull.
+fn first_visit_in_window(conn: &mut DbConn, scope_path: &str, since: i64) -> QueryResult<Option<i64>> {
+    let window: Vec<(i64, String)> =
+        visits::table.filter(visits::visited_at.ge(since)).select((visits::seq, visits::area_path)).load(conn)?;
+    Ok(window.into_iter().filter(|(_, path)| scope::is_within(path, scope_path)).map(|(seq, _)| seq).min())
 }
 
 /// One entry of the merged change stream.
@@ -153,7 +167,7 @@ enum Change {
     /// With its last visit's time and its number of visits.
     Household(HouseholdRow, Option<i64>, i64),
     Visit(VisitRow),
-    Ticket(TicketRow),
+    Ticket(Box<TicketRow>),
     Event(EventRow),
     Removal(Removed),
 }
@@ -192,9 +206,8 @@ pub fn pull(
         None => {
             let days = policies.latest_for(&who.area_path).pull_visit_days;
             let (upto, since) = (current.min(horizon.seq()), now.saturating_sub(days.saturating_mul(DAY_MS)));
-            // Found once per first pull (the cursor carries it): a visit's time is never later
-            // than its arrival plus the clock tolerance, so the window's visits arrived after this.
-            let first_recent = first_visit_arrived_since(conn, &who.area_path, areas_read.as_deref(), since)?;
+            // Found once per first pull (the cursor carries it).
+            let first_recent = first_visit_in_window(conn, &who.area_path, since)?;
             let visits_from = first_recent.unwrap_or(upto.saturating_add(1)).min(upto.saturating_add(1));
             Position { after: -1, first: Some(FirstPull { upto, since, visits_from }) }
         }
@@ -280,20 +293,71 @@ pub fn pull(
     let visits_after = at.first.map_or(after, |f| after.max(f.visits_from - 1));
     let vs =
         in_scope!(visits, VisitRow, VisitRow::as_select(), |since: i64| visits::visited_at.ge(since), visits_after);
-    // Tickets a first pull carries: open ones and those closed within the visit window.
-    let kept = |since: i64| tickets::status.eq("open").or(tickets::closed_at.ge(since));
-    let mut ts = in_scope!(tickets, TicketRow, TicketRow::as_select(), kept);
-    let of_kept = |since: i64| ticket_events::ticket_id.eq_any(tickets::table.filter(kept(since)).select(tickets::id));
-    let mut es = in_scope!(ticket_events, EventRow, EventRow::as_select(), of_kept);
-    if let Some(t) = &team {
-        // A handler also follows the team's tickets wherever they are: through `(team_id, seq)`,
-        // and their events by walking the `seq` index with the team's tickets as a subquery (never
-        // every ticket id of the team loaded per page).
-        ts.extend(rows_of!(tickets, TicketRow, TicketRow::as_select(), tickets::team_id.eq(t), false, kept));
-        let team_tickets = tickets::table.filter(tickets::team_id.eq(t.clone())).select(tickets::id);
-        let of_team = ticket_events::ticket_id.eq_any(team_tickets);
-        es.extend(rows_of!(ticket_events, EventRow, EventRow::as_select(), of_team, true, of_kept));
-    }
+    let (mut ts, mut es) = match at.first {
+        // A first pull carries the open tickets and those closed within the visit window. Walking
+        // the scope's tickets for them would read the season's closed ones on every page, so
+        // they are found through `tickets_closed` (few, whatever the history) and their events
+        // through `ticket_events_ticket`; what changed since the pull began comes as on any page.
+        Some(first) => {
+            let since_begun = after.max(first.upto);
+            let mut ts = in_scope!(tickets, TicketRow, TicketRow::as_select(), all, since_begun);
+            let mut es = in_scope!(ticket_events, EventRow, EventRow::as_select(), all, since_begun);
+            if let Some(t) = &team {
+                ts.extend(rows_of!(
+                    tickets,
+                    TicketRow,
+                    TicketRow::as_select(),
+                    tickets::team_id.eq(t),
+                    false,
+                    all,
+                    since_begun
+                ));
+                let team_tickets = tickets::table.filter(tickets::team_id.eq(t.clone())).select(tickets::id);
+                let of_team = ticket_events::ticket_id.eq_any(team_tickets);
+                es.extend(rows_of!(ticket_events, EventRow, EventRow::as_select(), of_team, true, all, since_begun));
+            }
+            if after < first.upto {
+                let kept = kept_tickets(conn, &who.area_path, team.as_deref(), first.since)?;
+                let ids: Vec<String> =
+                    kept.iter().filter(|(s, _)| *s > after && *s <= first.upto).map(|(_, id)| id.clone()).collect();
+                let mut page_rows: Vec<TicketRow> =
+                    records::tickets_by_id(conn, &ids[..ids.len().min(page as usize)])?.into_values().collect();
+                page_rows.retain(|r| r.seq > after && r.seq <= first.upto);
+                ts.extend(page_rows);
+                let all_kept: Vec<String> = kept.into_iter().map(|(_, id)| id).collect();
+                let mut events: Vec<EventRow> = crate::load_any_of!(
+                    &mut *conn,
+                    ticket_events::table
+                        .filter(ticket_events::seq.gt(after).and(ticket_events::seq.le(first.upto)))
+                        .select(EventRow::as_select()),
+                    ticket_events::ticket_id,
+                    &all_kept
+                )?;
+                events.sort_by_key(|e| e.seq);
+                events.truncate(page as usize);
+                es.extend(events);
+            }
+            ts.retain(|r| r.seq <= horizon);
+            es.retain(|r| r.seq <= horizon);
+            (ts, es)
+        }
+        None => {
+            let mut ts = in_scope!(tickets, TicketRow, TicketRow::as_select(), all);
+            let mut es = in_scope!(ticket_events, EventRow, EventRow::as_select(), all);
+            if let Some(t) = &team {
+                // A handler also follows the team's tickets wherever they are: through `(team_id, seq)`,
+                // and their events by walking the `seq` index with the team's tickets as a subquery (never
+                // every ticket id of the team loaded per page).
+                ts.extend(rows_of!(tickets, TicketRow, TicketRow::as_select(), tickets::team_id.eq(t), false, all));
+                let team_tickets = tickets::table.filter(tickets::team_id.eq(t.clone())).select(tickets::id);
+                let of_team = ticket_events::ticket_id.eq_any(team_tickets);
+                es.extend(rows_of!(ticket_events, EventRow, EventRow::as_select(), of_team, true, all));
+            }
+            (ts, es)
+        }
+    };
+    ts.sort_by_key(|r| r.seq);
+    es.sort_by_key(|r| r.seq);
     let (hh, vs, ts, es) = (merged(hh, page), merged(vs, page), merged(ts, page), merged(es, page));
     let mut rm: Vec<(i64, String, String)> = match &team {
         Some(t) => removals::table
@@ -323,7 +387,7 @@ pub fn pull(
     let mut stream: Vec<(i64, Change)> = Vec::new();
     stream.extend(hh.into_iter().map(|(r, last, count)| (r.seq, Change::Household(r, last, count))));
     stream.extend(vs.into_iter().map(|r| (r.seq, Change::Visit(r))));
-    stream.extend(ts.into_iter().map(|r| (r.seq, Change::Ticket(r))));
+    stream.extend(ts.into_iter().map(|r| (r.seq, Change::Ticket(Box::new(r)))));
     stream.extend(es.into_iter().map(|r| (r.seq, Change::Event(r))));
     stream.extend(rm.into_iter().map(|(s, t, id)| {
         let record_type = if t == "household" { RemovedType::Household } else { RemovedType::Ticket };
