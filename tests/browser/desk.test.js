@@ -175,7 +175,7 @@ test('no page shows a raw code, in Chinese or in English', async () => {
   const ticket = await reportLeak();
   const { context, page } = await open();
   await logIn(page, 'supervisor_a');
-  const pages = ['#/board?overdue=false', `#/ticket/${ticket}`, '#/reports', '#/devices', '#/callbacks?pending=true', '#/coverage', '#/temperature'];
+  const pages = ['#/board?overdue=false', `#/ticket/${ticket}`, '#/reports', '#/devices', '#/callbacks?pending=true', '#/coverage', '#/temperature', '#/duplicates'];
   // Every nav link is walked (a page added later without a place here fails).
   const nav = await page.locator('header nav a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
   for (const href of nav) assert.ok(pages.some((p) => p.startsWith(href)), `${href} is walked`);
