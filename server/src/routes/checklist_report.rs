@@ -16,12 +16,16 @@ const DAY_MS: i64 = 86_400_000;
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ChecklistReportQuery {
     /// The template; default `winter_visit`.
+    #[param(pattern = "^[a-z0-9_]{1,64}$")]
     template_id: Option<String>,
-    /// Visits from the local day this falls on (RFC 3339 or `YYYY-MM-DD`); default the last 30 days.
+    /// Visits from the local day this falls on (`YYYY-MM-DD` or RFC 3339); default the last 30 days.
+    #[param(format = Date)]
     since: Option<String>,
     /// Only `area` for now.
+    #[param(inline, value_type = Option<super::params::ByArea>)]
     group_by: Option<String>,
     /// `json` (default) or `csv`.
+    #[param(inline, value_type = Option<super::params::ReportFormat>)]
     format: Option<String>,
 }
 
@@ -41,7 +45,7 @@ pub struct ChecklistReport {
 /// Per area and item of a checklist template: visits that answered it; for `bool` items the share
 /// `true`, for `number` p10/p50, for `choice` the count of each choice.
 #[utoipa::path(tag = "reports", security(("bearer" = [])), params(ChecklistReportQuery),
-    responses((status = 200, body = ChecklistReport), (status = 400, body = crate::error::ErrorBody),
+    responses((status = 200, content((ChecklistReport = "application/json"), (String = "text/csv"))), (status = 400, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 404, description = "no such template", body = crate::error::ErrorBody)))]
 #[get("/api/v1/reports/checklist")]
 pub async fn checklist(

@@ -70,6 +70,7 @@ pub async fn merge_household(
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct DuplicatesQuery {
     /// At most this many groups (1 to 500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
