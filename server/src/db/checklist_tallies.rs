@@ -66,20 +66,27 @@ impl Tallies {
         self.0.into_iter().filter(|(_, n)| *n != 0).collect()
     }
 
+    /// One multi-row upsert per 500 tallies (a push's visits share a few grids and days), not a
+    /// statement per tally.
     fn store_times(&self, conn: &mut DbConn, sign: i64) -> QueryResult<()> {
-        for ((template_id, area_path, day, item, answer), n) in &self.0 {
-            let n = n * sign;
-            let row = (
-                ct::template_id.eq(template_id),
-                ct::area_path.eq(area_path),
-                ct::day.eq(day),
-                ct::item.eq(item),
-                ct::answer.eq(answer),
-                ct::visits.eq(n),
-            );
-            let target = (ct::template_id, ct::day, ct::area_path, ct::item, ct::answer);
+        let rows: Vec<_> = self
+            .0
+            .iter()
+            .map(|((template_id, area_path, day, item, answer), n)| {
+                (
+                    ct::template_id.eq(template_id),
+                    ct::area_path.eq(area_path),
+                    ct::day.eq(day),
+                    ct::item.eq(item),
+                    ct::answer.eq(answer),
+                    ct::visits.eq(n * sign),
+                )
+            })
+            .collect();
+        let target = (ct::template_id, ct::day, ct::area_path, ct::item, ct::answer);
+        for chunk in rows.chunks(500) {
             crate::with_conn!(&mut *conn, c => diesel::insert_into(ct::table)
-                .values(row)
+                .values(chunk)
                 .on_conflict(target)
                 .do_update()
                 .set(ct::visits.eq(ct::visits + excluded(ct::visits)))

@@ -55,10 +55,7 @@ pub async fn list_alerts(
     q: web::Query<AlertQuery>,
 ) -> Result<web::Json<AlertPage>, ApiError> {
     let watch = Watch::for_caller(&who)?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", "limit must be 1..=1000").with_field("limit"));
-    }
+    let limit = super::params::page_limit(q.limit, 100, 1000)?;
     let after = match &q.cursor {
         Some(c) => keyset::decode(c)?.0,
         None => 0,

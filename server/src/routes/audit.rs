@@ -50,10 +50,7 @@ pub async fn list_audit(
     q: web::Query<AuditQuery>,
 ) -> Result<web::Json<AuditPage>, ApiError> {
     who.authorize(Action::ReadAudit)?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", "limit must be 1..=1000").with_field("limit"));
-    }
+    let limit = super::params::page_limit(q.limit, 100, 1000)?;
     let before = match &q.cursor {
         Some(c) => Some(c.parse::<i64>().map_err(|_| crate::keyset::invalid_cursor())?),
         None => None,

@@ -54,10 +54,7 @@ pub async fn list_callbacks(
 ) -> Result<web::Json<CallbackPage>, ApiError> {
     who.authorize(Action::CallBack)?;
     let q = q.into_inner();
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", "limit must be 1..=500").with_field("limit"));
-    }
+    let limit = super::params::page_limit(q.limit, 100, 500)?;
     let after = q.cursor.as_deref().map(keyset::decode).transpose()?;
     let now = state.clock.now();
     db::run(&state.pool, move |conn| {

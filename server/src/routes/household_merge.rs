@@ -98,10 +98,7 @@ pub async fn list_duplicates(
     q: web::Query<DuplicatesQuery>,
 ) -> Result<web::Json<Duplicates>, ApiError> {
     who.authorize(Action::MergeHouseholds)?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", "limit: 1 to 500").with_field("limit"));
-    }
+    let limit = super::params::page_limit(q.limit, 100, 500)?;
     db::run(&state.pool, move |conn| {
         let names = area_names(conn, &who.area_path)?;
         let mut groups = Vec::new();

@@ -62,3 +62,15 @@ impl utoipa::PartialSchema for UuidText {
 }
 
 impl utoipa::ToSchema for UuidText {}
+
+/// A list's `limit`: `default` when absent, else 1 to `max`, or 400 `invalid_query` naming it.
+/// Every paged list reads its limit through here, so the rule and its answer are one.
+pub fn page_limit(limit: Option<i64>, default: i64, max: i64) -> Result<i64, crate::error::ApiError> {
+    let limit = limit.unwrap_or(default);
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(crate::error::ApiError::bad_request("invalid_query", format!("limit must be 1..={max}"))
+            .with_field("limit"))
+    }
+}

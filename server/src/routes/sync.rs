@@ -95,11 +95,7 @@ pub async fn pull(
     q: web::Query<PullQuery>,
 ) -> Result<web::Json<PullResponse>, ApiError> {
     who.authorize(Action::Sync)?;
-    let limit = q.limit.unwrap_or(changes::DEFAULT_LIMIT);
-    if !(1..=changes::MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", format!("limit must be 1..={}", changes::MAX_LIMIT))
-            .with_field("limit"));
-    }
+    let limit = super::params::page_limit(q.limit, changes::DEFAULT_LIMIT, changes::MAX_LIMIT)?;
     let cursor = q.into_inner().cursor;
     let now = state.clock.now();
     let horizon = state.writer.horizon().clone();

@@ -90,10 +90,7 @@ pub async fn list_tickets(
 ) -> Result<web::Json<TicketPage>, ApiError> {
     who.authorize(Action::ReadTickets)?;
     let q = q.into_inner();
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", "limit must be 1..=500").with_field("limit"));
-    }
+    let limit = super::params::page_limit(q.limit, 100, 500)?;
     let now = state.clock.now();
     let mut filter = TicketFilter {
         status: one_of("status", q.status, &["open", "closed"])?,
