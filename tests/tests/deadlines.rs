@@ -539,8 +539,9 @@ async fn next_event(res: &mut reqwest::Response, event: &str) -> Value {
 }
 
 /// Two instances behind one address: an alert one instance stores while handling a push (a
-/// ticket synced late, already overdue) reaches a stream held open on the other within a second,
-/// through PostgreSQL's LISTEN/NOTIFY, not when the other's tracker next wakes (up to 30 s).
+/// ticket synced late, already overdue) reaches a stream held open on the other through
+/// PostgreSQL's LISTEN/NOTIFY, not when the other's tracker next wakes (its 30 s timer). The bound
+/// is that timer, not a latency target: the latency is printed, and measured in deadlines.md.
 #[tokio::test]
 async fn an_alert_stored_on_one_instance_reaches_the_others_stream_at_once() {
     let one = TestApp::spawn(Db::Postgres).await;
@@ -555,9 +556,9 @@ async fn an_alert_stored_on_one_instance_reaches_the_others_stream_at_once() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let pushed = Instant::now();
     let id = report(&one, &d, -70).await;
-    let alert = tokio::time::timeout(Duration::from_secs(1), next_event(&mut res, "overdue"))
+    let alert = tokio::time::timeout(Duration::from_secs(10), next_event(&mut res, "overdue"))
         .await
-        .expect("the other instance streams the overdue alert within 1 s");
+        .expect("the other instance streams the overdue alert before its tracker's 30 s timer");
     assert_eq!((&alert["ticket_id"], &alert["stage"]), (&json!(id), &json!("classify")), "{alert}");
     eprintln!("alert on the other instance {} ms after the push began", pushed.elapsed().as_millis());
     drop(two);
