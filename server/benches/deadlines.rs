@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use diesel::prelude::*;
-use fieldvisit_server::accounts;
+use fieldvisit_server::auth::accounts;
 use fieldvisit_server::config::{Secret, Settings};
 use fieldvisit_server::db::records::{HouseholdRow, TicketRow};
 use fieldvisit_server::db::schema::{alerts, households, tickets};
 use fieldvisit_server::db::tickets::{list, TicketFilter, Viewer};
 use fieldvisit_server::db::{self, areas, migrate, policies, pool, DbConn, DbLocation, DbPool};
+use fieldvisit_server::deadlines::tracker;
 use fieldvisit_server::startup::Application;
-use fieldvisit_server::tracker;
 use fieldvisit_sync_protocol::org::AreaKind;
 use uuid::Uuid;
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Parser;
 use diesel::prelude::*;
-use fieldvisit_server::accounts;
+use fieldvisit_server::auth::accounts;
 use fieldvisit_server::config::{Secret, Settings};
 use fieldvisit_server::db::records::{EventRow, HouseholdRow, TicketRow, VisitRow};
 use fieldvisit_server::db::schema::{households, ticket_events, tickets, visits};

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use fieldvisit_server::accounts::lifecycle::{self, Actor, UserPatch};
-use fieldvisit_server::accounts::{self, NewUser};
+use fieldvisit_server::auth::accounts::lifecycle::{self, Actor, UserPatch};
+use fieldvisit_server::auth::accounts::{self, NewUser};
 use fieldvisit_server::config::{self, Settings};
 use fieldvisit_server::error::ApiError;
 use fieldvisit_server::startup::Application;
@@ -36,9 +36,9 @@ enum Command {
     /// Drive simulated phones against a running server and report throughput and latency.
     Simulate(fieldvisit_server::simulate::SimArgs),
     /// Run a demo county on the embedded database with simulated phones and desks (open the dashboard).
-    Demo(fieldvisit_server::demo::DemoArgs),
+    Demo(fieldvisit_server::ops::demo::DemoArgs),
     /// Import areas, teams, users and households from a folder of CSV files (docs/import.md).
-    Import(fieldvisit_server::import::ImportArgs),
+    Import(fieldvisit_server::ops::import::ImportArgs),
     /// Manage users from the command line.
     #[command(subcommand)]
     User(UserCommand),
@@ -145,7 +145,8 @@ async fn dispatch(command: Option<Command>) -> anyhow::Result<()> {
             let location = settings.location().map_err(anyhow::Error::msg)?;
             let shown = to.display().to_string();
             let bytes =
-                tokio::task::spawn_blocking(move || fieldvisit_server::backup::sqlite_backup(&location, &to)).await??;
+                tokio::task::spawn_blocking(move || fieldvisit_server::ops::backup::sqlite_backup(&location, &to))
+                    .await??;
             println!("backed up to {shown} ({bytes} bytes), copy checked");
             Ok(())
         }
@@ -153,8 +154,8 @@ async fn dispatch(command: Option<Command>) -> anyhow::Result<()> {
             println!("{}", fieldvisit_server::simulate::run(args).await?);
             Ok(())
         }
-        Command::Demo(args) => fieldvisit_server::demo::run(args).await,
-        Command::Import(args) => match fieldvisit_server::import::run(args).await? {
+        Command::Demo(args) => fieldvisit_server::ops::demo::run(args).await,
+        Command::Import(args) => match fieldvisit_server::ops::import::run(args).await? {
             true => Ok(()),
             false => Err(anyhow::anyhow!("the import was refused")),
         },
@@ -275,13 +276,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 
 async fn check(settings: Settings, repair: bool) -> anyhow::Result<()> {
     let location = settings.location().map_err(anyhow::Error::msg)?;
-    let report = tokio::task::spawn_blocking(move || -> anyhow::Result<fieldvisit_server::check::Report> {
+    let report = tokio::task::spawn_blocking(move || -> anyhow::Result<fieldvisit_server::ops::check::Report> {
         let pool = db::pool::connect(&location, 1)?;
         let mut conn = pool.get()?;
         let now = chrono::Utc::now().timestamp_millis();
         let failed = |e: fieldvisit_server::error::ApiError| anyhow::anyhow!("{}", e.detail_line());
         if repair {
-            let r = fieldvisit_server::check::repair(&mut conn, now).map_err(failed)?;
+            let r = fieldvisit_server::ops::check::repair(&mut conn, now).map_err(failed)?;
             println!(
                 "repaired {} ticket(s), {} household(s); temperature tally {}; checklist tallies {}",
                 r.tickets,
@@ -290,7 +291,7 @@ async fn check(settings: Settings, repair: bool) -> anyhow::Result<()> {
                 if r.checklist_tallies { "rebuilt" } else { "as they should be" }
             );
         }
-        fieldvisit_server::check::run(&mut conn, now).map_err(failed)
+        fieldvisit_server::ops::check::run(&mut conn, now).map_err(failed)
     })
     .await??;
     println!(

@@ -10,17 +10,18 @@ use actix_web::{web, App, HttpServer, ResponseError};
 use futures_util::future::Either;
 use tracing_actix_web::{RequestId, TracingLogger};
 
-use crate::accounts;
+use crate::auth::accounts;
 use crate::auth::keys;
 use crate::auth::ratelimit::LoginLimits;
 use crate::auth::tokens::Keys;
-use crate::channels::delivery::{self, Delivery};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{self, DbLocation, DbPool};
+use crate::deadlines::channels::delivery::{self, Delivery};
+use crate::deadlines::{alert_bus, tracker};
 use crate::error::{ApiError, Kind};
+use crate::http::{methods, metrics, routes};
 use crate::state::AppState;
-use crate::{alert_bus, methods, metrics, routes, tracker};
 
 pub struct Application {
     port: u16,
@@ -230,7 +231,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             // Handlers read bodies through extract::{Json, Body}, never web::Bytes/web::Json/String:
             // actix inflates a whole gzip chunk before its own limit is checked. This limit only
             // bounds such a use should one slip in.
-            .app_data(web::PayloadConfig::new(crate::extract::JSON_MAX_BYTES))
+            .app_data(web::PayloadConfig::new(crate::http::extract::JSON_MAX_BYTES))
             .app_data(
                 web::QueryConfig::default()
                     .error_handler(|e, _| ApiError::bad_request("invalid_query", e.to_string()).into()),

@@ -8,9 +8,9 @@ use crate::auth::ratelimit::LoginLimits;
 use crate::auth::tokens::Keys;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::db::alerts::FiredAlert;
 use crate::db::{Backend, DbPool};
 use crate::sync::Writer;
-use crate::tracker::FiredAlert;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -31,7 +31,7 @@ pub struct AppState {
     /// committed.
     pub webhook_wake: Arc<Notify>,
     /// The channels' HTTP client, implicit webhook and link base.
-    pub channels: Arc<crate::channels::delivery::Delivery>,
+    pub channels: Arc<crate::deadlines::channels::delivery::Delivery>,
     /// Alerts as the tracker sees them committed, for the SSE stream (`routes/alerts.rs`).
     pub alerts: broadcast::Sender<Arc<FiredAlert>>,
 }

@@ -4,8 +4,8 @@
 use crate::harness;
 
 use diesel::connection::SimpleConnection;
-use fieldvisit_server::check::{self, Report};
 use fieldvisit_server::db;
+use fieldvisit_server::ops::check::{self, Report};
 use harness::*;
 use serde_json::json;
 

@@ -4,7 +4,8 @@
 use crate::harness;
 
 use diesel::connection::SimpleConnection;
-use fieldvisit_server::{check, db};
+use fieldvisit_server::db;
+use fieldvisit_server::ops::check;
 use harness::*;
 use serde_json::{json, Value};
 

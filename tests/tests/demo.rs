@@ -6,8 +6,8 @@ use crate::harness;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use fieldvisit_server::demo::{county, seed, story};
-use fieldvisit_server::import::Outcome;
+use fieldvisit_server::ops::demo::{county, seed, story};
+use fieldvisit_server::ops::import::Outcome;
 use fieldvisit_server::simulate::http::Api;
 use harness::TestApp;
 

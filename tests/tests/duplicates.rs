@@ -4,8 +4,8 @@
 
 use crate::harness;
 
-use fieldvisit_server::check;
 use fieldvisit_server::db;
+use fieldvisit_server::ops::check;
 use harness::*;
 use serde_json::{json, Value};
 

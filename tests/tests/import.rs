@@ -6,7 +6,7 @@ use crate::harness;
 
 use std::path::{Path, PathBuf};
 
-use fieldvisit_server::import::{self, ImportArgs};
+use fieldvisit_server::ops::import::{self, ImportArgs};
 use harness::{at_minutes, batch, ids_in, TestApp};
 use serde_json::json;
 

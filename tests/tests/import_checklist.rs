@@ -6,7 +6,7 @@ use crate::harness;
 
 use std::path::Path;
 
-use fieldvisit_server::import::{self, ImportArgs};
+use fieldvisit_server::ops::import::{self, ImportArgs};
 use harness::TestApp;
 use serde_json::json;
 

@@ -160,7 +160,7 @@ async fn a_bounded_first_pull_then_increments_give_everything_once(app: TestApp)
 
     // The kept tallies agree with the visits.
     let report = fieldvisit_server::db::run(&app.state.pool, |c| {
-        fieldvisit_server::check::run(c, chrono::Utc::now().timestamp_millis())
+        fieldvisit_server::ops::check::run(c, chrono::Utc::now().timestamp_millis())
     })
     .await
     .expect("check runs");

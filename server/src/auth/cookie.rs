@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponseBuilder};
 use rand::RngCore;
 use subtle::ConstantTimeEq;
 
-use crate::accounts::TokenPair;
+use crate::auth::accounts::TokenPair;
 use crate::error::{ApiError, Kind};
 
 pub const SESSION: &str = "fv_session";

@@ -1,5 +1,6 @@
 //! Authentication (passwords, tokens, sessions) and authorization (roles and area scope).
 
+pub mod accounts;
 pub mod authz;
 pub mod cookie;
 pub mod forwarded;

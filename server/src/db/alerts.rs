@@ -12,6 +12,14 @@ use super::schema::alerts;
 use super::seq::Horizon;
 use super::{scope, DbConn};
 
+/// An alert with the scope it belongs to, as broadcast to the stream's subscribers.
+#[derive(Debug, Clone)]
+pub struct FiredAlert {
+    pub area_path: String,
+    pub team_id: Option<String>,
+    pub alert: AlertOut,
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = alerts)]
 pub struct AlertRow {
@@ -137,7 +145,7 @@ pub fn insert_new(conn: &mut DbConn, rows: &[NewAlert]) -> QueryResult<usize> {
         n += crate::with_conn!(conn, c => diesel::insert_into(alerts::table).values(row).on_conflict_do_nothing().execute(c))?;
     }
     if n > 0 {
-        crate::alert_bus::announce(conn)?;
+        crate::deadlines::alert_bus::announce(conn)?;
     }
     Ok(n)
 }

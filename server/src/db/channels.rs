@@ -1,5 +1,5 @@
 //! Alert delivery channels (`channels`): where alerts go besides the list and the stream. The
-//! routes (`routes/channels.rs`) manage them; the delivery task (`crate::channels`) reads them.
+//! routes (`routes/channels.rs`) manage them; the delivery task (`crate::deadlines::channels`) reads them.
 
 use std::collections::HashMap;
 
@@ -13,7 +13,7 @@ use super::{scope, DbConn};
 pub struct ChannelRow {
     pub id: String,
     pub name: String,
-    /// `webhook`, `wecom`, `dingtalk` or `feishu` (`crate::channels::Kind`).
+    /// `webhook`, `wecom`, `dingtalk` or `feishu` (`crate::deadlines::channels::Kind`).
     pub kind: String,
     pub area_id: String,
     pub area_path: String,

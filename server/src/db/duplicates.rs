@@ -35,7 +35,7 @@ pub fn fill_keys(conn: &mut DbConn) -> QueryResult<()> {
         }
         for (id, address, head) in rows {
             // A household whose address leaves no key gets '' (never matched: keys are non-empty).
-            let key = crate::duplicates::key(&address, &head).unwrap_or_default();
+            let key = crate::sync::duplicates::key(&address, &head).unwrap_or_default();
             diesel::update(households::table.find(&id)).set(households::dedup_key.eq(key)).execute(conn)?;
         }
     }

@@ -3,7 +3,7 @@
 //!
 //! Rows are added by the delivery task itself (`enqueue_implicit`: every alert after the newest
 //! one already here; `enqueue`: the alerts a channel's filter matched), not by the write paths
-//! that store alerts; see `crate::channels::delivery` for why. The primary key (channel, alert) is what
+//! that store alerts; see `crate::deadlines::channels::delivery` for why. The primary key (channel, alert) is what
 //! keeps one alert from being queued twice for a channel.
 
 use diesel::prelude::*;

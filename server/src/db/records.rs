@@ -47,7 +47,7 @@ pub struct HouseholdRow {
     pub received_at: i64,
     pub created_by: String,
     pub seq: i64,
-    /// `crate::duplicates::key` of the address and head's name, kept with them.
+    /// `crate::sync::duplicates::key` of the address and head's name, kept with them.
     pub dedup_key: Option<String>,
 }
 
@@ -98,7 +98,7 @@ impl HouseholdRow {
         self.phone.clone_from(&f.phone);
         self.heating = f.heating.as_str().to_owned();
         self.tags = serde_json::to_string(&f.tags).unwrap_or_else(|_| "[]".into());
-        self.dedup_key = crate::duplicates::key(&f.address, &f.head_name);
+        self.dedup_key = crate::sync::duplicates::key(&f.address, &f.head_name);
     }
 }
 

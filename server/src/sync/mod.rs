@@ -3,6 +3,7 @@
 //! on disk (`wal_sync`), and serving gap-free pulls (`pull`).
 
 pub mod apply;
+pub mod duplicates;
 pub mod parsed;
 pub mod pull;
 pub mod rate;

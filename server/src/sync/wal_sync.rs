@@ -18,19 +18,19 @@ use std::sync::mpsc;
 
 use tokio::sync::oneshot;
 
-use super::writer::Applied;
-
 use crate::db::seq::{Before, Horizon};
 use crate::error::ApiError;
 
-pub type Reply = oneshot::Sender<Result<Applied, ApiError>>;
+/// Where a piece of work's answer goes; the writer's own type of answer is `T` (kept generic so
+/// this module needs nothing of the writer's).
+pub type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
 /// A reply with what it is to be sent once the group is on disk.
-pub type Answer = (Reply, Result<Applied, ApiError>);
+pub type Answer<T> = (Reply<T>, Result<T, ApiError>);
 
 /// What the thread makes durable, in the order the writer hands it over.
-enum Flush {
+enum Flush<T> {
     /// A committed group: its answers go out once the WAL is on disk.
-    Group(Vec<Answer>),
+    Group(Vec<Answer<T>>),
     /// The database file, after a rewind copied the WAL's last frames into it (`rewound`).
     Database,
 }
@@ -41,9 +41,9 @@ struct Done {
     result: Result<(), String>,
 }
 
-pub struct WalSync {
+pub struct WalSync<T> {
     horizon: Horizon,
-    tx: mpsc::Sender<(Flush, mpsc::Sender<Done>)>,
+    tx: mpsc::Sender<(Flush<T>, mpsc::Sender<Done>)>,
     /// The previous flush, if it may still be running.
     previous: Option<mpsc::Receiver<Done>>,
     /// Set for good once the database file failed to sync: its copy of the WAL may be lost, so
@@ -51,11 +51,11 @@ pub struct WalSync {
     broken: Option<String>,
 }
 
-impl WalSync {
+impl<T: Send + 'static> WalSync<T> {
     /// Starts the thread that fsyncs `wal` (the database's `-wal` file) and, after a rewind, the
     /// database file beside it.
     pub fn start(wal: PathBuf, horizon: Horizon) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::channel::<(Flush, mpsc::Sender<Done>)>();
+        let (tx, rx) = mpsc::channel::<(Flush<T>, mpsc::Sender<Done>)>();
         let released = horizon.clone();
         let database = PathBuf::from(wal.to_string_lossy().trim_end_matches("-wal"));
         std::thread::Builder::new().name("fieldvisit-walsync".into()).spawn(move || {
@@ -129,7 +129,7 @@ impl WalSync {
 
     /// After the group's transaction, committed or not: its answers go out after the next fsync,
     /// which also releases the horizon.
-    pub fn answer(&mut self, answers: Vec<Answer>) {
+    pub fn answer(&mut self, answers: Vec<Answer<T>>) {
         if let Err(Flush::Group(answers)) = self.send(Flush::Group(answers)) {
             // The thread is gone (it panicked): answer here, unsynced work is not acknowledged.
             self.horizon.release();
@@ -148,7 +148,7 @@ impl WalSync {
         }
     }
 
-    fn send(&mut self, flush: Flush) -> Result<(), Flush> {
+    fn send(&mut self, flush: Flush<T>) -> Result<(), Flush<T>> {
         let (done, finished) = mpsc::channel();
         match self.tx.send((flush, done)) {
             Ok(()) => {
@@ -167,7 +167,7 @@ fn sync_file(path: &std::path::Path) -> std::io::Result<()> {
 }
 
 /// Syncs the WAL, releases the horizon and sends the group's answers (errors if the fsync failed).
-fn answer_synced(wal: &std::path::Path, answers: Vec<Answer>, horizon: &Horizon) {
+fn answer_synced<T>(wal: &std::path::Path, answers: Vec<Answer<T>>, horizon: &Horizon) {
     let synced = sync_file(wal);
     horizon.release();
     if let Err(e) = &synced {
@@ -186,13 +186,16 @@ fn answer_synced(wal: &std::path::Path, answers: Vec<Answer>, horizon: &Horizon)
 mod tests {
     use super::*;
 
+    /// What the writer would answer; any type does here.
+    type Applied = usize;
+
     fn answer() -> Applied {
-        Applied::Swept(3)
+        3
     }
 
     /// Sends one group's answer through `sync` with the horizon held at (7, 3); returns what the
     /// push was answered and the horizon once the answer arrived.
-    fn one_group(sync: &mut WalSync, horizon: &Horizon) -> (Result<Applied, ApiError>, (i64, i64)) {
+    fn one_group(sync: &mut WalSync<Applied>, horizon: &Horizon) -> (Result<Applied, ApiError>, (i64, i64)) {
         sync.before_commit(Before { seq: 7, alert_id: 3 }).expect("not broken");
         assert_eq!((horizon.seq(), horizon.alert_id()), (7, 3), "held from before the commit");
         let (reply, answered) = oneshot::channel();
@@ -202,7 +205,7 @@ mod tests {
     }
 
     /// A sync thread on a WAL file `db-wal` in `dir`, with its horizon.
-    fn started(dir: &tempfile::TempDir) -> (WalSync, Horizon) {
+    fn started(dir: &tempfile::TempDir) -> (WalSync<Applied>, Horizon) {
         let wal = dir.path().join("db-wal");
         std::fs::write(&wal, b"frames").expect("a WAL file");
         let horizon = Horizon::new();
@@ -221,7 +224,7 @@ mod tests {
     }
 
     /// Polls `syncing` until the flush handed over is done (at most 10 s).
-    fn until_synced(sync: &mut WalSync) {
+    fn until_synced(sync: &mut WalSync<Applied>) {
         let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while sync.syncing() {
             assert!(std::time::Instant::now() < until, "the flush never finished");
@@ -252,7 +255,7 @@ mod tests {
     fn a_failed_fsync_answers_an_error_not_the_stored_answer() {
         let dir = tempfile::tempdir().expect("temp dir");
         let horizon = Horizon::new();
-        let mut sync = WalSync::start(dir.path().join("missing-wal"), horizon.clone()).expect("thread");
+        let mut sync = WalSync::<Applied>::start(dir.path().join("missing-wal"), horizon.clone()).expect("thread");
         let (got, after) = one_group(&mut sync, &horizon);
         let err = got.expect_err("not acknowledged");
         assert_eq!(err.code, "internal_error");

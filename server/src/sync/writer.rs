@@ -16,7 +16,7 @@ use fieldvisit_sync_protocol::time::Millis;
 use tokio::sync::{mpsc, oneshot};
 
 use super::apply::{self, Job};
-use super::wal_sync::{Answer, Reply, WalSync};
+use super::wal_sync;
 use crate::db::seq::{self, Before, Horizon, SeqAlloc};
 use crate::db::{self, alerts, policies, Backend, DbConn, DbPool};
 use crate::error::ApiError;
@@ -42,7 +42,7 @@ pub enum Work {
     /// write lock between groups, where the writer waited for them in the busy handler's sleeps.
     Sweep(Millis),
     /// The day-end alerts due at this time (`day_end::fire`), through the writer for the same reason.
-    DayEnd(Millis, Vec<crate::day_end::Done>),
+    DayEnd(Millis, Vec<crate::deadlines::day_end::Done>),
 }
 
 impl Work {
@@ -54,13 +54,17 @@ impl Work {
     }
 }
 
+type WalSync = wal_sync::WalSync<Applied>;
+type Reply = wal_sync::Reply<Applied>;
+type Answer = wal_sync::Answer<Applied>;
+
 /// What a piece of [`Work`] came to.
 #[derive(Debug, PartialEq)]
 pub enum Applied {
     Push(PushResponse),
     /// Tickets swept.
     Swept(usize),
-    DayEnd(crate::day_end::Outcome),
+    DayEnd(crate::deadlines::day_end::Outcome),
 }
 
 struct Pending {
@@ -148,8 +152,8 @@ impl Writer {
     pub async fn day_end(
         &self,
         now: Millis,
-        done: Vec<crate::day_end::Done>,
-    ) -> Result<crate::day_end::Outcome, ApiError> {
+        done: Vec<crate::deadlines::day_end::Done>,
+    ) -> Result<crate::deadlines::day_end::Outcome, ApiError> {
         match self.queue(Work::DayEnd(now, done)).await? {
             Applied::DayEnd(outcome) => Ok(outcome),
             _ => Err(ApiError::internal(anyhow::anyhow!("the writer answered a day end with other work"))),
@@ -496,8 +500,8 @@ fn apply_work(
 ) -> Result<Applied, ApiError> {
     match work {
         Work::Push(job) => apply::apply(conn, job, policies, seq).map(Applied::Push),
-        Work::Sweep(now) => crate::tracker::sweep_batch(conn, *now, policies).map(Applied::Swept),
-        Work::DayEnd(now, done) => crate::day_end::fire(conn, *now, done, policies).map(Applied::DayEnd),
+        Work::Sweep(now) => crate::deadlines::tracker::sweep_batch(conn, *now, policies).map(Applied::Swept),
+        Work::DayEnd(now, done) => crate::deadlines::day_end::fire(conn, *now, done, policies).map(Applied::DayEnd),
     }
 }
 

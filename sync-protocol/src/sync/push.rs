@@ -10,6 +10,8 @@ use uuid::Uuid;
 
 use super::limits::PROTOCOL_VERSIONS;
 use super::records::FieldError;
+/// Results name their record's type; it is defined beside the records.
+pub use super::records::RecordType;
 use crate::time::{format_utc, parse_rfc3339, Millis};
 
 /// The push body. Unknown top-level fields are ignored; every record array is optional, and an
@@ -143,43 +145,6 @@ impl PushRequest {
             (RecordType::TicketEvent, &self.ticket_events),
         ];
         arrays.into_iter().flat_map(|(t, records)| records.iter().enumerate().map(move |(i, v)| (t, i, v)))
-    }
-}
-
-/// The kind of a pushed record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RecordType {
-    Household,
-    Visit,
-    Ticket,
-    TicketEvent,
-}
-
-impl RecordType {
-    /// The wire name (`ticket_event`, ...).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            RecordType::Household => "household",
-            RecordType::Visit => "visit",
-            RecordType::Ticket => "ticket",
-            RecordType::TicketEvent => "ticket_event",
-        }
-    }
-
-    /// The push array that carries this type (`ticket_events`, ...).
-    pub const fn array(self) -> &'static str {
-        match self {
-            RecordType::Household => "households",
-            RecordType::Visit => "visits",
-            RecordType::Ticket => "tickets",
-            RecordType::TicketEvent => "ticket_events",
-        }
-    }
-
-    /// The path of the record at `index` in its array, as error `field`s start: `visits[3]`.
-    pub fn path(self, index: usize) -> String {
-        format!("{}[{index}]", self.array())
     }
 }
 

@@ -22,9 +22,45 @@ use super::limits::{
     MAX_CATEGORY_LEN, MAX_CHECKLIST_KEYS, MAX_CHECKLIST_KEY_LEN, MAX_PHONE_LEN, MAX_PHOTOS, MAX_SHORT, MAX_TAGS,
     MAX_TAG_LEN, MAX_TEXT,
 };
-use super::push::RecordType;
 use crate::deadline::{EventType, Severity};
 use crate::time::{format_utc, parse_rfc3339, Millis};
+
+/// The kind of a pushed record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordType {
+    Household,
+    Visit,
+    Ticket,
+    TicketEvent,
+}
+
+impl RecordType {
+    /// The wire name (`ticket_event`, ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RecordType::Household => "household",
+            RecordType::Visit => "visit",
+            RecordType::Ticket => "ticket",
+            RecordType::TicketEvent => "ticket_event",
+        }
+    }
+
+    /// The push array that carries this type (`ticket_events`, ...).
+    pub const fn array(self) -> &'static str {
+        match self {
+            RecordType::Household => "households",
+            RecordType::Visit => "visits",
+            RecordType::Ticket => "tickets",
+            RecordType::TicketEvent => "ticket_events",
+        }
+    }
+
+    /// The path of the record at `index` in its array, as error `field`s start: `visits[3]`.
+    pub fn path(self, index: usize) -> String {
+        format!("{}[{index}]", self.array())
+    }
+}
 
 /// Why a record could not be parsed: the first field at fault.
 #[derive(Debug, Clone, PartialEq, Eq)]

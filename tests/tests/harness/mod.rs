@@ -170,7 +170,8 @@ impl Drop for TestApp {
             return;
         }
         let mut conn = self.state.pool.get().expect("a connection for the final check");
-        let report = fieldvisit_server::check::run(&mut conn, self.state.clock.now()).expect("the final check runs");
+        let report =
+            fieldvisit_server::ops::check::run(&mut conn, self.state.clock.now()).expect("the final check runs");
         assert!(report.is_clean(), "fieldvisit check after the test: {report:?}");
     }
 }

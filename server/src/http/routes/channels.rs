@@ -9,15 +9,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::accounts;
+use crate::auth::accounts;
 use crate::auth::{Action, Principal};
-use crate::channels::message::Notice;
-use crate::channels::{self, rate, Kind, Target};
 use crate::config::Settings;
 use crate::db::channels::ChannelRow;
 use crate::db::{self, areas, DbConn};
+use crate::deadlines::channels::message::Notice;
+use crate::deadlines::channels::{self, rate, Kind, Target};
 use crate::error::{ApiError, Kind as ErrorKind};
-use crate::extract::Json;
+use crate::http::extract::Json;
 use crate::state::AppState;
 
 /// Highest `min_level` accepted: policies have a handful of escalation levels.

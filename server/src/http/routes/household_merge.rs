@@ -7,12 +7,12 @@ use fieldvisit_sync_protocol::time::format_utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::accounts;
+use crate::auth::accounts;
 use crate::auth::{Action, Principal};
 use crate::db::{self, duplicates};
 use crate::error::ApiError;
-use crate::extract::Json;
-use crate::routes::reports::area_names;
+use crate::http::extract::Json;
+use crate::http::routes::reports::area_names;
 use crate::state::AppState;
 
 fn out(c: &duplicates::Counted) -> HouseholdOut {

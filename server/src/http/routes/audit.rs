@@ -52,7 +52,7 @@ pub async fn list_audit(
     who.authorize(Action::ReadAudit)?;
     let limit = super::params::page_limit(q.limit, 100, 1000)?;
     let before = match &q.cursor {
-        Some(c) => Some(c.parse::<i64>().map_err(|_| crate::keyset::invalid_cursor())?),
+        Some(c) => Some(c.parse::<i64>().map_err(|_| crate::http::keyset::invalid_cursor())?),
         None => None,
     };
     let mut rows = db::run(&state.pool, move |conn| Ok(audit::page(conn, &who.area_path, before, limit + 1)?)).await?;

@@ -42,7 +42,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<bool> {
         let mut conn = pool.get()?;
         db::migrate::run_pending(&mut conn)?;
         let now = chrono::Utc::now().timestamp_millis();
-        crate::accounts::bootstrap(&mut conn, &settings, now)?;
+        crate::auth::accounts::bootstrap(&mut conn, &settings, now)?;
         let mut out = None;
         let result = db::transaction(&mut conn, |c| {
             let report = apply(c, &roster, now)?;

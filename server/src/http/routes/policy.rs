@@ -8,12 +8,12 @@ use fieldvisit_sync_protocol::deadline::Policy;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::accounts;
+use crate::auth::accounts;
 use crate::auth::{Action, Principal};
 use crate::db::policies::{self, County, PolicyBook, PolicyRow};
 use crate::db::{self, areas, schema, scope, DbConn};
 use crate::error::ApiError;
-use crate::extract::{parse_json, Json};
+use crate::http::extract::{parse_json, Json};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]

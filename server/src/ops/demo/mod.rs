@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::config::{Secret, Settings};
-use crate::import::{self, Report, Roster};
+use crate::ops::import::{self, Report, Roster};
 use crate::simulate::http::Api;
 use crate::startup::Application;
 use crate::state::AppState;

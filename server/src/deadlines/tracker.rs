@@ -19,7 +19,7 @@ use diesel::prelude::*;
 use fieldvisit_sync_protocol::deadline::{self, AlertOut};
 use fieldvisit_sync_protocol::time::Millis;
 
-use crate::db::alerts::{self, NewAlert};
+use crate::db::alerts::{self, FiredAlert, NewAlert};
 use crate::db::policies::{self, PolicyBook};
 use crate::db::schema::tickets;
 use crate::db::{self, records, DbConn};
@@ -30,14 +30,6 @@ use crate::state::AppState;
 pub const MAX_SLEEP: Duration = Duration::from_secs(30);
 /// Tickets per sweep batch; a sweep repeats until fewer are due.
 pub const BATCH: i64 = 500;
-
-/// An alert with the scope it belongs to, as broadcast to the stream's subscribers.
-#[derive(Debug, Clone)]
-pub struct FiredAlert {
-    pub area_path: String,
-    pub team_id: Option<String>,
-    pub alert: AlertOut,
-}
 
 /// Runs forever; database trouble is logged and retried, so only a panic ends it.
 pub async fn run(state: AppState) -> anyhow::Result<()> {
@@ -51,7 +43,7 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
     // When to look for day ends again: at the next one, or sooner to see a policy change; and
     // the county days already handled.
     let mut day_end_at: Millis = 0;
-    let mut day_end_done: Vec<crate::day_end::Done> = Vec::new();
+    let mut day_end_done: Vec<crate::deadlines::day_end::Done> = Vec::new();
     loop {
         let now = state.clock.now();
         let next = match sweep_through_writer(&state, now).await {
@@ -64,7 +56,7 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
         if now >= day_end_at {
             match state.writer.day_end(now, day_end_done.clone()).await {
                 Ok(o) => {
-                    day_end_at = o.next_at.unwrap_or(Millis::MAX).min(now + crate::day_end::RECHECK_MS);
+                    day_end_at = o.next_at.unwrap_or(Millis::MAX).min(now + crate::deadlines::day_end::RECHECK_MS);
                     // Days older than yesterday can no longer come round (they end at midnight).
                     let newest = o.done.iter().map(|d| d.1).max().unwrap_or(i32::MIN);
                     day_end_done.retain(|d| d.1 >= newest.saturating_sub(1));

@@ -6,12 +6,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::accounts::lifecycle::{self, Actor, UserPatch};
-use crate::accounts::{self, NewUser};
+use crate::auth::accounts::lifecycle::{self, Actor, UserPatch};
+use crate::auth::accounts::{self, NewUser};
 use crate::auth::{Action, Principal};
 use crate::db::{self, areas, users};
 use crate::error::ApiError;
-use crate::extract::Json;
+use crate::http::extract::Json;
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::{area_id, household_id, team_id, AreaIn, HouseholdIn, Line, Outcome, Report, Roster, RowReport};
 use super::{TeamIn, UserIn};
-use crate::accounts::{self, NewUser};
+use crate::auth::accounts::{self, NewUser};
 use crate::db::areas::{self, AreaRow};
 use crate::db::records::{self, HouseholdRow};
 use crate::db::seq::SeqAlloc;

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::{Action, Principal};
 use crate::db::{self, blobs};
 use crate::error::{ApiError, Kind};
-use crate::extract::{Body, BodyLimit};
+use crate::http::extract::{Body, BodyLimit};
 use crate::state::AppState;
 
 const TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];

@@ -17,8 +17,8 @@ use crate::db::records::{self, EventRow, TicketRow};
 use crate::db::tickets::{self as queries, TicketFilter, Viewer};
 use crate::db::{self, areas, policies, users};
 use crate::error::{ApiError, Kind};
-use crate::extract::Json;
-use crate::keyset;
+use crate::http::extract::Json;
+use crate::http::keyset;
 use crate::state::AppState;
 use crate::sync::apply::Job;
 

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::auth::{Action, Principal};
 use crate::db::{self, policies};
 use crate::error::{ApiError, Kind};
-use crate::extract::{is_json, parse_json, Body, BodyLimit};
+use crate::http::extract::{is_json, parse_json, Body, BodyLimit};
 use crate::state::AppState;
 use crate::sync::apply::Job;
 use crate::sync::pull as changes;

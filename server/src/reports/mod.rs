@@ -1,5 +1,8 @@
 //! Report arithmetic, free of I/O: grouping tickets and visits, stage statistics, percentiles.
-//! `routes/reports.rs` loads the rows (`db/reports.rs`) and hands them here.
+//! `http/routes/reports.rs` loads the rows (`db/reports.rs`) and hands them here; `checklist`
+//! does the same for the checklist report.
+
+pub mod checklist;
 
 use std::collections::{BTreeMap, HashMap};
 

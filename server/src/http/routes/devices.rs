@@ -4,7 +4,7 @@ use actix_web::{get, post, web, HttpResponse};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::accounts;
+use crate::auth::accounts;
 use crate::auth::{Action, Principal};
 use crate::db::{self, devices};
 use crate::error::ApiError;

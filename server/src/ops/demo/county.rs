@@ -2,7 +2,7 @@
 //! or villages of two grids; 8 heating companies running 13 stations as repair teams; a volunteer
 //! per grid, a handler per station, a dispatcher and a supervisor for the county.
 
-use crate::import::{AreaIn, HouseholdIn, Line, Roster, TeamIn, UserIn};
+use crate::ops::import::{AreaIn, HouseholdIn, Line, Roster, TeamIn, UserIn};
 
 const TOWNS: [(&str, &str, bool); 6] = [
     ("620121100", "城关镇", true),

@@ -5,10 +5,10 @@ use actix_web::{get, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{Action, Principal};
-use crate::checklist_report::{self, AreaFigures};
 use crate::db::{self, checklist_tallies, checklists, policies};
 use crate::error::ApiError;
-use crate::routes::reports::{area_names, parse_time, safe_cell, timezone, wants_csv};
+use crate::http::routes::reports::{area_names, parse_time, safe_cell, timezone, wants_csv};
+use crate::reports::checklist::{self as report, AreaFigures};
 use crate::state::AppState;
 
 const DAY_MS: i64 = 86_400_000;
@@ -74,11 +74,11 @@ pub async fn checklist(
         let Some(newest) = versions.last() else {
             return Err(ApiError::not_found("checklist template").with_field("template_id"));
         };
-        let since_day = checklist_report::local_day(since, &tz_name);
+        let since_day = report::local_day(since, &tz_name);
         let rows = checklist_tallies::since(conn, &template_id, &who.area_path, since_day)?;
-        let items = checklist_report::items_of(&versions);
+        let items = report::items_of(&versions);
         let names = area_names(conn, &who.area_path)?;
-        let areas = checklist_report::figures(&items, rows, &who.area_path, &names);
+        let areas = report::figures(&items, rows, &who.area_path, &names);
         let since = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
             .and_then(|d| d.checked_add_days(chrono::Days::new(u64::try_from(since_day).unwrap_or(0))))
             .map(|d| d.to_string())

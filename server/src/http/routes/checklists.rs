@@ -7,12 +7,12 @@ use fieldvisit_sync_protocol::checklist::Template;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::accounts;
+use crate::auth::accounts;
 use crate::auth::{Action, Principal};
 use crate::db::{self, checklists};
 use crate::error::ApiError;
-use crate::extract::Json;
-use crate::routes::policy::{county_for, parse_versioned, readable_county};
+use crate::http::extract::Json;
+use crate::http::routes::policy::{county_for, parse_versioned, readable_county};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]

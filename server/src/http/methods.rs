@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use utoipa::OpenApi;
 
 use crate::error::{ApiError, Kind};
-use crate::routes::openapi::ApiDoc;
+use crate::http::routes::openapi::ApiDoc;
 
 /// Routes served but not in the spec, all read-only.
 const UNDOCUMENTED: [&str; 6] = ["/openapi.json", "/metrics", "/", "/ui/{path:.*}", "/app", "/app/{path:.*}"];

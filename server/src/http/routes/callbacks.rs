@@ -11,7 +11,7 @@ use crate::auth::{Action, Principal};
 use crate::db::records::{self, EventRow};
 use crate::db::{self, callbacks, policies};
 use crate::error::ApiError;
-use crate::keyset;
+use crate::http::keyset;
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]

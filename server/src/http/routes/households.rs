@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::auth::{Action, Principal};
 use crate::db::{self, policies, tickets as queries};
 use crate::error::ApiError;
-use crate::routes::tickets::access;
+use crate::http::routes::tickets::access;
 use crate::state::AppState;
 
 /// The household plus its `visits` and `tickets`. Within the caller's area everything; a handler

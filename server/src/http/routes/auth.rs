@@ -5,7 +5,7 @@ use fieldvisit_sync_protocol::org::User;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::accounts::{self, AuditActor, TokenPair};
+use crate::auth::accounts::{self, AuditActor, TokenPair};
 use crate::auth::ratelimit::Attempt;
 use crate::auth::{cookie, forwarded, password, tokens, Principal};
 use crate::db::audit::NewAudit;
@@ -13,7 +13,7 @@ use crate::db::devices::{DeviceRow, RefreshRow};
 use crate::db::users::UserRow;
 use crate::db::{self, audit, devices, users};
 use crate::error::{ApiError, Kind};
-use crate::extract::Json;
+use crate::http::extract::Json;
 use crate::state::AppState;
 
 /// Accounts are created with at most 64-character usernames (accounts::create_user).

@@ -16,11 +16,11 @@ use tokio::time::{interval_at, Instant, Interval};
 
 use crate::auth::principal::live_session;
 use crate::auth::{Action, Principal};
+use crate::db::alerts::FiredAlert;
 use crate::db::{self, alerts, scope};
 use crate::error::{ApiError, Kind};
-use crate::keyset;
+use crate::http::keyset;
 use crate::state::AppState;
-use crate::tracker::FiredAlert;
 
 /// Proxies drop idle connections; a comment this often keeps the stream open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::county::{County, Grid, CATEGORIES, HOUSEHOLDS_PER_GRID};
 use crate::db::checklists::DEFAULT_ID;
-use crate::import::{area_id, household_id, team_id};
+use crate::ops::import::{area_id, household_id, team_id};
 use crate::simulate::http::Api;
 use fieldvisit_sync_protocol::time::format_utc;
 
