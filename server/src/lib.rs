@@ -10,7 +10,6 @@ pub mod error;
 pub mod http;
 pub mod ops;
 pub mod reports;
-pub mod simulate;
 pub mod startup;
 pub mod state;
 pub mod sync;

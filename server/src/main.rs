@@ -34,7 +34,7 @@ enum Command {
     /// Apply pending database migrations and exit.
     Migrate(Settings),
     /// Drive simulated phones against a running server and report throughput and latency.
-    Simulate(fieldvisit_server::simulate::SimArgs),
+    Simulate(fieldvisit_simulate::SimArgs),
     /// Run a demo county on the embedded database with simulated phones and desks (open the dashboard).
     Demo(fieldvisit_server::ops::demo::DemoArgs),
     /// Import areas, teams, users and households from a folder of CSV files (docs/import.md).
@@ -151,7 +151,7 @@ async fn dispatch(command: Option<Command>) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Simulate(args) => {
-            println!("{}", fieldvisit_server::simulate::run(args).await?);
+            println!("{}", fieldvisit_simulate::run(args).await?);
             Ok(())
         }
         Command::Demo(args) => fieldvisit_server::ops::demo::run(args).await,

@@ -31,7 +31,7 @@ pub struct AppState {
     /// committed.
     pub webhook_wake: Arc<Notify>,
     /// The channels' HTTP client, implicit webhook and link base.
-    pub channels: Arc<crate::deadlines::channels::delivery::Delivery>,
+    pub channels: Arc<crate::deadlines::channels::Delivery>,
     /// Alerts as the tracker sees them committed, for the SSE stream (`routes/alerts.rs`).
     pub alerts: broadcast::Sender<Arc<FiredAlert>>,
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fieldvisit_server::simulate::{self, SimArgs};
+use fieldvisit_simulate::{self as simulate, SimArgs};
 use harness::{Db, TestDb};
 use rand::Rng;
 

@@ -6,6 +6,9 @@ use serde_json::{Map, Value};
 
 use crate::sync::limits::{MAX_CHECKLIST_KEYS, MAX_CHECKLIST_KEY_LEN, MAX_SHORT};
 
+/// The id of the template every county starts with (四访四问 · 四看四查).
+pub const DEFAULT_TEMPLATE_ID: &str = "winter_visit";
+
 /// One version of a template, as `GET /api/v1/checklists` and pull send it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

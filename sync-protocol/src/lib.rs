@@ -4,6 +4,7 @@
 //! runtimes, so a phone app built on it computes the same due times as the server, offline.
 
 pub mod checklist;
+pub mod codes;
 pub mod deadline;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

@@ -6,9 +6,10 @@ use crate::harness;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use fieldvisit_server::ops::demo::{county, seed, story};
+use fieldvisit_server::ops::demo::{county, seed};
 use fieldvisit_server::ops::import::Outcome;
-use fieldvisit_server::simulate::http::Api;
+use fieldvisit_simulate::http::Api;
+use fieldvisit_simulate::story;
 use harness::TestApp;
 
 const PASSWORD: &str = "demo-test-pass";
@@ -17,7 +18,7 @@ async fn the_demo_county_comes_alive_with_overdue_tickets(app: TestApp) {
     let county = county::county(PASSWORD);
     let first = seed(&app.state, county.roster.clone()).await.expect("seeds");
     assert!(first.rows.iter().all(|r| r.outcome == Outcome::Created));
-    assert_eq!(county.handlers.len(), 13, "13 heating stations, a handler each");
+    assert_eq!(county.cast.handlers.len(), 13, "13 heating stations, a handler each");
     let again = seed(&app.state, county.roster.clone()).await.expect("seeds again");
     assert!(again.rows.iter().all(|r| r.outcome == Outcome::Unchanged), "a restarted demo changes nothing");
 
@@ -29,7 +30,7 @@ async fn the_demo_county_comes_alive_with_overdue_tickets(app: TestApp) {
         seed: 7,
     };
     let until = tokio::time::Instant::now() + Duration::from_secs(8);
-    let tally = story::play(api, &county, PASSWORD, pace, Some(until)).await.expect("actors play");
+    let tally = story::play(api, &county.cast, PASSWORD, pace, Some(until)).await.expect("actors play");
     assert_eq!(tally.failures.load(Ordering::Relaxed), 0);
     assert!(tally.visits.load(Ordering::Relaxed) >= 6, "every phone pushed");
     assert!(tally.events.load(Ordering::Relaxed) > 0, "the desk and the stations acted");

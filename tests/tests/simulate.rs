@@ -6,7 +6,7 @@ use crate::harness;
 
 use std::time::Duration;
 
-use fieldvisit_server::simulate::{self, SimArgs};
+use fieldvisit_simulate::{self as simulate, SimArgs};
 use harness::{Db, TestApp, ADMIN_PASSWORD};
 
 fn busy_phones(url: &str) -> SimArgs {

@@ -145,7 +145,7 @@ pub fn insert_new(conn: &mut DbConn, rows: &[NewAlert]) -> QueryResult<usize> {
         n += crate::with_conn!(conn, c => diesel::insert_into(alerts::table).values(row).on_conflict_do_nothing().execute(c))?;
     }
     if n > 0 {
-        crate::deadlines::alert_bus::announce(conn)?;
+        announce(conn)?;
     }
     Ok(n)
 }
@@ -194,4 +194,15 @@ pub fn after_for(
 /// The newest alert id (0 when there is none): where a fresh feed starts.
 pub fn last_id(conn: &mut DbConn) -> QueryResult<i64> {
     alerts::table.select(diesel::dsl::max(alerts::id)).first::<Option<i64>>(conn).map(Option::unwrap_or_default)
+}
+
+/// The PostgreSQL channel on which instances hear of each other's alerts (`deadlines::alert_bus`).
+pub const NOTIFY_CHANNEL: &str = "fieldvisit_alerts";
+
+/// In the transaction that stored alerts: every instance hears of them once it commits.
+pub fn announce(conn: &mut DbConn) -> QueryResult<()> {
+    match conn {
+        DbConn::Pg(c) => diesel::sql_query(format!("NOTIFY {NOTIFY_CHANNEL}")).execute(c).map(drop),
+        DbConn::Sqlite(_) => Ok(()),
+    }
 }

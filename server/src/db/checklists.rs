@@ -110,7 +110,7 @@ pub fn insert(
 }
 
 /// The id of the template created on first start.
-pub const DEFAULT_ID: &str = "winter_visit";
+pub const DEFAULT_ID: &str = fieldvisit_sync_protocol::checklist::DEFAULT_TEMPLATE_ID;
 
 /// The source report's items (四访四问 / 四看四查): keys in English, labels in Chinese. Only the
 /// first three are required, so a volunteer is never blocked by the rest.

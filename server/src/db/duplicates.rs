@@ -4,7 +4,7 @@
 
 use diesel::prelude::*;
 
-use super::records::{HouseholdRow, VisitRow};
+use super::records::{self, HouseholdRow, VisitRow};
 use super::schema::{alerts, household_versions, households, record_photos, removals, ticket_events, tickets, visits};
 use super::seq::SeqAlloc;
 use super::{checklist_tallies, policies, scope, temperature, DbConn};
@@ -141,7 +141,7 @@ pub fn merge(conn: &mut DbConn, from: &Counted, into: &Counted, now: i64) -> Que
     // The surviving door's latest reading may now be one of the moved visits.
     let all: Vec<VisitRow> =
         visits::table.filter(visits::household_id.eq(&into.id)).select(VisitRow::as_select()).load(conn)?;
-    let measured = temperature::latest_of(&all);
+    let measured = records::latest_of(&all);
     diesel::update(households::table.find(&into.id))
         .set((
             households::visit_count.eq(households::visit_count + from_count),

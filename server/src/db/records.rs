@@ -417,6 +417,19 @@ fn insert_version(conn: &mut DbConn, row: &HouseholdRow) -> QueryResult<()> {
     Ok(())
 }
 
+/// The latest measurement among `visits` of one household: (visited_at, reading), the colder
+/// reading when two share the time.
+pub fn latest_of<'a>(visits: impl IntoIterator<Item = &'a VisitRow>) -> Option<(i64, f64)> {
+    let mut latest: Option<(i64, f64)> = None;
+    for v in visits {
+        let Some(t) = v.indoor_temp_c else { continue };
+        if latest.is_none_or(|(at, c)| v.visited_at > at || (v.visited_at == at && t < c)) {
+            latest = Some((v.visited_at, t));
+        }
+    }
+    latest
+}
+
 /// Adds newly stored visits to their households' `visit_count` and `last_visited_at` (what a
 /// first pull shows instead of the history) and latest measurement (`db::temperature`). Called once per visit row inserted, so duplicates,
 /// which are never inserted, are never counted.
@@ -438,7 +451,7 @@ pub fn count_visits(conn: &mut DbConn, new_visits: &[VisitRow]) -> QueryResult<(
             (households::visit_count.eq(households::visit_count + count), households::last_visited_at.eq(later));
         // One statement per household: with the reports' latest measurement when there is one.
         let target = diesel::update(households::table.find(home));
-        match super::temperature::latest_of(visits.iter().copied()) {
+        match latest_of(visits.iter().copied()) {
             Some((at, t)) => {
                 // Later, or as late and colder, replaces the stored one (both read the old values).
                 let newer = "last_measured_at IS NULL OR last_measured_at < ";

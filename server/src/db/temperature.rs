@@ -79,19 +79,6 @@ fn row(area_path: String, day: i64, tenths: i32, visits: i64) -> Row {
     )
 }
 
-/// The latest measurement among `visits` of one household: (visited_at, reading), the colder
-/// reading when two share the time.
-pub fn latest_of<'a>(visits: impl IntoIterator<Item = &'a VisitRow>) -> Option<(i64, f64)> {
-    let mut latest: Option<(i64, f64)> = None;
-    for v in visits {
-        let Some(t) = v.indoor_temp_c else { continue };
-        if latest.is_none_or(|(at, c)| v.visited_at > at || (v.visited_at == at && t < c)) {
-            latest = Some((v.visited_at, t));
-        }
-    }
-    latest
-}
-
 #[derive(QueryableByName)]
 struct Group {
     #[diesel(sql_type = Text)]

@@ -12,13 +12,11 @@
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection, QueryResult, RunQueryDsl};
+use diesel::{Connection, PgConnection, QueryResult};
 
-use crate::db::DbConn;
+use crate::db::alerts;
 use crate::state::AppState;
 
-/// The notification channel.
-pub const CHANNEL: &str = "fieldvisit_alerts";
 /// How often the listening connection's socket is read: the added latency at most. A read is
 /// one non-blocking `PQconsumeInput`, no round trip.
 const POLL: Duration = Duration::from_millis(50);
@@ -26,21 +24,13 @@ const POLL: Duration = Duration::from_millis(50);
 /// FIN would otherwise look idle forever.
 const PROBE_EVERY: u32 = 200;
 
-/// In the transaction that stored alerts: every instance hears of them once it commits.
-pub fn announce(conn: &mut DbConn) -> QueryResult<()> {
-    match conn {
-        DbConn::Pg(c) => diesel::sql_query(format!("NOTIFY {CHANNEL}")).execute(c).map(drop),
-        DbConn::Sqlite(_) => Ok(()),
-    }
-}
-
 /// Listens on `url` for as long as the server runs, reconnecting after any failure.
 pub async fn listen(state: AppState, url: String) -> anyhow::Result<()> {
     loop {
         let connect_url = url.clone();
         let conn = tokio::task::spawn_blocking(move || -> anyhow::Result<PgConnection> {
             let mut c = PgConnection::establish(&connect_url)?;
-            c.batch_execute(&format!("LISTEN {CHANNEL}"))?;
+            c.batch_execute(&format!("LISTEN {}", alerts::NOTIFY_CHANNEL))?;
             Ok(c)
         })
         .await?;

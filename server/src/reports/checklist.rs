@@ -4,24 +4,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::TimeZone;
 use fieldvisit_sync_protocol::checklist::{Kind, Template};
 use serde::Serialize;
 
 use crate::db::checklist_tallies::TallyRow;
 use crate::reports;
-
-/// The local day of `at_ms` in `timezone` (an IANA name; Asia/Shanghai if unknown), as days since
-/// 1970-01-01: the tallies' day.
-pub fn local_day(at_ms: i64, timezone: &str) -> i32 {
-    let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
-    let date = match chrono::Utc.timestamp_millis_opt(at_ms).single() {
-        Some(t) => t.with_timezone(&tz).date_naive(),
-        None => return 0,
-    };
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-    i32::try_from((date - epoch).num_days()).unwrap_or(0)
-}
 
 /// One item as the report lists it: its key, its newest label and its type.
 #[derive(Debug, Clone)]
@@ -180,13 +167,5 @@ mod tests {
             assert_eq!(percentile_of(&mut pairs, p), want, "p{p}");
         }
         assert_eq!(percentile_of(&mut [], 0.5), None);
-    }
-
-    #[test]
-    fn local_days_turn_at_local_midnight() {
-        // 2026-12-04T16:00Z is midnight of the 5th in Shanghai.
-        let midnight = 1_796_400_000_000;
-        assert_eq!(local_day(midnight, "Asia/Shanghai") - local_day(midnight - 1, "Asia/Shanghai"), 1);
-        assert_eq!(local_day(0, "UTC"), 0);
     }
 }

@@ -29,7 +29,6 @@ use crate::db::seq::SeqAlloc;
 use crate::db::store_projection::StoreProjection;
 use crate::db::{areas, scope, DbConn};
 use crate::error::ApiError;
-use crate::reports;
 use crate::sync::parsed::Parsed;
 
 /// One authenticated push: its envelope, and its records parsed and hashed (`parsed`).
@@ -413,7 +412,7 @@ impl Run<'_, '_> {
             };
             if let Some(template) = filled_from {
                 let tz = &self.policies.latest_for(&home.area_path).timezone;
-                tallies.add(template, &home.area_path, reports::checklist::local_day(visited_at, tz), &v.checklist);
+                tallies.add(template, &home.area_path, crate::clock::local_day(visited_at, tz), &v.checklist);
             }
             photos.extend(self.photo_rows(T, &id, &home.area_path, &v.photos));
             rows.push(VisitRow {

@@ -22,8 +22,8 @@ use crate::db::seq::{self, Horizon};
 use crate::db::{scope, DbConn};
 use crate::error::ApiError;
 
-pub const DEFAULT_LIMIT: i64 = 500;
-pub const MAX_LIMIT: i64 = 1000;
+pub const DEFAULT_LIMIT: i64 = fieldvisit_sync_protocol::sync::limits::PULL_DEFAULT_LIMIT;
+pub const MAX_LIMIT: i64 = fieldvisit_sync_protocol::sync::limits::PULL_MAX_LIMIT;
 
 /// Ties a cursor to the scope it was issued for, so a user moved to another area starts afresh.
 fn scope_tag(who: &Principal) -> String {

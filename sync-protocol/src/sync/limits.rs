@@ -10,6 +10,10 @@ use crate::time::{format_utc, Millis};
 
 /// Protocol versions this crate speaks; a push with another `protocol_version` gets 426.
 pub const PROTOCOL_VERSIONS: &[u32] = &[1];
+/// Changes in one pull page when the phone names no `limit`.
+pub const PULL_DEFAULT_LIMIT: i64 = 500;
+/// Most changes in one pull page.
+pub const PULL_MAX_LIMIT: i64 = 1000;
 /// Most records (all four arrays together) in one push; more → 413 `batch_too_large`.
 pub const MAX_BATCH_RECORDS: usize = 1000;
 /// Largest push body after decompression.

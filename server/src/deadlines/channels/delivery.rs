@@ -30,8 +30,7 @@ use fieldvisit_sync_protocol::deadline::{AlertOut, Notify};
 
 use super::message::Notice;
 use super::route::{self, Addressed, Filter};
-use super::{Kind, Target};
-use crate::config::Settings;
+use super::{Delivery, Kind, Target};
 use crate::db::alerts::AlertRow;
 use crate::db::outbox::{self, Outcome, IMPLICIT};
 use crate::db::policies::PolicyBook;
@@ -51,40 +50,6 @@ pub const PER_CHANNEL: usize = 10;
 /// Rows of a disabled channel (or one whose host `FIELDVISIT_CHANNEL_HOSTS` no longer allows) wait
 /// this long before they are looked at again.
 const DISABLED_WAIT_MS: i64 = 10 * 60 * 1000;
-
-/// What every round needs: the HTTP client, the implicit webhook, the retry base, the link base.
-pub struct Delivery {
-    pub client: reqwest::Client,
-    implicit: Option<Target>,
-    retry_base_ms: i64,
-    pub public_url: Option<String>,
-}
-
-impl Delivery {
-    /// A bad `FIELDVISIT_WEBHOOK_URL` or extra CA is an error at start, not a retry loop later.
-    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
-        let implicit = match settings.webhook_url.as_deref() {
-            Some(raw) => Some(Target {
-                id: IMPLICIT.to_owned(),
-                kind: Kind::Webhook,
-                url: super::parse_url(raw).map_err(|e| anyhow::anyhow!("FIELDVISIT_WEBHOOK_URL {e}"))?,
-                secret: settings.webhook_secret.as_ref().map(|s| s.expose().to_owned()),
-            }),
-            None => None,
-        };
-        let public_url = settings.public_url.as_deref().map(|u| u.trim_end_matches('/').to_owned());
-        Ok(Self {
-            client: super::client(settings)?,
-            implicit,
-            retry_base_ms: i64::try_from(settings.webhook_retry_base_ms).unwrap_or(MAX_BACKOFF_MS).max(1),
-            public_url,
-        })
-    }
-
-    pub fn has_implicit(&self) -> bool {
-        self.implicit.is_some()
-    }
-}
 
 /// `base × 2^(attempts − 1)`, capped at [`MAX_BACKOFF_MS`].
 pub fn backoff_ms(base_ms: i64, attempts: i32) -> i64 {
@@ -395,6 +360,7 @@ fn truncate(mut s: String, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Settings;
 
     #[test]
     fn backoff_doubles_from_the_base_and_stops_at_ten_minutes() {

@@ -16,6 +16,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::config::Settings;
+use crate::db::outbox::IMPLICIT;
 use message::Notice;
 use rate::Limit;
 
@@ -69,6 +70,40 @@ pub struct Target {
     pub kind: Kind,
     pub url: reqwest::Url,
     pub secret: Option<String>,
+}
+
+/// What every round needs: the HTTP client, the implicit webhook, the retry base, the link base.
+pub struct Delivery {
+    pub client: reqwest::Client,
+    pub(super) implicit: Option<Target>,
+    pub(super) retry_base_ms: i64,
+    pub public_url: Option<String>,
+}
+
+impl Delivery {
+    /// A bad `FIELDVISIT_WEBHOOK_URL` or extra CA is an error at start, not a retry loop later.
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        let implicit = match settings.webhook_url.as_deref() {
+            Some(raw) => Some(Target {
+                id: IMPLICIT.to_owned(),
+                kind: Kind::Webhook,
+                url: parse_url(raw).map_err(|e| anyhow::anyhow!("FIELDVISIT_WEBHOOK_URL {e}"))?,
+                secret: settings.webhook_secret.as_ref().map(|s| s.expose().to_owned()),
+            }),
+            None => None,
+        };
+        let public_url = settings.public_url.as_deref().map(|u| u.trim_end_matches('/').to_owned());
+        Ok(Self {
+            client: client(settings)?,
+            implicit,
+            retry_base_ms: i64::try_from(settings.webhook_retry_base_ms).unwrap_or(delivery::MAX_BACKOFF_MS).max(1),
+            public_url,
+        })
+    }
+
+    pub fn has_implicit(&self) -> bool {
+        self.implicit.is_some()
+    }
 }
 
 /// A URL a channel may use: `http` or `https`, with a host. The error names no part of the URL,

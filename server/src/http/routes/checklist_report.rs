@@ -74,7 +74,7 @@ pub async fn checklist(
         let Some(newest) = versions.last() else {
             return Err(ApiError::not_found("checklist template").with_field("template_id"));
         };
-        let since_day = report::local_day(since, &tz_name);
+        let since_day = crate::clock::local_day(since, &tz_name);
         let rows = checklist_tallies::since(conn, &template_id, &who.area_path, since_day)?;
         let items = report::items_of(&versions);
         let names = area_names(conn, &who.area_path)?;

@@ -2,6 +2,8 @@
 //! or villages of two grids; 8 heating companies running 13 stations as repair teams; a volunteer
 //! per grid, a handler per station, a dispatcher and a supervisor for the county.
 
+use fieldvisit_simulate::story::{Cast, Grid, CATEGORIES, HOUSEHOLDS_PER_GRID};
+
 use crate::ops::import::{AreaIn, HouseholdIn, Line, Roster, TeamIn, UserIn};
 
 const TOWNS: [(&str, &str, bool); 6] = [
@@ -30,7 +32,6 @@ const STATIONS: [(&str, &str, usize); 13] = [
     ("永登电采暖服务公司", "电采暖服务站", 2),
 ];
 
-pub const CATEGORIES: [&str; 5] = ["heating", "pipe_leak", "radiator", "gas_safety", "coal_smoke"];
 const SURNAMES: [&str; 16] =
     ["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "马", "朱", "胡", "郭"];
 const GIVEN: [&str; 16] = [
@@ -38,22 +39,10 @@ const GIVEN: [&str; 16] = [
     "丽娟", "长林",
 ];
 
-pub const HOUSEHOLDS_PER_GRID: usize = 20;
-
-/// A grid of the demo county and the team that serves it.
-pub struct Grid {
-    pub code: String,
-    pub volunteer: String,
-    pub team_codes: Vec<String>,
-}
-
+/// The county's roster to import, and who plays in it.
 pub struct County {
     pub roster: Roster,
-    pub grids: Vec<Grid>,
-    pub dispatcher: String,
-    pub supervisor: String,
-    /// (username, team code) of each station's handler.
-    pub handlers: Vec<(String, String)>,
+    pub cast: Cast,
 }
 
 fn line<T>(file: &str, n: usize, row: T) -> Line<T> {
@@ -158,5 +147,6 @@ pub fn county(password: &str) -> County {
     let county_user = |username: &str, name: &str, role: &str| user(username.into(), name.into(), role, None, None);
     r.users.push(line("users", r.users.len(), county_user("dispatcher", "县供热专班调度", "dispatcher")));
     r.users.push(line("users", r.users.len(), county_user("supervisor", "县督导组", "supervisor")));
-    County { roster: r, grids, dispatcher: "dispatcher".into(), supervisor: "supervisor".into(), handlers }
+    let cast = Cast { grids, dispatcher: "dispatcher".into(), supervisor: "supervisor".into(), handlers };
+    County { roster: r, cast }
 }

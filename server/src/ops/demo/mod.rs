@@ -3,7 +3,6 @@
 //! dashboard sees visits, tickets, due-soon and overdue alerts happen.
 
 pub mod county;
-pub mod story;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,9 +11,10 @@ use anyhow::Context;
 
 use crate::config::{Secret, Settings};
 use crate::ops::import::{self, Report, Roster};
-use crate::simulate::http::Api;
 use crate::startup::Application;
 use crate::state::AppState;
+use fieldvisit_simulate::http::Api;
+use fieldvisit_simulate::story;
 
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
@@ -64,8 +64,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let base = format!("http://127.0.0.1:{}", app.port());
     println!(
         "fieldvisit demo: 永登县, {} grids, {} households, 13 heating stations ({created} rows new)",
-        county.grids.len(),
-        county.grids.len() * county::HOUSEHOLDS_PER_GRID
+        county.cast.grids.len(),
+        county.cast.grids.len() * story::HOUSEHOLDS_PER_GRID
     );
     println!("  dashboard  {base}/");
     println!("  field app  {base}/app/  (a phone-sized window; volunteer01 for a grid's households, handler01 for a station's tickets)");
@@ -84,7 +84,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         seed: rand::random(),
     };
     let password = args.password.clone();
-    let actors = tokio::spawn(async move { story::play(api, &county, &password, pace, None).await });
+    let actors = tokio::spawn(async move { story::play(api, &county.cast, &password, pace, None).await });
     tokio::select! {
         served = server => served?.context("server"),
         played = actors => played?.map(|_| ()),

@@ -15,7 +15,6 @@ pub use command::{run, ImportArgs};
 pub use csv_in::read_dir;
 
 use serde::Serialize;
-use uuid::Uuid;
 
 /// The rows of one import, each with the file and line it came from.
 #[derive(Debug, Default, Clone)]
@@ -135,18 +134,4 @@ impl Report {
     }
 }
 
-/// The namespace of ids derived from codes (UUID v5), fixed so that every import agrees.
-const NAMESPACE: Uuid = Uuid::from_u128(0x5f1e_1d71_5175_4a6e_9c3b_7a0d_2e44_1124);
-
-pub fn area_id(code: &str) -> Uuid {
-    Uuid::new_v5(&NAMESPACE, format!("area:{code}").as_bytes())
-}
-
-pub fn team_id(code: &str) -> Uuid {
-    Uuid::new_v5(&NAMESPACE, format!("team:{code}").as_bytes())
-}
-
-/// Household codes are only unique within their grid.
-pub fn household_id(area_code: &str, code: &str) -> Uuid {
-    Uuid::new_v5(&NAMESPACE, format!("household:{area_code}:{code}").as_bytes())
-}
+pub use fieldvisit_sync_protocol::codes::{area_id, household_id, team_id};

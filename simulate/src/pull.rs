@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::http::Api;
 use super::{now_ms, rfc3339};
-use crate::sync::pull::MAX_LIMIT;
+use fieldvisit_sync_protocol::sync::limits::PULL_MAX_LIMIT as MAX_LIMIT;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PullFigures {

@@ -10,6 +10,7 @@
 pub mod http;
 mod phone;
 mod pull;
+pub mod story;
 
 use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;

@@ -13,11 +13,33 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::county::{County, Grid, CATEGORIES, HOUSEHOLDS_PER_GRID};
-use crate::db::checklists::DEFAULT_ID;
-use crate::ops::import::{area_id, household_id, team_id};
-use crate::simulate::http::Api;
+use fieldvisit_sync_protocol::checklist::DEFAULT_TEMPLATE_ID as DEFAULT_ID;
+use fieldvisit_sync_protocol::codes::{area_id, household_id, team_id};
 use fieldvisit_sync_protocol::time::format_utc;
+
+use crate::http::Api;
+
+/// The ticket categories the actors report, each served by every station.
+pub const CATEGORIES: [&str; 5] = ["heating", "pipe_leak", "radiator", "gas_safety", "coal_smoke"];
+/// Households in each grid, coded 1..=20 in the roster.
+pub const HOUSEHOLDS_PER_GRID: usize = 20;
+
+/// A grid of the demo county, its volunteer and the teams that serve it.
+pub struct Grid {
+    pub code: String,
+    pub volunteer: String,
+    pub team_codes: Vec<String>,
+}
+
+/// Who plays: the grids with their volunteers, the county desk and each station's handler. The
+/// server's demo builds the roster these people and places are imported from.
+pub struct Cast {
+    pub grids: Vec<Grid>,
+    pub dispatcher: String,
+    pub supervisor: String,
+    /// (username, team code) of each station's handler.
+    pub handlers: Vec<(String, String)>,
+}
 
 /// How the story is played.
 #[derive(Debug, Clone)]
@@ -58,23 +80,23 @@ fn neglected(ticket_id: &str, one_in: u128) -> bool {
 /// Runs every actor until `until` (or forever); returns what they did.
 pub async fn play(
     api: Api,
-    county: &County,
+    cast: &Cast,
     password: &str,
     pace: Pace,
     until: Option<Instant>,
 ) -> anyhow::Result<Arc<Tally>> {
     let tally = Arc::new(Tally::default());
     let mut tasks = tokio::task::JoinSet::new();
-    for (i, grid) in county.grids.iter().take(pace.phones).enumerate() {
+    for (i, grid) in cast.grids.iter().take(pace.phones).enumerate() {
         let token = api.login(&grid.volunteer, password, &format!("demo-phone-{i:02}")).await?;
         let phone = Phone::new(i, grid, token, &pace);
         tasks.spawn(phone.run(api.clone(), tally.clone(), pace.push_every, until));
     }
-    let dispatcher = api.login(&county.dispatcher, password, "demo-dispatch-desk").await?;
+    let dispatcher = api.login(&cast.dispatcher, password, "demo-dispatch-desk").await?;
     let grids: Vec<(String, Vec<String>)> =
-        county.grids.iter().map(|g| (area_id(&g.code).to_string(), g.team_codes.clone())).collect();
+        cast.grids.iter().map(|g| (area_id(&g.code).to_string(), g.team_codes.clone())).collect();
     tasks.spawn(dispatch_desk(api.clone(), dispatcher, grids, tally.clone(), pace.clone(), until));
-    for (n, (username, team)) in county.handlers.iter().enumerate() {
+    for (n, (username, team)) in cast.handlers.iter().enumerate() {
         let token = api.login(username, password, &format!("demo-handler-{n:02}")).await?;
         let team = team_id(team).to_string();
         tasks.spawn(handler(api.clone(), token, team, tally.clone(), pace.clone(), n as u64, until));
