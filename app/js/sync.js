@@ -88,7 +88,7 @@ async function frozenBatch() {
 }
 
 async function body(batch) {
-  const json = JSON.stringify({
+  const json = JSON.stringify(/** @satisfies {import('fieldvisit-api').Schema<'PushRequest'>} */ ({
     protocol_version: 1,
     batch_id: batch.id,
     device_time: nowRfc3339(), // stamped per attempt: it measures the clock's error now
@@ -96,7 +96,7 @@ async function body(batch) {
     visits: batch.visits,
     tickets: batch.tickets,
     ticket_events: batch.ticket_events,
-  });
+  }));
   const headers = { 'Content-Type': 'application/json' };
   if (typeof CompressionStream === 'undefined') return { body: json, headers };
   const gz = await new Response(new Blob([json]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer();
@@ -194,10 +194,10 @@ async function uploadPhotos() {
 async function pull() {
   for (;;) {
     const cursor = await getKv('cursor');
-    const q = cursor ? `?limit=500&cursor=${encodeURIComponent(cursor)}` : '?limit=500';
+    const q = cursor ? `limit=500&cursor=${encodeURIComponent(cursor)}` : 'limit=500';
     let page;
     try {
-      page = await call('GET', `/api/v1/sync/pull${q}`);
+      page = await call('GET', `/api/v1/sync/pull?${q}`);
     } catch (err) {
       if (err instanceof ApiError && err.status === 409 && err.code === 'cursor_reset') {
         await markStale();
