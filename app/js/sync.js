@@ -103,7 +103,10 @@ async function body(batch) {
   return { body: gz, headers: { ...headers, 'Content-Encoding': 'gzip' } };
 }
 
+/** @typedef {import('fieldvisit-api').Schema<'PushResponse'>} PushResponse */
+
 async function pushOnce(batch) {
+  /** @type {PushResponse} */
   let answer;
   try {
     answer = await call('POST', '/api/v1/sync/push', { ...(await body(batch)), timeoutMs: 30_000 });
@@ -116,6 +119,7 @@ async function pushOnce(batch) {
   await applyAnswer(batch, answer);
 }
 
+/** @param {PushResponse} answer */
 async function applyAnswer(batch, answer) {
   await tx(['outbox', 'batch', 'notices', ...LOCAL], 'readwrite', async (s) => {
     const seen = new Set();

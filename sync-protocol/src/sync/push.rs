@@ -149,6 +149,7 @@ impl PushRequest {
 /// The kind of a pushed record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RecordType {
     Household,
     Visit,
@@ -186,6 +187,7 @@ impl RecordType {
 /// What happened to one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RecordStatus {
     /// Stored now.
     Applied,
@@ -203,6 +205,7 @@ pub enum RecordStatus {
 
 /// Why a record was rejected (or must be retried).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordError {
     pub code: String,
     pub message: String,
@@ -231,6 +234,7 @@ impl From<FieldError> for RecordError {
 
 /// One entry of `results`: one per pushed record, in the order applied.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordResult {
     #[serde(rename = "type")]
     pub record_type: RecordType,
@@ -241,6 +245,7 @@ pub struct RecordResult {
     pub error: Option<RecordError>,
     /// The stored record, on `merged` and `conflict`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub current: Option<Value>,
     /// On `merged`: the fields both the phone and the server had changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -253,6 +258,7 @@ pub struct RecordResult {
 /// **[1.1]** `{"code": "possible_duplicate", "of": "<id>"}`: the household just applied matches
 /// one already in the same grid by normalised address and head's name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Hint {
     pub code: String,
     pub of: String,
@@ -302,6 +308,7 @@ impl RecordResult {
 
 /// Counts of `results` by status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Summary {
     pub applied: u32,
     pub duplicate: u32,
@@ -331,6 +338,7 @@ impl Summary {
 
 /// The push answer (200).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
     pub batch_id: Uuid,
     pub server_time: String,
