@@ -133,7 +133,10 @@ async function applyAnswer(batch, answer) {
         await s.outbox.del(r.id);
         if (local) {
           const version = entry.type === 'household' ? (entry.record.base_version ?? 0) + 1 : local.version;
-          await store.put({ ...local, _pending: false, _error: undefined, version });
+          // A new household that may repeat one already in its grid keeps the other's id: the
+          // household page says so; nothing is blocked (the desk merges, docs/protocol.md).
+          const duplicateOf = r.hint?.code === 'possible_duplicate' ? r.hint.of : local._duplicate_of;
+          await store.put({ ...local, _pending: false, _error: undefined, version, _duplicate_of: duplicateOf });
         }
       } else if (r.status === 'merged' || r.status === 'conflict') {
         await s.outbox.del(r.id);
@@ -229,7 +232,7 @@ async function applyPage(page, sweepStale) {
     for (const h of page.households ?? []) {
       const local = await s.households.get(h.id);
       if (local?._pending && (await s.outbox.get(h.id))) continue; // the push will merge the edit
-      if (!local || local._stale || h.version >= (local.version ?? 0)) await s.households.put({ ...h, _mine: local?._mine });
+      if (!local || local._stale || h.version >= (local.version ?? 0)) await s.households.put({ ...h, _mine: local?._mine, _duplicate_of: local?._duplicate_of });
     }
     for (const v of page.visits ?? []) await s.visits.put({ ...v, _mine: (await s.visits.get(v.id))?._mine || v.volunteer_id === session?.user?.id });
     for (const t of page.tickets ?? []) {
