@@ -198,10 +198,13 @@ async function uploadPhotos() {
 
 // ---- pull ----
 
+/** @typedef {import('fieldvisit-api').Schema<'PullResponse'>} PullPage */
+
 async function pull() {
   for (;;) {
     const cursor = await getKv('cursor');
     const q = cursor ? `limit=500&cursor=${encodeURIComponent(cursor)}` : 'limit=500';
+    /** @type {PullPage} */
     let page;
     try {
       page = await call('GET', `/api/v1/sync/pull?${q}`);
@@ -227,6 +230,7 @@ async function markStale() {
   });
 }
 
+/** @param {PullPage} page */
 async function applyPage(page, sweepStale) {
   await tx(['kv', 'outbox', ...LOCAL], 'readwrite', async (s) => {
     for (const h of page.households ?? []) {
