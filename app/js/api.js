@@ -2,6 +2,8 @@
 // reloads and work offline). Refresh follows docs/protocol.md: one refresh at a time, the new
 // refresh token stored durably before the new access token is used, and after a lost answer the
 // same refresh token presented once more within 60 s (contract 1.1).
+// The JSDoc types come from /openapi.json (tests/browser/typecheck): `tsc` checks each call's path
+// and the fields read from its answer; browsers ignore them.
 
 import { getKv, setKv, tx } from './store.js';
 import { uuid } from '../../ui/js/dom.js';
@@ -22,6 +24,7 @@ export class ApiError extends Error {
 export class NetworkError extends Error {}
 
 export let session = null; // {access_token, refresh_token, user}
+/** @type {(err?: Error) => void} */
 let onSignedOut = () => {};
 export const whenSignedOut = (fn) => { onSignedOut = fn; };
 
@@ -40,6 +43,22 @@ export async function deviceId() {
   return id;
 }
 
+/**
+ * @typedef {object} CallOptions
+ * @property {string} [token]
+ * @property {BodyInit} [body] already serialised (push bodies may be gzipped)
+ * @property {Record<string, string>} [headers]
+ * @property {number} [timeoutMs]
+ */
+
+/**
+ * @template {import('fieldvisit-api').Method} M
+ * @template {string} S
+ * @param {M} method
+ * @param {import('fieldvisit-api').KnownPath<M, S>} path
+ * @param {CallOptions} [options]
+ * @returns {Promise<import('fieldvisit-api').Answer<M, S>>}
+ */
 async function raw(method, path, { token, body, headers = {}, timeoutMs = 30_000 } = {}) {
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), timeoutMs);
@@ -68,7 +87,9 @@ export async function login(username, password) {
   const device_id = await deviceId();
   const data = await raw('POST', '/api/v1/auth/login', {
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ username, password, device_id, device_name: navigator.userAgent.slice(0, 100), app_version: APP_VERSION }),
+    body: JSON.stringify(/** @satisfies {import('fieldvisit-api').Schema<'LoginRequest'>} */ ({
+      username, password, device_id, device_name: navigator.userAgent.slice(0, 100), app_version: APP_VERSION,
+    })),
   });
   await storeSession(data);
   return data.user;
@@ -105,7 +126,7 @@ async function refreshOnce() {
   }
   const token = stored?.refresh_token;
   if (!token) throw new ApiError(401, { error: { code: 'session_revoked' } });
-  const body = JSON.stringify({ refresh_token: token });
+  const body = JSON.stringify(/** @satisfies {import('fieldvisit-api').Schema<'RefreshRequest'>} */ ({ refresh_token: token }));
   const send = () => raw('POST', '/api/v1/auth/refresh', { headers: { 'Content-Type': 'application/json' }, body, timeoutMs: 15_000 });
   let data;
   try {
@@ -122,7 +143,15 @@ async function refreshOnce() {
 
 const SIGNED_OUT = ['session_revoked', 'device_revoked', 'invalid_token', 'refresh_token_reused', 'missing_token', 'user_disabled'];
 
-/** An authenticated call; an expired access token is refreshed once. */
+/**
+ * An authenticated call; an expired access token is refreshed once.
+ * @template {import('fieldvisit-api').Method} M
+ * @template {string} S
+ * @param {M} method
+ * @param {import('fieldvisit-api').KnownPath<M, S>} path
+ * @param {Omit<CallOptions, 'token'>} [opts]
+ * @returns {Promise<import('fieldvisit-api').Answer<M, S>>}
+ */
 export async function call(method, path, opts = {}) {
   if (!session) throw new ApiError(401, { error: { code: 'missing_token' } });
   const used = session.access_token;

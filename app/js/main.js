@@ -153,7 +153,7 @@ async function refresh() {
   if (main.querySelector('form')) return;
   const focused = document.activeElement?.id;
   await route();
-  const again = focused && document.getElementById(focused);
+  const again = /** @type {HTMLInputElement | null} */ (focused && document.getElementById(focused));
   if (again && again !== document.activeElement) {
     again.focus();
     if (again.type === 'search') again.setSelectionRange(again.value.length, again.value.length);

@@ -88,7 +88,7 @@ async function frozenBatch() {
 }
 
 async function body(batch) {
-  const json = JSON.stringify({
+  const json = JSON.stringify(/** @satisfies {import('fieldvisit-api').Schema<'PushRequest'>} */ ({
     protocol_version: 1,
     batch_id: batch.id,
     device_time: nowRfc3339(), // stamped per attempt: it measures the clock's error now
@@ -96,14 +96,17 @@ async function body(batch) {
     visits: batch.visits,
     tickets: batch.tickets,
     ticket_events: batch.ticket_events,
-  });
+  }));
   const headers = { 'Content-Type': 'application/json' };
   if (typeof CompressionStream === 'undefined') return { body: json, headers };
   const gz = await new Response(new Blob([json]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer();
   return { body: gz, headers: { ...headers, 'Content-Encoding': 'gzip' } };
 }
 
+/** @typedef {import('fieldvisit-api').Schema<'PushResponse'>} PushResponse */
+
 async function pushOnce(batch) {
+  /** @type {PushResponse} */
   let answer;
   try {
     answer = await call('POST', '/api/v1/sync/push', { ...(await body(batch)), timeoutMs: 30_000 });
@@ -116,6 +119,7 @@ async function pushOnce(batch) {
   await applyAnswer(batch, answer);
 }
 
+/** @param {PushResponse} answer */
 async function applyAnswer(batch, answer) {
   await tx(['outbox', 'batch', 'notices', ...LOCAL], 'readwrite', async (s) => {
     const seen = new Set();
@@ -129,7 +133,10 @@ async function applyAnswer(batch, answer) {
         await s.outbox.del(r.id);
         if (local) {
           const version = entry.type === 'household' ? (entry.record.base_version ?? 0) + 1 : local.version;
-          await store.put({ ...local, _pending: false, _error: undefined, version });
+          // A new household that may repeat one already in its grid keeps the other's id: the
+          // household page says so; nothing is blocked (the desk merges, docs/protocol.md).
+          const duplicateOf = r.hint?.code === 'possible_duplicate' ? r.hint.of : local._duplicate_of;
+          await store.put({ ...local, _pending: false, _error: undefined, version, _duplicate_of: duplicateOf });
         }
       } else if (r.status === 'merged' || r.status === 'conflict') {
         await s.outbox.del(r.id);
@@ -191,13 +198,16 @@ async function uploadPhotos() {
 
 // ---- pull ----
 
+/** @typedef {import('fieldvisit-api').Schema<'PullResponse'>} PullPage */
+
 async function pull() {
   for (;;) {
     const cursor = await getKv('cursor');
-    const q = cursor ? `?limit=500&cursor=${encodeURIComponent(cursor)}` : '?limit=500';
+    const q = cursor ? `limit=500&cursor=${encodeURIComponent(cursor)}` : 'limit=500';
+    /** @type {PullPage} */
     let page;
     try {
-      page = await call('GET', `/api/v1/sync/pull${q}`);
+      page = await call('GET', `/api/v1/sync/pull?${q}`);
     } catch (err) {
       if (err instanceof ApiError && err.status === 409 && err.code === 'cursor_reset') {
         await markStale();
@@ -220,12 +230,13 @@ async function markStale() {
   });
 }
 
+/** @param {PullPage} page */
 async function applyPage(page, sweepStale) {
   await tx(['kv', 'outbox', ...LOCAL], 'readwrite', async (s) => {
     for (const h of page.households ?? []) {
       const local = await s.households.get(h.id);
       if (local?._pending && (await s.outbox.get(h.id))) continue; // the push will merge the edit
-      if (!local || local._stale || h.version >= (local.version ?? 0)) await s.households.put({ ...h, _mine: local?._mine });
+      if (!local || local._stale || h.version >= (local.version ?? 0)) await s.households.put({ ...h, _mine: local?._mine, _duplicate_of: local?._duplicate_of });
     }
     for (const v of page.visits ?? []) await s.visits.put({ ...v, _mine: (await s.visits.get(v.id))?._mine || v.volunteer_id === session?.user?.id });
     for (const t of page.tickets ?? []) {

@@ -16,6 +16,7 @@ let limit = PAGE;
 /** Households with their search key and last visit (the server's `last_visited_at` where it sends
  *  one, else the latest visit on the phone), unvisited first, then longest since a visit. */
 export function indexHouseholds(households, visits) {
+  const ids = new Set(households.map((hh) => hh.id));
   const lastByHome = new Map();
   for (const v of visits) {
     const at = Date.parse(v.visited_at);
@@ -27,7 +28,7 @@ export function indexHouseholds(households, visits) {
     const last = Math.max(Number.isFinite(server) ? server : -Infinity, Number.isFinite(local) ? local : -Infinity);
     return {
       id: hh.id, address: hh.address, head_name: hh.head_name, tags: hh.tags ?? [],
-      last: Number.isFinite(last) ? last : null, key: `${hh.address} ${hh.head_name} ${hh.phone ?? ''}`.toLowerCase(),
+      duplicate: ids.has(hh._duplicate_of), last: Number.isFinite(last) ? last : null, key: `${hh.address} ${hh.head_name} ${hh.phone ?? ''}`.toLowerCase(),
     };
   });
   rows.sort((a, b) => (a.last ?? -1) - (b.last ?? -1) || collator.compare(a.address, b.address));
@@ -44,7 +45,17 @@ function householdItem(hh) {
   return h('li', {}, h('a', { class: 'row', href: `#/h/${encodeURIComponent(hh.id)}` },
     h('strong', {}, hh.address),
     h('span', {}, hh.head_name, hh.tags?.length ? ` · ${hh.tags.map((x) => label('tag', x)).join('、')}` : ''),
-    h('span', { class: last ? 'muted' : 'unvisited' }, last ? `${t('last_visited')} ${fmtTime(last)}` : t('never_visited'))));
+    h('span', { class: last ? 'muted' : 'unvisited' }, last ? `${t('last_visited')} ${fmtTime(last)}` : t('never_visited')),
+    hh.duplicate ? h('span', { class: 'tag duplicate' }, t('maybe_duplicate')) : null));
+}
+
+/** The server's `possible_duplicate` hint, while the other household is still on the phone (a merge
+ *  removes one of the two, and the hint with it). */
+async function duplicateNote(hh) {
+  const other = hh._duplicate_of ? await get('households', hh._duplicate_of) : null;
+  if (!other) return null;
+  return h('p', { class: 'duplicate-note', role: 'note' }, t('duplicate_of', other.address, other.head_name), ' ',
+    h('a', { href: `#/h/${encodeURIComponent(other.id)}` }, t('open_other')));
 }
 
 let indexed = { generation: -1, rows: [] };
@@ -92,10 +103,11 @@ export async function householdsView(el) {
 export async function householdView(el, id) {
   const hh = await get('households', id);
   if (!hh) return fill(el, h('p', {}, '—'), h('a', { class: 'back', href: '#/' }, t('cancel')));
-  const [visits, tickets, events, policy] = await Promise.all([all('visits'), all('tickets'), all('events'), getKv('policy')]);
+  const [visits, tickets, events, policy, duplicate] = await Promise.all([all('visits'), all('tickets'), all('events'), getKv('policy'), duplicateNote(hh)]);
   const mine = visits.filter((v) => v.household_id === id).sort((a, b) => Date.parse(b.visited_at) - Date.parse(a.visited_at));
   fill(el,
     h('h1', {}, hh.address),
+    duplicate,
     h('dl', { class: 'facts' },
       h('dt', {}, t('head')), h('dd', {}, hh.head_name),
       hh.phone ? [h('dt', {}, t('phone')), h('dd', {}, h('a', { href: `tel:${hh.phone}` }, hh.phone))] : null,

@@ -1,6 +1,8 @@
 // Calls to the fieldvisit API with the browser session: the HttpOnly session cookie goes along by
 // itself; unsafe calls echo the readable CSRF cookie in X-CSRF-Token. An expired session is
 // refreshed once through the refresh cookie before giving up.
+// The JSDoc types come from /openapi.json (tests/browser/typecheck): `tsc` checks each call's path,
+// body and the fields read from its answer; browsers ignore them.
 
 import { uuid } from './dom.js';
 
@@ -39,6 +41,14 @@ export async function refresh() {
   return res.ok;
 }
 
+/**
+ * @template {import('fieldvisit-api').Method} M
+ * @template {string} S
+ * @param {M} method
+ * @param {import('fieldvisit-api').KnownPath<M, S>} path
+ * @param {import('fieldvisit-api').Body<M, S>} [body]
+ * @returns {Promise<import('fieldvisit-api').Answer<M, S>>}
+ */
 export async function call(method, path, body) {
   let res = await send(method, path, body);
   if (res.status === 401 && (await refresh())) res = await send(method, path, body);
@@ -49,8 +59,22 @@ export async function call(method, path, body) {
   return data;
 }
 
+/**
+ * @template {string} S
+ * @param {import('fieldvisit-api').KnownPath<'GET', S>} path
+ */
 export const get = (path) => call('GET', path);
+/**
+ * @template {string} S
+ * @param {import('fieldvisit-api').KnownPath<'POST', S>} path
+ * @param {import('fieldvisit-api').Body<'POST', S>} [body]
+ */
 export const post = (path, body) => call('POST', path, body);
+/**
+ * @template {string} S
+ * @param {import('fieldvisit-api').KnownPath<'PUT', S>} path
+ * @param {import('fieldvisit-api').Body<'PUT', S>} body
+ */
 export const put = (path, body) => call('PUT', path, body);
 
 /** The device id of this browser: made once and kept; it names the device, it is not a secret. */

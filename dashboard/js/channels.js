@@ -70,7 +70,7 @@ function channelForm(c, done) {
     if (secret.value) body.secret = secret.value;
     try {
       if (c) await api.call('PATCH', `/api/v1/channels/${encodeURIComponent(c.id)}`, body);
-      else await api.post('/api/v1/channels', body);
+      else await api.post('/api/v1/channels', { ...body, url: url.value });
       announce(`${t('ch_saved')}: ${body.name}`);
       done(true);
     } catch (err) {

@@ -43,8 +43,8 @@ function chart(canvas, areas) {
 
 /** The reports page's checklist section; `draw()` makes its chart once it is in the page. */
 export async function checklistSection(templateId) {
-  const query = templateId ? `?template_id=${encodeURIComponent(templateId)}` : '';
-  const report = await api.get(`/api/v1/reports/checklist${query}`);
+  const query = templateId ? `template_id=${encodeURIComponent(templateId)}` : '';
+  const report = await api.get(`/api/v1/reports/checklist?${query}`);
   const title = `${t('cl_report')} — ${report.name}`;
   const canvas = h('canvas', { role: 'img', 'aria-label': title });
   const rows = report.areas.flatMap((a) => a.items.map((i) => [a.name, i.label, tr('cl_type', i.type), i.answered, result(i)]));

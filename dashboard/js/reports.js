@@ -77,7 +77,7 @@ export async function reportsView(main, params) {
   const [byArea, byTeam, daily, checklist] = await Promise.all([
     api.get('/api/v1/reports/compliance?group_by=area'),
     api.get('/api/v1/reports/compliance?group_by=team'),
-    api.get(`/api/v1/reports/daily${date ? `?date=${encodeURIComponent(date)}` : ''}`),
+    api.get(`/api/v1/reports/daily?${date ? `date=${encodeURIComponent(date)}` : ''}`),
     checklistSection(params.get('template_id')),
   ]);
   const area = complianceSection('area', t('by_area'), byArea.groups, '/api/v1/reports/compliance?group_by=area&format=csv');

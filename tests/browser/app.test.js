@@ -2,7 +2,9 @@
 // goes offline, reloads (the service worker serves the shell, IndexedDB the households), records a
 // visit and a problem, comes back online and the server holds each exactly once; the same with the
 // answer to a push lost on the way back (the re-sent batch gets the stored answer); a station
-// handler marks on site, resolved and feedback offline and the supervisor sees the ticket closed.
+// handler marks on site, resolved and feedback offline and the supervisor sees the ticket closed;
+// the visit form follows the checklist template version it pulled; a door registered twice offline
+// is named on the household once the push answers `possible_duplicate`.
 // Screenshots go to target/browser-artifacts/app-*.png.
 
 import { test, before, after } from 'node:test';
@@ -448,5 +450,82 @@ test('a cursor the server cannot use (409 cursor_reset) starts the pull over and
   assert.ok(answers.includes(409), `the server answered cursor_reset: ${answers}`);
   await eventually(async () => (await page.getByText('已迁出的住户').count()) === 0, 'the stale household to go');
   assert.equal(await page.locator('#households li').count(), homes.length, 'the grid pulled again from scratch');
+  await context.close();
+});
+
+test('the visit form is the checklist template the phone pulled: a new version\'s item is asked and answered under it', async () => {
+  const { templates: [current] } = await api.call('GET', '/api/v1/checklists?id=winter_visit', admin);
+  const added = { key: 'alarms_installed', type: 'number', label: '本次新装报警器数量', unit: '个', min: 0, max: 5 };
+  const saved = await api.call('PUT', '/api/v1/checklists/winter_visit', admin, { ...current, items: [...current.items, added] });
+  assert.equal(saved.version, current.version + 1);
+
+  const before = new Set((await household(homes[2].id)).visits.map((v) => v.id));
+  const { context, page } = await phone();
+  await logIn(page, 'volunteer_a');
+  await page.getByLabel('搜索住户').fill('幸福路3号');
+  await eventually(async () => (await page.locator('#households li').count()) === 1, 'the search to leave one household');
+  await page.locator('#households a').first().click();
+  await page.getByRole('button', { name: '登记走访' }).click();
+  const labels = await page.locator('fieldset').first().locator('label').allInnerTexts();
+  assert.deepEqual(labels.map((l) => l.trim()), saved.items.map((i) => i.label), 'the form asks the pulled version\'s items, in its order, with its labels');
+  await page.getByLabel('暖气片热').check();
+  await page.getByLabel('本次新装报警器数量').fill('2');
+  await page.getByRole('button', { name: '保存' }).click();
+  await synced(page);
+  const [visit, ...more] = (await household(homes[2].id)).visits.filter((v) => !before.has(v.id));
+  assert.equal(more.length, 0, 'one new visit');
+  assert.deepEqual(visit.checklist_template, { id: 'winter_visit', version: saved.version });
+  assert.equal(visit.checklist.alarms_installed, 2);
+  assert.equal(visit.checklist.radiator_warm, true);
+  await context.close();
+});
+
+test('a door registered twice offline: the phone names the household it may repeat and work goes on', async () => {
+  const { context, page } = await phone();
+  await logIn(page, 'volunteer_a');
+  await page.getByText('西城区幸福路4号').waitFor();
+  await context.setOffline(true);
+  // Meanwhile another phone registers the door first.
+  const first = {
+    id: randomUUID(), area_id: org.grid, address: '西城区幸福路21号', head_name: '刘桂兰', heating: 'coal',
+    tags: [], base_version: 0, updated_at: at(-5),
+  };
+  await api.push(await api.token('volunteer_a', PASSWORD, randomUUID()), { households: [first] });
+  homes.push(first);
+
+  // This phone registers it again, the number typed in full-width digits.
+  await page.getByRole('link', { name: '新增住户' }).click();
+  await page.getByLabel('地址', { exact: true }).fill('西城区幸福路２１号');
+  await page.getByLabel('户主姓名').fill('刘桂兰');
+  await page.getByRole('button', { name: '保存' }).click();
+  await page.getByRole('heading', { level: 1, name: '西城区幸福路２１号' }).waitFor();
+  assert.equal(await page.getByRole('note').count(), 0, 'nothing to say before the server has answered');
+
+  await context.setOffline(false);
+  await synced(page);
+  const note = page.getByRole('note');
+  await note.getByText('这户可能已被登记为“西城区幸福路21号”（户主：刘桂兰）').waitFor();
+  assert.equal(await pending(page), '0', 'the household was applied, not held back');
+  await shot(page, 'duplicate-hint');
+  await page.getByRole('button', { name: 'Switch to English' }).click();
+  await note.getByText('This door may already be registered as "西城区幸福路21号" (head: 刘桂兰)').waitFor();
+  await page.getByRole('button', { name: '切换到中文' }).click();
+
+  // Not blocking: a visit on it goes through.
+  await page.getByRole('button', { name: '登记走访' }).click();
+  await page.getByLabel('暖气片热').check();
+  await page.getByRole('button', { name: '保存' }).click();
+  await synced(page);
+  const mine = (await page.evaluate(() => window.fieldvisit.households())).find((x) => x.address === '西城区幸福路２１号');
+  assert.equal((await household(mine.id)).visits.length, 1);
+
+  // The list marks it, and the note leads to the other household.
+  await page.getByRole('link', { name: '住户', exact: true }).click();
+  await page.getByLabel('搜索住户').fill('刘桂兰');
+  await eventually(async () => (await page.locator('#households li').count()) === 2, 'both registrations listed');
+  assert.equal(await page.locator('#households li', { hasText: '可能重复登记' }).count(), 1, 'only the later registration is marked');
+  await page.locator('#households li', { hasText: '可能重复登记' }).locator('a').click();
+  await page.getByRole('note').getByRole('link', { name: '查看另一条登记' }).click();
+  await page.getByRole('heading', { level: 1, name: '西城区幸福路21号' }).waitFor();
   await context.close();
 });

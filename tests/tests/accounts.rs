@@ -254,6 +254,20 @@ async fn organisation_rules_are_enforced(app: TestApp) {
         .post_as(admin, "/api/v1/areas", &json!({"id": id, "parent_id": org.town_b, "kind": "grid", "name": "y"}))
         .await;
     assert_eq!(status, 409);
+    // So is a user's, and taking a user's id again is a conflict, not a server error.
+    let user_id = uuid::Uuid::new_v4().to_string();
+    let with_id = |username: &str| {
+        let mut body = user(username, PASSWORD, "volunteer");
+        body["id"] = json!(user_id);
+        body
+    };
+    let (status, created) = app.post_as(admin, "/api/v1/users", &with_id("chosen_id")).await;
+    assert_eq!((status, created["id"].as_str()), (201, Some(user_id.as_str())));
+    let (status, res) = app.post_as(admin, "/api/v1/users", &with_id("other_name")).await;
+    assert_eq!(
+        (status, res["error"]["code"].as_str(), res["error"]["field"].as_str()),
+        (409, Some("already_exists"), Some("id"))
+    );
     // No response about users carries a password or hash.
     let (_, users) = app.get_as(admin, "/api/v1/users").await;
     let text = users.to_string();

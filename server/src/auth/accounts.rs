@@ -252,8 +252,13 @@ pub fn create_user(conn: &mut DbConn, new: NewUser, scope: Option<&str>, now: i6
     if users::find_by_username(conn, username)?.is_some() {
         return Err(ApiError::conflict("username_taken", "that username is taken").with_field("username"));
     }
+    let id = new.id.unwrap_or_else(Uuid::new_v4).to_string();
+    // A client-chosen id that is taken is the client's mistake (409), not a failed insert (500).
+    if users::find(conn, &id)?.is_some() {
+        return Err(ApiError::conflict("already_exists", "a user with this id exists").with_field("id"));
+    }
     let row = UserRow {
-        id: new.id.unwrap_or_else(Uuid::new_v4).to_string(),
+        id,
         username: username.to_owned(),
         password_hash: password::hash(&new.password).map_err(ApiError::internal)?,
         display_name: new.display_name,

@@ -85,6 +85,7 @@ impl std::fmt::Display for Stage {
 /// What a ticket event records. Only these drive the fold; `comment` never changes timing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EventType {
     Classified,
     Dispatched,
@@ -191,6 +192,7 @@ impl Severity {
 /// A stage's state as of some instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum StageState {
     /// The previous stage is not complete yet; all times are null.
     NotStarted,

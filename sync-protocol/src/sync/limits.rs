@@ -41,6 +41,7 @@ pub const MAX_CATEGORY_LEN: usize = 64;
 
 /// Body of `GET /api/v1/sync/info`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SyncInfo {
     pub protocol_versions: Vec<u32>,
     pub max_batch_records: usize,

@@ -16,6 +16,7 @@ use crate::time::{format_utc, Millis};
 
 /// A household as the server stores it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HouseholdOut {
     pub id: Uuid,
     pub area_id: Uuid,
@@ -66,6 +67,7 @@ impl HouseholdOut {
 
 /// A stored visit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VisitOut {
     pub id: Uuid,
     pub household_id: Uuid,
@@ -77,6 +79,7 @@ pub struct VisitOut {
     pub received_at: String,
     pub clock_verified: bool,
     pub indoor_temp_c: Option<f64>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub checklist: Map<String, Value>,
     pub service_card_given: Option<bool>,
     pub notes: Option<String>,
@@ -91,6 +94,7 @@ pub struct VisitOut {
 
 /// A stored ticket event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketEventOut {
     pub id: Uuid,
     pub ticket_id: Uuid,
@@ -111,6 +115,7 @@ pub struct TicketEventOut {
 
 /// One stage of one cycle of a ticket; a stage not yet started has null times.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StageOut {
     pub name: Stage,
     pub cycle: u32,
@@ -123,6 +128,7 @@ pub struct StageOut {
 /// `open` until the last cycle's close stage completes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TicketStatus {
     Open,
     Closed,
@@ -130,6 +136,7 @@ pub enum TicketStatus {
 
 /// A ticket with its derived deadline state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketOut {
     pub id: Uuid,
     pub household_id: Uuid,
@@ -196,6 +203,7 @@ pub fn sync_delay_s(happened_at: Millis, received_at: Millis) -> i64 {
 /// The kinds of record a pull may list under `removed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RemovedType {
     Household,
     Visit,
@@ -207,6 +215,7 @@ pub enum RemovedType {
 
 /// A record that left the user's scope since the cursor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Removed {
     #[serde(rename = "type")]
     pub record_type: RemovedType,
@@ -215,6 +224,7 @@ pub struct Removed {
 
 /// The pull answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PullResponse {
     /// Opaque; pass it back to get what changed since.
     pub cursor: String,
@@ -228,6 +238,7 @@ pub struct PullResponse {
     pub teams: Vec<Team>,
     /// The deadline policy in force (`GET /api/v1/policy`'s body); `null` when unchanged since
     /// the cursor.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub policy: Option<Value>,
     pub removed: Vec<Removed>,
     /// Checklist templates (contract 1.1): the county's active ones on a first pull, after a

@@ -151,6 +151,7 @@ impl PushRequest {
 /// What happened to one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RecordStatus {
     /// Stored now.
     Applied,
@@ -168,6 +169,7 @@ pub enum RecordStatus {
 
 /// Why a record was rejected (or must be retried).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordError {
     pub code: String,
     pub message: String,
@@ -196,6 +198,7 @@ impl From<FieldError> for RecordError {
 
 /// One entry of `results`: one per pushed record, in the order applied.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordResult {
     #[serde(rename = "type")]
     pub record_type: RecordType,
@@ -206,6 +209,7 @@ pub struct RecordResult {
     pub error: Option<RecordError>,
     /// The stored record, on `merged` and `conflict`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub current: Option<Value>,
     /// On `merged`: the fields both the phone and the server had changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -218,6 +222,7 @@ pub struct RecordResult {
 /// **[1.1]** `{"code": "possible_duplicate", "of": "<id>"}`: the household just applied matches
 /// one already in the same grid by normalised address and head's name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Hint {
     pub code: String,
     pub of: String,
@@ -267,6 +272,7 @@ impl RecordResult {
 
 /// Counts of `results` by status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Summary {
     pub applied: u32,
     pub duplicate: u32,
@@ -296,6 +302,7 @@ impl Summary {
 
 /// The push answer (200).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
     pub batch_id: Uuid,
     pub server_time: String,

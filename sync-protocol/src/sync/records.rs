@@ -28,6 +28,7 @@ use crate::time::{format_utc, parse_rfc3339, Millis};
 /// The kind of a pushed record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RecordType {
     Household,
     Visit,
@@ -101,6 +102,7 @@ pub fn record_id(v: &Value) -> String {
 /// How a household is heated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Heating {
     Central,
     Coal,
@@ -124,6 +126,7 @@ impl Heating {
 /// The resident's answer on a `feedback` or `callback` event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Satisfaction {
     Satisfied,
     Neutral,
@@ -168,6 +171,7 @@ pub struct HouseholdIn {
 
 /// A GPS fix.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Location {
     pub lat: f64,
     pub lon: f64,
@@ -206,6 +210,7 @@ pub struct VisitIn {
 
 /// A checklist template version a visit names: `{"id", "version"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TemplateRef {
     pub id: String,
     pub version: i32,

@@ -116,5 +116,21 @@ mod tests {
         assert!(schemas["Role"]["enum"].as_array().is_some_and(|e| e.len() == 5), "{}", schemas["Role"]);
         let body = &spec["paths"]["/api/v1/sync/push"]["post"]["requestBody"]["content"]["application/json"]["schema"];
         assert_eq!(body["$ref"], "#/components/schemas/PushRequest", "{body}");
+        // The answers too: the field app's type check reads `results[].hint` and the pull's pages.
+        let answer =
+            &spec["paths"]["/api/v1/sync/push"]["post"]["responses"]["200"]["content"]["application/json"]["schema"];
+        assert_eq!(answer["$ref"], "#/components/schemas/PushResponse", "{answer}");
+        let result = &schemas["RecordResult"]["properties"];
+        assert!(
+            schemas["RecordStatus"]["enum"].as_array().is_some_and(|e| e.len() == 6),
+            "{}",
+            schemas["RecordStatus"]
+        );
+        assert_eq!(result["hint"]["oneOf"][1]["$ref"], "#/components/schemas/Hint", "{result}");
+        let pull =
+            &spec["paths"]["/api/v1/sync/pull"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+        assert_eq!(pull["$ref"], "#/components/schemas/PullResponse", "{pull}");
+        let visit = &schemas["VisitOut"]["properties"];
+        assert_eq!(visit["checklist_template"]["oneOf"][1]["$ref"], "#/components/schemas/TemplateRef", "{visit}");
     }
 }

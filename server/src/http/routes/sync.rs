@@ -15,7 +15,7 @@ use crate::sync::apply::Job;
 use crate::sync::pull as changes;
 
 /// The limits a phone must respect.
-#[utoipa::path(tag = "sync", security(("bearer" = [])), responses((status = 200, body = Object), (status = 401, body = crate::error::ErrorBody)))]
+#[utoipa::path(tag = "sync", security(("bearer" = [])), responses((status = 200, body = fieldvisit_sync_protocol::sync::limits::SyncInfo), (status = 401, body = crate::error::ErrorBody)))]
 #[get("/api/v1/sync/info")]
 pub async fn info(state: web::Data<AppState>, who: Principal) -> Result<web::Json<SyncInfo>, ApiError> {
     who.authorize(Action::Sync)?;
@@ -29,7 +29,7 @@ fn too_large(message: String) -> ApiError {
 /// Push a batch recorded offline. Idempotent by `batch_id`; per-record results; answered only
 /// once every applied record is committed.
 #[utoipa::path(tag = "sync", security(("bearer" = [])), request_body(content = fieldvisit_sync_protocol::sync::push::PushRequest, content_type = "application/json"),
-    responses((status = 200, body = Object), (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
+    responses((status = 200, body = fieldvisit_sync_protocol::sync::push::PushResponse), (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody), (status = 415, body = crate::error::ErrorBody),
         (status = 426, body = crate::error::ErrorBody), (status = 429, description = "this device's push rate is used up; see Retry-After", body = crate::error::ErrorBody),
         (status = 503, body = crate::error::ErrorBody)))]
@@ -87,7 +87,7 @@ pub struct PullQuery {
 
 /// Everything in scope changed since the cursor (everything, without one), in commit order.
 #[utoipa::path(tag = "sync", security(("bearer" = [])), params(PullQuery),
-    responses((status = 200, body = Object), (status = 401, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = PullResponse), (status = 401, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
 #[get("/api/v1/sync/pull")]
 pub async fn pull(
     state: web::Data<AppState>,
