@@ -3,7 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use fieldvisit_sync_protocol::deadline::{Projection, Stage};
+use fieldvisit_sync_protocol::deadline::{FoldEvent, Projection, Stage};
+use fieldvisit_sync_protocol::sync::records::Satisfaction;
 use fieldvisit_sync_protocol::time::Millis;
 use serde::Serialize;
 
@@ -70,6 +71,17 @@ impl StageTimes {
     }
 }
 
+/// A ticket's latest satisfaction: that of its latest event carrying one, whatever the event's
+/// type, by time and then by id (ids do not change; an event's `seq` does when its ticket moves
+/// team). Kept on the ticket as `latest_satisfaction` with the projection, for compliance.
+pub fn latest_satisfaction(events: &[FoldEvent]) -> Option<Satisfaction> {
+    events
+        .iter()
+        .filter(|e| e.satisfaction.is_some())
+        .max_by_key(|e| (e.occurred_at, e.id))
+        .and_then(|e| e.satisfaction)
+}
+
 #[derive(Debug, Default, Clone, Serialize, PartialEq)]
 pub struct StageStats {
     pub met: u32,
@@ -116,10 +128,9 @@ pub enum GroupBy {
     Category,
 }
 
-/// What compliance needs beside the tickets: each ticket's latest satisfaction (by id), and the
-/// first day end at or after an instant (the policy's `day_end` in its timezone).
+/// What compliance needs beside the tickets: the first day end at or after an instant (the
+/// policy's `day_end` in its timezone).
 pub struct ComplianceContext<'a> {
-    pub satisfaction: &'a HashMap<String, String>,
     pub day_end_after: &'a dyn Fn(Millis) -> Millis,
 }
 
@@ -145,7 +156,7 @@ pub fn compliance(
         g.closed_on_the_spot += u32::from(t.resolved_on_the_spot);
         let day_end = (cx.day_end_after)(t.reported_at);
         g.carried_overnight += u32::from(day_end <= now && t.closed_at.is_none_or(|c| c > day_end));
-        if let Some(s) = cx.satisfaction.get(&t.id) {
+        if let Some(s) = &t.latest_satisfaction {
             g.satisfaction_answers += 1;
             g.satisfied += u32::from(s == "satisfied");
         }

@@ -2,13 +2,12 @@
 
 use diesel::prelude::*;
 
-use super::schema::{households, ticket_events, tickets};
+use super::schema::{households, tickets};
 use super::{scope, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = tickets)]
 pub struct TicketFact {
-    pub id: String,
     pub area_path: String,
     pub team_id: Option<String>,
     #[diesel(column_name = effective_category)]
@@ -19,6 +18,8 @@ pub struct TicketFact {
     pub closed_at: Option<i64>,
     pub stage_times: String,
     pub resolved_on_the_spot: bool,
+    /// Kept with the projection (`reports::latest_satisfaction`), not read from the events.
+    pub latest_satisfaction: Option<String>,
 }
 
 /// Tickets in scope reported in `[from, to)`.
@@ -78,32 +79,4 @@ pub fn visited_since(conn: &mut DbConn, scope_path: &str, since: i64) -> QueryRe
         .filter(households::last_visited_at.ge(since))
         .select(households::id)
         .load(conn)
-}
-
-/// Each of `ticket_ids`' latest satisfaction: that of its latest event carrying one, whatever the
-/// event's type (by time, then arrival).
-pub fn latest_satisfaction(
-    conn: &mut DbConn,
-    ticket_ids: &[String],
-) -> QueryResult<std::collections::HashMap<String, String>> {
-    let rows: Vec<(String, i64, i64, Option<String>)> = crate::load_any_of!(
-        &mut *conn,
-        ticket_events::table.filter(ticket_events::satisfaction.is_not_null()).select((
-            ticket_events::ticket_id,
-            ticket_events::occurred_at,
-            ticket_events::seq,
-            ticket_events::satisfaction
-        )),
-        ticket_events::ticket_id,
-        ticket_ids
-    )?;
-    let mut latest: std::collections::HashMap<String, ((i64, i64), String)> = Default::default();
-    for (ticket, at, seq, satisfaction) in rows {
-        let Some(satisfaction) = satisfaction else { continue };
-        let entry = latest.entry(ticket).or_insert(((at, seq), satisfaction.clone()));
-        if (at, seq) > entry.0 {
-            *entry = ((at, seq), satisfaction);
-        }
-    }
-    Ok(latest.into_iter().map(|(t, (_, s))| (t, s)).collect())
 }
