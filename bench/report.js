@@ -157,6 +157,8 @@ function historySection() {
   for (const n of names) {
     row(`\`${runs[0][1].reports[n].path.replace('/api/v1', '')}\` p50 of 15, county scope`, (h) => `${ms(h.reports[n].p50_ms)} (${mark(h.reports[n].p50_ms < 200)})`, '< 200 ms');
   }
+  row('checklist report over the season: visits counted / visits pushed', (h) => (h.checklist_season_visits === undefined ? '—'
+    : `${int(h.checklist_season_visits)} / ${int(h.visits)}`));
   row('`fieldvisit check` over it all', (h, c) => (c ? `${c.clean ? 'clean' : '**findings**'}, ${(c.ms / 1000).toFixed(0)} s` : '—'));
   lines.push('', HEND);
   return lines.join('\n');
