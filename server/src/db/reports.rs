@@ -22,13 +22,23 @@ pub struct TicketFact {
     pub latest_satisfaction: Option<String>,
 }
 
-/// Tickets in scope reported in `[from, to)`.
-pub fn tickets_reported(conn: &mut DbConn, scope_path: &str, from: i64, to: i64) -> QueryResult<Vec<TicketFact>> {
-    tickets::table
+/// Each ticket in scope reported in `[from, to)`, handed to `each` as it is read (a season's
+/// tickets are never held at once).
+pub fn each_ticket_reported(
+    conn: &mut DbConn,
+    scope_path: &str,
+    (from, to): (i64, i64),
+    mut each: impl FnMut(&TicketFact),
+) -> QueryResult<()> {
+    let rows = tickets::table
         .filter(scope::within(tickets::area_path, scope_path))
         .filter(tickets::reported_at.ge(from).and(tickets::reported_at.lt(to)))
         .select(TicketFact::as_select())
-        .load(conn)
+        .load_iter::<TicketFact, diesel::connection::DefaultLoadingMode>(conn)?;
+    for row in rows {
+        each(&row?);
+    }
+    Ok(())
 }
 
 /// Tickets in scope that were open at some moment of `[from, to)`: reported before `to`, not closed
