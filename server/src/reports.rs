@@ -337,6 +337,32 @@ mod tests {
     }
 
     #[test]
+    fn the_latest_satisfaction_is_by_time_then_id_whatever_the_order() {
+        use fieldvisit_sync_protocol::deadline::{Author, EventType};
+        let event = |id: u128, at: Millis, satisfaction: Option<Satisfaction>| FoldEvent {
+            id: uuid::Uuid::from_u128(id),
+            event_type: EventType::Comment,
+            occurred_at: at,
+            category: None,
+            team_id: None,
+            author: Author::Staff,
+            satisfaction,
+        };
+        let mut events = vec![
+            event(1, 30, Some(Satisfaction::Satisfied)),
+            event(9, 10, Some(Satisfaction::Unsatisfied)),
+            event(3, 40, None),
+            event(2, 30, Some(Satisfaction::Neutral)),
+        ];
+        // At 30 two answers: the larger id wins; a later event without one does not count.
+        assert_eq!(latest_satisfaction(&events), Some(Satisfaction::Neutral));
+        events.reverse();
+        assert_eq!(latest_satisfaction(&events), Some(Satisfaction::Neutral));
+        assert_eq!(latest_satisfaction(&[event(3, 40, None)]), None);
+        assert_eq!(latest_satisfaction(&[]), None);
+    }
+
+    #[test]
     fn stage_times_read_back_what_was_written() {
         use fieldvisit_sync_protocol::deadline::StageState;
         let view = |name, cycle, started_at, due_at, completed_at| fieldvisit_sync_protocol::deadline::StageView {
