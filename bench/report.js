@@ -147,6 +147,7 @@ function historySection() {
   lines.push(`| measured | ${runs.map(([l]) => l).join(' | ')} | target |`, `|---|${runs.map(() => '---|').join('')}---|`);
   const row = (what, f, target) => lines.push(`| ${what} | ${runs.map(([, h, c]) => f(h, c)).join(' | ')} | ${target || ''} |`);
   row('history loaded through `POST /sync/push` (visits / tickets, seconds)', (h) => `${int(h.visits)} / ${int(h.tickets)}, ${int(h.load_seconds)} s`);
+  row('after the load, before the full-history figures', (h) => (h.settle ? `\`${h.settle.command}\`, ${int(h.settle.seconds)} s` : '—'));
   row('pull page, 1,000 new visits after a cursor, small history (p50 of 9; best)', (h) => `${ms(h.pull_page_small.p50_ms)}; ${ms(h.pull_page_small.best_ms)} at ${int(h.pull_page_small.visits)} visits`);
   row('the same at the full history (p50 of 9; best)', (h) => `${ms(h.pull_page_large.p50_ms)}; ${ms(h.pull_page_large.best_ms)} at ${int(h.pull_page_large.visits)} visits`);
   row('full over small', (h) => { const r = h.pull_page_large.p50_ms / h.pull_page_small.p50_ms; return `${r.toFixed(2)}× (${mark(r <= 1.5)})`; }, 'within 1.5×');
@@ -157,6 +158,8 @@ function historySection() {
   for (const n of names) {
     row(`\`${runs[0][1].reports[n].path.replace('/api/v1', '')}\` p50 of 15, county scope`, (h) => `${ms(h.reports[n].p50_ms)} (${mark(h.reports[n].p50_ms < 200)})`, '< 200 ms');
   }
+  row('checklist report over the season: visits counted / visits pushed', (h) => (h.checklist_season_visits === undefined ? '—'
+    : `${int(h.checklist_season_visits)} / ${int(h.visits)}`));
   row('`fieldvisit check` over it all', (h, c) => (c ? `${c.clean ? 'clean' : '**findings**'}, ${(c.ms / 1000).toFixed(0)} s` : '—'));
   lines.push('', HEND);
   return lines.join('\n');

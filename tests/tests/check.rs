@@ -1,5 +1,6 @@
 //! `fieldvisit check` (`server/src/check.rs`) on both backends: clean after real pushes, and each
-//! kind of damage (a projection column, the projection itself, a doubled sequence number) found.
+//! kind of damage (a projection column, the projection itself, a doubled sequence number) found,
+//! and the derived data reports read repaired.
 
 use crate::harness;
 
@@ -117,6 +118,53 @@ async fn damaged_report_data_is_found_and_repaired(app: TestApp) {
     assert_eq!(repair(&app).await, check::Repaired::default(), "nothing left to repair");
 }
 
+/// A ticket's latest satisfaction, kept with its projection for compliance: the latest event
+/// carrying one by time (not by arrival); set wrong by hand, the check names it and a repair
+/// writes it back from the events.
+async fn a_wrong_latest_satisfaction_is_found_and_repaired(app: TestApp) {
+    let org = app.org().await;
+    let token = app.token("volunteer_a", PASSWORD, "phone-a").await;
+    let (h, t) = (new_id(), new_id());
+    let with = |kind: &str, minutes: i64, satisfaction: &str| {
+        let mut e = event(&new_id(), &t, kind, minutes);
+        e["satisfaction"] = json!(satisfaction);
+        e
+    };
+    app.push_ok(
+        &token,
+        json!({"households": [household(&h, &org.grid_a, "1号楼")], "tickets": [ticket(&t, &h, -89)],
+            "ticket_events": [with("comment", -60, "unsatisfied")]}),
+    )
+    .await;
+    // Arrives later but happened earlier: the comment's answer stays the latest.
+    app.push_ok(&token, json!({"ticket_events": [with("feedback", -70, "satisfied")]})).await;
+    assert_eq!(latest_satisfaction(&app, &t).await.as_deref(), Some("unsatisfied"));
+
+    let damage = format!("UPDATE tickets SET latest_satisfaction = 'satisfied' WHERE id = '{t}'");
+    let report = check_after(&app, damage).await;
+    assert_eq!(report.problems, 1, "{:?}", report.findings);
+    assert!(
+        report.findings[0].contains(&t) && report.findings[0].contains("latest_satisfaction"),
+        "{:?}",
+        report.findings
+    );
+    assert_eq!(repair(&app).await, check::Repaired { tickets: 1, ..Default::default() });
+    assert_eq!(latest_satisfaction(&app, &t).await.as_deref(), Some("unsatisfied"));
+    let report = check_after(&app, String::new()).await;
+    assert!(report.is_clean(), "{:?}", report.findings);
+}
+
+async fn latest_satisfaction(app: &TestApp, id: &str) -> Option<String> {
+    let id = id.to_owned();
+    db::run(&app.state.pool, move |c| {
+        use diesel::prelude::*;
+        use fieldvisit_server::db::schema::tickets;
+        Ok(tickets::table.find(id).select(tickets::latest_satisfaction).first::<Option<String>>(c)?)
+    })
+    .await
+    .expect("latest satisfaction")
+}
+
 async fn repair(app: &TestApp) -> check::Repaired {
     db::run(&app.state.pool, |c| check::repair(c, chrono::Utc::now().timestamp_millis())).await.expect("repair runs")
 }
@@ -134,6 +182,7 @@ async fn ticket_seq(app: &TestApp, id: &str) -> i64 {
 
 backend_tests!(
     damaged_report_data_is_found_and_repaired,
+    a_wrong_latest_satisfaction_is_found_and_repaired,
     a_clean_database_has_no_findings,
     a_ticket_column_set_by_hand_is_found,
     a_projection_that_disagrees_with_the_events_is_found,

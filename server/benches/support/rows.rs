@@ -72,6 +72,7 @@ pub fn ticket(
         version: 1,
         seq: 0,
         stage_times: String::new(),
+        latest_satisfaction: None,
     };
     set_projection(&mut row, policy, &[], now, &HashSet::new());
     row

@@ -205,6 +205,8 @@ pub struct TicketRow {
     pub seq: i64,
     /// The projection's stage times for reports (`reports::StageTimes`).
     pub stage_times: String,
+    /// The satisfaction of its latest event carrying one (by time, then id), for reports.
+    pub latest_satisfaction: Option<String>,
 }
 
 impl TicketRow {

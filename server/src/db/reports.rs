@@ -2,13 +2,12 @@
 
 use diesel::prelude::*;
 
-use super::schema::{households, ticket_events, tickets};
+use super::schema::{households, tickets};
 use super::{scope, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = tickets)]
 pub struct TicketFact {
-    pub id: String,
     pub area_path: String,
     pub team_id: Option<String>,
     #[diesel(column_name = effective_category)]
@@ -19,15 +18,27 @@ pub struct TicketFact {
     pub closed_at: Option<i64>,
     pub stage_times: String,
     pub resolved_on_the_spot: bool,
+    /// Kept with the projection (`reports::latest_satisfaction`), not read from the events.
+    pub latest_satisfaction: Option<String>,
 }
 
-/// Tickets in scope reported in `[from, to)`.
-pub fn tickets_reported(conn: &mut DbConn, scope_path: &str, from: i64, to: i64) -> QueryResult<Vec<TicketFact>> {
-    tickets::table
+/// Each ticket in scope reported in `[from, to)`, handed to `each` as it is read (a season's
+/// tickets are never held at once).
+pub fn each_ticket_reported(
+    conn: &mut DbConn,
+    scope_path: &str,
+    (from, to): (i64, i64),
+    mut each: impl FnMut(&TicketFact),
+) -> QueryResult<()> {
+    let rows = tickets::table
         .filter(scope::within(tickets::area_path, scope_path))
         .filter(tickets::reported_at.ge(from).and(tickets::reported_at.lt(to)))
         .select(TicketFact::as_select())
-        .load(conn)
+        .load_iter::<TicketFact, diesel::connection::DefaultLoadingMode>(conn)?;
+    for row in rows {
+        each(&row?);
+    }
+    Ok(())
 }
 
 /// Tickets in scope that were open at some moment of `[from, to)`: reported before `to`, not closed
@@ -78,32 +89,4 @@ pub fn visited_since(conn: &mut DbConn, scope_path: &str, since: i64) -> QueryRe
         .filter(households::last_visited_at.ge(since))
         .select(households::id)
         .load(conn)
-}
-
-/// Each of `ticket_ids`' latest satisfaction: that of its latest event carrying one, whatever the
-/// event's type (by time, then arrival).
-pub fn latest_satisfaction(
-    conn: &mut DbConn,
-    ticket_ids: &[String],
-) -> QueryResult<std::collections::HashMap<String, String>> {
-    let rows: Vec<(String, i64, i64, Option<String>)> = crate::load_any_of!(
-        &mut *conn,
-        ticket_events::table.filter(ticket_events::satisfaction.is_not_null()).select((
-            ticket_events::ticket_id,
-            ticket_events::occurred_at,
-            ticket_events::seq,
-            ticket_events::satisfaction
-        )),
-        ticket_events::ticket_id,
-        ticket_ids
-    )?;
-    let mut latest: std::collections::HashMap<String, ((i64, i64), String)> = Default::default();
-    for (ticket, at, seq, satisfaction) in rows {
-        let Some(satisfaction) = satisfaction else { continue };
-        let entry = latest.entry(ticket).or_insert(((at, seq), satisfaction.clone()));
-        if (at, seq) > entry.0 {
-            *entry = ((at, seq), satisfaction);
-        }
-    }
-    Ok(latest.into_iter().map(|(t, (_, s))| (t, s)).collect())
 }

@@ -201,6 +201,7 @@ diesel::table! {
         version -> BigInt,
         seq -> BigInt,
         stage_times -> Text,
+        latest_satisfaction -> Nullable<Text>,
     }
 }
 

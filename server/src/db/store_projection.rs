@@ -52,7 +52,8 @@ where
             last_event_received_at: Nullable<BigInt>,
             version: BigInt,
             seq: BigInt,
-            stage_times: Text
+            stage_times: Text,
+            latest_satisfaction: Nullable<Text>
         );
         out.push_sql(" WHERE id = ");
         out.push_bind_param::<Text, _>(&r.id)?;

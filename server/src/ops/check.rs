@@ -10,8 +10,8 @@
 //! - the checklist report's tallies against the visits that name a template (a timezone changed
 //!   since a visit was stored shows here too: its day was counted in the old one).
 //! - what the reports read instead of history (`db::temperature`): each household's latest
-//!   measurement and the temperature tally, against the visits (tickets' `stage_times` are a
-//!   projection column, above).
+//!   measurement and the temperature tally, against the visits (tickets' `stage_times` and
+//!   `latest_satisfaction` are projection columns, above).
 //!
 //! [`repair`] rebuilds every derived thing that differs (`fieldvisit check --repair`).
 //!
@@ -204,6 +204,7 @@ fn ticket_disagreement(
         ("current_due_at", row.current_due_at != fresh.current_due_at),
         ("closed_at", row.closed_at != fresh.closed_at),
         ("stage_times", row.stage_times != fresh.stage_times),
+        ("latest_satisfaction", row.latest_satisfaction != fresh.latest_satisfaction),
     ];
     let wrong: Vec<&str> = columns.iter().filter(|(_, differs)| *differs).map(|(name, _)| *name).collect();
     (!wrong.is_empty()).then(|| format!("column(s) {} differ from the fold of its events", wrong.join(", ")))

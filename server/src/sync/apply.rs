@@ -515,6 +515,7 @@ impl Run<'_, '_> {
                 version: 1,
                 seq: self.seq.next(self.conn)?,
                 stage_times: String::new(),
+                latest_satisfaction: None,
             };
             let (_, due) = set_projection(&mut row, policy, &[], self.job.received_at, &HashSet::new());
             alerts_due.extend(due);
@@ -739,6 +740,7 @@ pub fn set_projection(
     row.closed_at = if p.closed { p.stages.iter().filter_map(|s| s.completed_at).max() } else { None };
     row.projection = serde_json::to_string(&p).unwrap_or_default();
     row.stage_times = crate::reports::StageTimes::encode(&p);
+    row.latest_satisfaction = crate::reports::latest_satisfaction(events).map(|s| s.as_str().to_owned());
     let alerts =
         due.fire.iter().map(|a| NewAlert::of(&row.id, &row.area_path, row.team_id.as_deref(), a, now)).collect();
     (p, alerts)

@@ -108,13 +108,12 @@ pub async fn compliance(
         let tz = timezone(&policy.timezone);
         let to = q.to.as_deref().map(|v| parse_time("to", v, tz)).transpose()?.unwrap_or(now);
         let from = q.from.as_deref().map(|v| parse_time("from", v, tz)).transpose()?.unwrap_or(to - 7 * DAY_MS);
-        let tickets = rows::tickets_reported(conn, &who.area_path, from, to)?;
-        let ids: Vec<String> = tickets.iter().map(|t| t.id.clone()).collect();
-        let satisfaction = rows::latest_satisfaction(conn, &ids)?;
         let day_end_minutes = policy.day_end_minutes();
         let day_end_after = |at: i64| day_end_after(at, tz, day_end_minutes);
-        let cx = reports::ComplianceContext { satisfaction: &satisfaction, day_end_after: &day_end_after };
-        let mut groups = reports::compliance(&tickets, by, &who.area_path, now, &cx);
+        let cx = reports::ComplianceContext { day_end_after: &day_end_after };
+        let mut tally = reports::ComplianceTally::new(by, &who.area_path, now, &cx);
+        rows::each_ticket_reported(conn, &who.area_path, (from, to), |t| tally.add(t))?;
+        let mut groups = tally.finish();
         let names: HashMap<String, String> = match by {
             GroupBy::Area => area_names(conn, &who.area_path)?,
             GroupBy::Team => areas::teams_serving(conn, &who.area_path)?.into_iter().map(|t| (t.id, t.name)).collect(),
