@@ -131,10 +131,21 @@ pub fn fired_keys(conn: &mut DbConn, ticket_ids: &[String]) -> QueryResult<HashM
 
 /// Inserts the alerts that are not stored yet; an alert already fired (by anyone) is skipped.
 pub fn insert_new(conn: &mut DbConn, rows: &[NewAlert]) -> QueryResult<usize> {
-    // One row per statement: SQLite cannot batch rows with a NULL-able column, and alerts are few.
     let mut n = 0;
-    for row in rows {
-        n += crate::with_conn!(conn, c => diesel::insert_into(alerts::table).values(row).on_conflict_do_nothing().execute(c))?;
+    match conn {
+        // One statement per 500 rows (a late sync fires a few per ticket, a push hundreds): on
+        // PostgreSQL every statement is a round trip. Ids follow the rows' order, as before.
+        DbConn::Pg(c) => {
+            for chunk in rows.chunks(500) {
+                n += diesel::insert_into(alerts::table).values(chunk).on_conflict_do_nothing().execute(c)?;
+            }
+        }
+        // One row per statement: SQLite cannot batch rows with a NULL-able column (no DEFAULT).
+        DbConn::Sqlite(c) => {
+            for row in rows {
+                n += diesel::insert_into(alerts::table).values(row).on_conflict_do_nothing().execute(c)?;
+            }
+        }
     }
     if n > 0 {
         crate::alert_bus::announce(conn)?;

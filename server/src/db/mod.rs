@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod any_of;
 pub mod areas;
 pub mod audit;
+pub mod batch;
 pub mod blobs;
 pub mod callbacks;
 pub mod channels;

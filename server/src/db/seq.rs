@@ -12,8 +12,15 @@ use super::DbConn;
 
 /// Takes `n` consecutive numbers; returns the first.
 pub fn allocate(conn: &mut DbConn, n: i64) -> QueryResult<i64> {
-    diesel::update(change_seq::table.find(1)).set(change_seq::value.eq(change_seq::value + n)).execute(conn)?;
-    let last: i64 = change_seq::table.find(1).select(change_seq::value).first(conn)?;
+    let bump = diesel::update(change_seq::table.find(1)).set(change_seq::value.eq(change_seq::value + n));
+    let last: i64 = match conn {
+        // One round trip instead of two.
+        DbConn::Pg(c) => bump.returning(change_seq::value).get_result(c)?,
+        DbConn::Sqlite(c) => {
+            bump.execute(c)?;
+            change_seq::table.find(1).select(change_seq::value).first(c)?
+        }
+    };
     Ok(last - n + 1)
 }
 
