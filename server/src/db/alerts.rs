@@ -133,13 +133,10 @@ pub fn fired_keys(conn: &mut DbConn, ticket_ids: &[String]) -> QueryResult<HashM
 pub fn insert_new(conn: &mut DbConn, rows: &[NewAlert]) -> QueryResult<usize> {
     let mut n = 0;
     match conn {
-        // One statement per 500 rows (a late sync fires a few per ticket, a push hundreds): on
-        // PostgreSQL every statement is a round trip. Ids follow the rows' order, as before.
-        DbConn::Pg(c) => {
-            for chunk in rows.chunks(500) {
-                n += diesel::insert_into(alerts::table).values(chunk).on_conflict_do_nothing().execute(c)?;
-            }
-        }
+        // One prepared statement for any number of rows (`db::unnest`): on PostgreSQL every
+        // statement is a round trip. Ids follow the rows' order, as before.
+        DbConn::Pg(c) if !rows.is_empty() => n = super::batch::AlertsInsert::new(rows).execute(c)?,
+        DbConn::Pg(_) => {}
         // One row per statement: SQLite cannot batch rows with a NULL-able column (no DEFAULT).
         DbConn::Sqlite(c) => {
             for row in rows {

@@ -9,14 +9,140 @@
 
 use std::collections::BTreeMap;
 
-use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Double, Nullable, Text};
 
-use super::records::{self, TicketRow, VisitRow};
+use super::alerts::NewAlert;
+use super::records::{self, EventRow, TicketRow, VisitRow};
+use super::schema::{ticket_events, tickets, visits};
 use super::store_projection::StoreProjection;
 use super::temperature;
 use super::DbConn;
+
+crate::unnest_insert!(
+    /// A push's new visits.
+    VisitsInsert for VisitRow: "visits", "", {
+        id: text, household_id: text, area_id: text, area_path: text, visited_at: int8,
+        device_visited_at: int8, received_at: int8, clock_verified: bool, indoor_temp_c: opt_float8,
+        checklist: text, service_card_given: opt_bool, notes: opt_text, lat: opt_float8, lon: opt_float8,
+        photos: text, user_id: text, device_id: text, content_hash: text, seq: int8,
+        checklist_template_id: opt_text, checklist_template_version: opt_int4,
+    }
+);
+
+crate::unnest_insert!(
+    /// A push's new tickets.
+    TicketsInsert for TicketRow: "tickets", "", {
+        id: text, household_id: text, visit_id: opt_text, area_id: text, area_path: text, category: text,
+        severity: text, description: text, reported_at: int8, device_reported_at: int8, received_at: int8,
+        clock_verified: bool, resolved_on_the_spot: bool, photos: text, reporter_id: text, device_id: text,
+        content_hash: text, policy_version: int4, status: text, stage: text, team_id: opt_text,
+        effective_category: text, projection: text, current_due_at: opt_int8, next_deadline_at: opt_int8,
+        closed_at: opt_int8, last_event_received_at: opt_int8, version: int8, seq: int8, stage_times: text,
+    }
+);
+
+crate::unnest_insert!(
+    /// A push's new ticket events.
+    EventsInsert for EventRow: "ticket_events", "", {
+        id: text, ticket_id: text, area_path: text, event_type: text, occurred_at: int8,
+        device_occurred_at: int8, received_at: int8, clock_verified: bool, category: opt_text,
+        team_id: opt_text, note: opt_text, satisfaction: opt_text, user_id: text, device_id: text,
+        content_hash: text, seq: int8, author_role: text,
+    }
+);
+
+crate::unnest_insert!(
+    /// Alerts; one already fired (the unique key) is skipped. Ids follow the rows' order.
+    AlertsInsert for NewAlert: "alerts", "ON CONFLICT DO NOTHING", {
+        ticket_id: text, kind: text, stage: text, cycle: int4, level: int4, due_at: int8, at: int8,
+        fired_at: int8, area_path: text, team_id: opt_text, payload: opt_text,
+    }
+);
+
+crate::unnest_statement!(
+    /// The projection columns, version and `seq` of re-folded tickets (see [`StoreProjection`]).
+    ProjectionsUpdate for TicketRow: |_c| "UPDATE tickets AS t SET status = u.status, stage = u.stage, \
+        team_id = u.team_id, effective_category = u.effective_category, projection = u.projection, \
+        current_due_at = u.current_due_at, next_deadline_at = u.next_deadline_at, closed_at = u.closed_at, \
+        last_event_received_at = u.last_event_received_at, version = u.version, seq = u.seq, \
+        stage_times = u.stage_times FROM".to_owned(),
+    "WHERE t.id = u.id",
+    {
+        id: text, status: text, stage: text, team_id: opt_text, effective_category: text, projection: text,
+        current_due_at: opt_int8, next_deadline_at: opt_int8, closed_at: opt_int8,
+        last_event_received_at: opt_int8, version: int8, seq: int8, stage_times: text,
+    }
+);
+
+/// An event's new change number.
+pub struct Renumbered {
+    pub id: String,
+    pub seq: i64,
+}
+
+crate::unnest_statement!(
+    EventsRenumber for Renumbered: |_c| "UPDATE ticket_events AS e SET seq = u.seq FROM".to_owned(),
+    "WHERE e.id = u.id",
+    { id: text, seq: int8 }
+);
+
+/// One household's share of a push's visits.
+pub struct HomeVisits {
+    pub id: String,
+    pub n: i64,
+    pub latest: i64,
+    pub at: Option<i64>,
+    pub temp: Option<f64>,
+}
+
+// The same CASEs as `records::count_visits`: a later visit moves `last_visited_at`; a later
+// reading, or one as late and colder, replaces the stored measurement; a household without a
+// reading in the push keeps its own.
+crate::unnest_statement!(
+    VisitCounts for HomeVisits: |_c| "UPDATE households AS h SET visit_count = h.visit_count + u.n, \
+        last_visited_at = CASE WHEN h.last_visited_at IS NULL OR h.last_visited_at < u.latest \
+                          THEN u.latest ELSE h.last_visited_at END, \
+        last_temp_c = CASE WHEN u.at IS NOT NULL AND (h.last_measured_at IS NULL OR h.last_measured_at < u.at \
+                                OR (h.last_measured_at = u.at AND h.last_temp_c > u.temp)) \
+                      THEN u.temp ELSE h.last_temp_c END, \
+        last_measured_at = CASE WHEN u.at IS NOT NULL AND (h.last_measured_at IS NULL OR h.last_measured_at < u.at) \
+                           THEN u.at ELSE h.last_measured_at END FROM".to_owned(),
+    "WHERE h.id = u.id",
+    { id: text, n: int8, latest: int8, at: opt_int8, temp: opt_float8 }
+);
+
+/// Inserts a push's new visits: on PostgreSQL one prepared statement ([`VisitsInsert`]).
+pub fn insert_visits(conn: &mut DbConn, rows: &[VisitRow]) -> QueryResult<()> {
+    match conn {
+        DbConn::Pg(c) if !rows.is_empty() => VisitsInsert::new(rows).execute(c).map(drop),
+        _ => {
+            crate::insert_rows!(&mut *conn, visits::table, rows, 400);
+            Ok(())
+        }
+    }
+}
+
+/// Inserts a push's new tickets (see [`insert_visits`]).
+pub fn insert_tickets(conn: &mut DbConn, rows: &[TicketRow]) -> QueryResult<()> {
+    match conn {
+        DbConn::Pg(c) if !rows.is_empty() => TicketsInsert::new(rows).execute(c).map(drop),
+        _ => {
+            crate::insert_rows!(&mut *conn, tickets::table, rows, 300);
+            Ok(())
+        }
+    }
+}
+
+/// Inserts a push's new ticket events (see [`insert_visits`]).
+pub fn insert_events(conn: &mut DbConn, rows: &[EventRow]) -> QueryResult<()> {
+    match conn {
+        DbConn::Pg(c) if !rows.is_empty() => EventsInsert::new(rows).execute(c).map(drop),
+        _ => {
+            crate::insert_rows!(&mut *conn, ticket_events::table, rows, 400);
+            Ok(())
+        }
+    }
+}
 
 /// Stores each re-folded ticket's projection columns, version and `seq` (see
 /// [`StoreProjection`]); on PostgreSQL in one statement.
@@ -30,61 +156,20 @@ pub fn store_projections(conn: &mut DbConn, rows: &[TicketRow]) -> QueryResult<(
             return Ok(());
         }
     };
-    let text = |f: fn(&TicketRow) -> &String| rows.iter().map(f).cloned().collect::<Vec<String>>();
-    let opt_text = |f: fn(&TicketRow) -> &Option<String>| rows.iter().map(f).cloned().collect::<Vec<_>>();
-    let opt_int = |f: fn(&TicketRow) -> Option<i64>| rows.iter().map(f).collect::<Vec<_>>();
-    let int = |f: fn(&TicketRow) -> i64| rows.iter().map(f).collect::<Vec<_>>();
-    diesel::sql_query(
-        "UPDATE tickets AS t SET status = u.status, stage = u.stage, team_id = u.team_id, \
-         effective_category = u.effective_category, projection = u.projection, \
-         current_due_at = u.current_due_at, next_deadline_at = u.next_deadline_at, \
-         closed_at = u.closed_at, last_event_received_at = u.last_event_received_at, \
-         version = u.version, seq = u.seq, stage_times = u.stage_times \
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-                     $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], \
-                     $12::bigint[], $13::text[]) \
-           AS u(id, status, stage, team_id, effective_category, projection, current_due_at, \
-                next_deadline_at, closed_at, last_event_received_at, version, seq, stage_times) \
-         WHERE t.id = u.id",
-    )
-    .bind::<Array<Text>, _>(text(|r| &r.id))
-    .bind::<Array<Text>, _>(text(|r| &r.status))
-    .bind::<Array<Text>, _>(text(|r| &r.stage))
-    .bind::<Array<Nullable<Text>>, _>(opt_text(|r| &r.team_id))
-    .bind::<Array<Text>, _>(text(|r| &r.effective_category))
-    .bind::<Array<Text>, _>(text(|r| &r.projection))
-    .bind::<Array<Nullable<BigInt>>, _>(opt_int(|r| r.current_due_at))
-    .bind::<Array<Nullable<BigInt>>, _>(opt_int(|r| r.next_deadline_at))
-    .bind::<Array<Nullable<BigInt>>, _>(opt_int(|r| r.closed_at))
-    .bind::<Array<Nullable<BigInt>>, _>(opt_int(|r| r.last_event_received_at))
-    .bind::<Array<BigInt>, _>(int(|r| r.version))
-    .bind::<Array<BigInt>, _>(int(|r| r.seq))
-    .bind::<Array<Text>, _>(text(|r| &r.stage_times))
-    .execute(c)
-    .map(drop)
+    ProjectionsUpdate::new(rows).execute(c).map(drop)
 }
 
-/// Gives events new change numbers: (event id, seq) pairs; on PostgreSQL in one statement.
-pub fn renumber_events(conn: &mut DbConn, numbers: &[(String, i64)]) -> QueryResult<()> {
-    use super::schema::ticket_events;
-    let c = match conn {
-        DbConn::Pg(c) if numbers.len() > 1 => c,
+/// Gives events new change numbers; on PostgreSQL in one statement.
+pub fn renumber_events(conn: &mut DbConn, numbers: &[Renumbered]) -> QueryResult<()> {
+    match conn {
+        DbConn::Pg(c) if numbers.len() > 1 => EventsRenumber::new(numbers).execute(c).map(drop),
         _ => {
-            for (id, seq) in numbers {
-                diesel::update(ticket_events::table.find(id)).set(ticket_events::seq.eq(seq)).execute(conn)?;
+            for r in numbers {
+                diesel::update(ticket_events::table.find(&r.id)).set(ticket_events::seq.eq(r.seq)).execute(conn)?;
             }
-            return Ok(());
+            Ok(())
         }
-    };
-    let (ids, seqs): (Vec<String>, Vec<i64>) = numbers.iter().cloned().unzip();
-    diesel::sql_query(
-        "UPDATE ticket_events AS e SET seq = u.seq FROM unnest($1::text[], $2::bigint[]) AS u(id, seq) \
-         WHERE e.id = u.id",
-    )
-    .bind::<Array<Text>, _>(ids)
-    .bind::<Array<BigInt>, _>(seqs)
-    .execute(c)
-    .map(drop)
+    }
 }
 
 /// Adds newly stored visits to their households' counters (see [`records::count_visits`]); on
@@ -96,10 +181,7 @@ pub fn count_visits(conn: &mut DbConn, new_visits: &[VisitRow]) -> QueryResult<(
     }
 }
 
-/// The same CASEs as `records::count_visits`, each household's figures taken from the arrays: a
-/// later visit moves `last_visited_at`; a later reading, or one as late and colder, replaces the
-/// stored measurement; a household without a reading in the push keeps its own.
-fn count_visits_pg(c: &mut PgConnection, new_visits: &[VisitRow]) -> QueryResult<()> {
+fn count_visits_pg(c: &mut diesel::pg::PgConnection, new_visits: &[VisitRow]) -> QueryResult<()> {
     let mut per_home: BTreeMap<&str, Vec<&VisitRow>> = BTreeMap::new();
     for v in new_visits {
         per_home.entry(&v.household_id).or_default().push(v);
@@ -107,34 +189,18 @@ fn count_visits_pg(c: &mut PgConnection, new_visits: &[VisitRow]) -> QueryResult
     if per_home.is_empty() {
         return Ok(());
     }
-    let n = per_home.len();
-    let (mut ids, mut counts, mut latest) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut measured_at, mut temps) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    for (home, visits) in per_home {
-        ids.push(home.to_owned());
-        counts.push(visits.len() as i64);
-        latest.push(visits.iter().map(|v| v.visited_at).max().unwrap_or(i64::MIN));
-        let reading = temperature::latest_of(visits.iter().copied());
-        measured_at.push(reading.map(|(at, _)| at));
-        temps.push(reading.map(|(_, t)| t));
-    }
-    diesel::sql_query(
-        "UPDATE households AS h SET visit_count = h.visit_count + u.n, \
-         last_visited_at = CASE WHEN h.last_visited_at IS NULL OR h.last_visited_at < u.latest \
-                           THEN u.latest ELSE h.last_visited_at END, \
-         last_temp_c = CASE WHEN u.at IS NOT NULL AND (h.last_measured_at IS NULL OR h.last_measured_at < u.at \
-                                 OR (h.last_measured_at = u.at AND h.last_temp_c > u.temp)) \
-                       THEN u.temp ELSE h.last_temp_c END, \
-         last_measured_at = CASE WHEN u.at IS NOT NULL AND (h.last_measured_at IS NULL OR h.last_measured_at < u.at) \
-                            THEN u.at ELSE h.last_measured_at END \
-         FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::float8[]) AS u(id, n, latest, at, temp) \
-         WHERE h.id = u.id",
-    )
-    .bind::<Array<Text>, _>(ids)
-    .bind::<Array<BigInt>, _>(counts)
-    .bind::<Array<BigInt>, _>(latest)
-    .bind::<Array<Nullable<BigInt>>, _>(measured_at)
-    .bind::<Array<Nullable<Double>>, _>(temps)
-    .execute(c)
-    .map(drop)
+    let homes: Vec<HomeVisits> = per_home
+        .into_iter()
+        .map(|(home, visits)| {
+            let reading = temperature::latest_of(visits.iter().copied());
+            HomeVisits {
+                id: home.to_owned(),
+                n: visits.len() as i64,
+                latest: visits.iter().map(|v| v.visited_at).max().unwrap_or(i64::MIN),
+                at: reading.map(|(at, _)| at),
+                temp: reading.map(|(_, t)| t),
+            }
+        })
+        .collect();
+    VisitCounts::new(&homes).execute(c).map(drop)
 }

@@ -25,7 +25,7 @@ use crate::db::checklists;
 use crate::db::duplicates;
 use crate::db::policies::PolicyBook;
 use crate::db::records::{self, EventRow, HouseholdRow, TicketRow, VisitRow};
-use crate::db::schema::{record_photos, removals, sync_batches, ticket_events, tickets, visits};
+use crate::db::schema::{record_photos, removals, sync_batches, ticket_events};
 use crate::db::seq::SeqAlloc;
 use crate::db::{areas, batch, scope, DbConn};
 use crate::error::ApiError;
@@ -441,7 +441,7 @@ impl Run<'_, '_> {
             seen.insert(id.clone(), (hash.as_str(), &p.canonical));
             self.record(RecordResult::applied(T, id));
         }
-        crate::insert_rows!(&mut *self.conn, visits::table, rows, 400);
+        batch::insert_visits(self.conn, &rows)?;
         batch::count_visits(self.conn, &rows)?;
         tallies.store(self.conn)?;
         crate::db::temperature::add(self.conn, &rows)?;
@@ -523,7 +523,7 @@ impl Run<'_, '_> {
             seen.insert(id.clone(), (hash.as_str(), &p.canonical));
             self.record(RecordResult::applied(T, id));
         }
-        crate::insert_rows!(&mut *self.conn, tickets::table, rows, 300);
+        batch::insert_tickets(self.conn, &rows)?;
         alerts::insert_new(self.conn, &alerts_due)?;
         self.insert_photos(photos)
     }
@@ -628,7 +628,7 @@ impl Run<'_, '_> {
             seen.insert(id.clone(), (hash.as_str(), &p.canonical));
             self.record(RecordResult::applied(T, id));
         }
-        crate::insert_rows!(&mut *self.conn, ticket_events::table, rows, 400);
+        batch::insert_events(self.conn, &rows)?;
         self.refold(&touched, tickets_by_id)
     }
 
@@ -670,7 +670,7 @@ impl Run<'_, '_> {
                     .select(ticket_events::id)
                     .load(self.conn)?;
                 for event_id in event_ids {
-                    renumbered.push((event_id, self.seq.next(self.conn)?));
+                    renumbered.push(batch::Renumbered { id: event_id, seq: self.seq.next(self.conn)? });
                 }
             }
             if let Some(old) = old_team.filter(|old| row.team_id.as_ref() != Some(old)) {
