@@ -111,6 +111,21 @@ crate::unnest_statement!(
     { id: text, n: int8, latest: int8, at: opt_int8, temp: opt_float8 }
 );
 
+/// One `temperature_tally` row's increment.
+pub struct TallyRow {
+    pub area_path: String,
+    pub day: i64,
+    pub tenths: i32,
+    pub visits: i64,
+}
+
+crate::unnest_insert!(
+    /// Adds to the temperature tallies (`db::temperature`); each key once per statement.
+    TemperatureTallyAdd for TallyRow: "temperature_tally",
+    "ON CONFLICT (area_path, day, tenths) DO UPDATE SET visits = temperature_tally.visits + excluded.visits",
+    { area_path: text, day: int8, tenths: int4, visits: int8 }
+);
+
 /// Inserts a push's new visits: on PostgreSQL one prepared statement ([`VisitsInsert`]).
 pub fn insert_visits(conn: &mut DbConn, rows: &[VisitRow]) -> QueryResult<()> {
     match conn {
