@@ -8,6 +8,7 @@ mod harness;
 mod accounts;
 mod api_fuzz_regressions;
 mod bad_input;
+mod batched_writes;
 mod channels;
 mod check;
 mod checklist_report;

@@ -137,12 +137,28 @@ pub fn fired_keys(conn: &mut DbConn, ticket_ids: &[String]) -> QueryResult<HashM
     Ok(out)
 }
 
+crate::unnest_insert!(
+    /// Alerts; one already fired (the unique key) is skipped. Ids follow the rows' order.
+    AlertsInsert for NewAlert: "alerts", "ON CONFLICT DO NOTHING", {
+        ticket_id: text, kind: text, stage: text, cycle: int4, level: int4, due_at: int8, at: int8,
+        fired_at: int8, area_path: text, team_id: opt_text, payload: opt_text,
+    }
+);
+
 /// Inserts the alerts that are not stored yet; an alert already fired (by anyone) is skipped.
 pub fn insert_new(conn: &mut DbConn, rows: &[NewAlert]) -> QueryResult<usize> {
-    // One row per statement: SQLite cannot batch rows with a NULL-able column, and alerts are few.
     let mut n = 0;
-    for row in rows {
-        n += crate::with_conn!(conn, c => diesel::insert_into(alerts::table).values(row).on_conflict_do_nothing().execute(c))?;
+    match conn {
+        // One prepared statement for any number of rows (`db::unnest`): on PostgreSQL every
+        // statement is a round trip. Ids follow the rows' order, as before.
+        DbConn::Pg(c) if !rows.is_empty() => n = AlertsInsert::new(rows).execute(c)?,
+        DbConn::Pg(_) => {}
+        // One row per statement: SQLite cannot batch rows with a NULL-able column (no DEFAULT).
+        DbConn::Sqlite(c) => {
+            for row in rows {
+                n += diesel::insert_into(alerts::table).values(row).on_conflict_do_nothing().execute(c)?;
+            }
+        }
     }
     if n > 0 {
         announce(conn)?;
@@ -196,13 +212,20 @@ pub fn last_id(conn: &mut DbConn) -> QueryResult<i64> {
     alerts::table.select(diesel::dsl::max(alerts::id)).first::<Option<i64>>(conn).map(Option::unwrap_or_default)
 }
 
+diesel::define_sql_function! {
+    /// PostgreSQL's `pg_notify(channel, payload)`; it returns `void`, never read here.
+    fn pg_notify(channel: diesel::sql_types::Text, payload: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
 /// The PostgreSQL channel on which instances hear of each other's alerts (`deadlines::alert_bus`).
 pub const NOTIFY_CHANNEL: &str = "fieldvisit_alerts";
 
 /// In the transaction that stored alerts: every instance hears of them once it commits.
 pub fn announce(conn: &mut DbConn) -> QueryResult<()> {
     match conn {
-        DbConn::Pg(c) => diesel::sql_query(format!("NOTIFY {NOTIFY_CHANNEL}")).execute(c).map(drop),
+        // `pg_notify` rather than `NOTIFY`: a SELECT with bound arguments, prepared once per
+        // connection, where the NOTIFY text was prepared anew (an extra round trip) every time.
+        DbConn::Pg(c) => diesel::select(pg_notify(NOTIFY_CHANNEL, "")).execute(c).map(drop),
         DbConn::Sqlite(_) => Ok(()),
     }
 }

@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod any_of;
 pub mod areas;
 pub mod audit;
+pub mod batch;
 pub mod blobs;
 pub mod callbacks;
 pub mod channels;
@@ -28,6 +29,7 @@ pub mod seq;
 pub mod store_projection;
 pub mod temperature;
 pub mod tickets;
+pub mod unnest;
 pub mod users;
 
 use diesel::pg::PgConnection;

@@ -12,10 +12,40 @@ use super::DbConn;
 
 /// Takes `n` consecutive numbers; returns the first.
 pub fn allocate(conn: &mut DbConn, n: i64) -> QueryResult<i64> {
-    diesel::update(change_seq::table.find(1)).set(change_seq::value.eq(change_seq::value + n)).execute(conn)?;
-    let last: i64 = change_seq::table.find(1).select(change_seq::value).first(conn)?;
+    let last: i64 = match conn {
+        // One prepared round trip instead of two statements, the first prepared anew each time.
+        DbConn::Pg(c) => Bump(n).get_result(c)?,
+        DbConn::Sqlite(c) => {
+            diesel::update(change_seq::table.find(1)).set(change_seq::value.eq(change_seq::value + n)).execute(c)?;
+            change_seq::table.find(1).select(change_seq::value).first(c)?
+        }
+    };
     Ok(last - n + 1)
 }
+
+/// `UPDATE change_seq ... RETURNING value` as a statement diesel keeps prepared: it never caches
+/// an `UpdateStatement`, so each bump was prepared anew in a round trip of its own.
+struct Bump(i64);
+
+impl diesel::query_builder::QueryId for Bump {
+    type QueryId = Bump;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for Bump {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Bump {
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        out.push_sql("UPDATE change_seq SET value = value + ");
+        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.0)?;
+        out.push_sql(" WHERE id = 1 RETURNING value");
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<diesel::pg::PgConnection> for Bump {}
 
 /// The highest number handed out so far (committed or in flight).
 pub fn current(conn: &mut DbConn) -> QueryResult<i64> {

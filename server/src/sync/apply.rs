@@ -24,10 +24,9 @@ use crate::db::checklists;
 use crate::db::duplicates;
 use crate::db::policies::PolicyBook;
 use crate::db::records::{self, EventRow, HouseholdRow, TicketRow, VisitRow};
-use crate::db::schema::{record_photos, removals, sync_batches, ticket_events, tickets, visits};
+use crate::db::schema::{record_photos, removals, sync_batches, ticket_events};
 use crate::db::seq::SeqAlloc;
-use crate::db::store_projection::StoreProjection;
-use crate::db::{areas, scope, DbConn};
+use crate::db::{areas, batch, scope, DbConn};
 use crate::error::ApiError;
 use crate::sync::parsed::Parsed;
 
@@ -441,8 +440,8 @@ impl Run<'_, '_> {
             seen.insert(id.clone(), (hash.as_str(), &p.canonical));
             self.record(RecordResult::applied(T, id));
         }
-        crate::insert_rows!(&mut *self.conn, visits::table, rows, 400);
-        records::count_visits(self.conn, &rows)?;
+        batch::insert_visits(self.conn, &rows)?;
+        batch::count_visits(self.conn, &rows)?;
         tallies.store(self.conn)?;
         crate::db::temperature::add(self.conn, &rows)?;
         self.insert_photos(photos)
@@ -524,7 +523,7 @@ impl Run<'_, '_> {
             seen.insert(id.clone(), (hash.as_str(), &p.canonical));
             self.record(RecordResult::applied(T, id));
         }
-        crate::insert_rows!(&mut *self.conn, tickets::table, rows, 300);
+        batch::insert_tickets(self.conn, &rows)?;
         alerts::insert_new(self.conn, &alerts_due)?;
         self.insert_photos(photos)
     }
@@ -629,7 +628,7 @@ impl Run<'_, '_> {
             seen.insert(id.clone(), (hash.as_str(), &p.canonical));
             self.record(RecordResult::applied(T, id));
         }
-        crate::insert_rows!(&mut *self.conn, ticket_events::table, rows, 400);
+        batch::insert_events(self.conn, &rows)?;
         self.refold(&touched, tickets_by_id)
     }
 
@@ -649,6 +648,10 @@ impl Run<'_, '_> {
             events.entry(e.ticket_id.clone()).or_default().push(e.fold_event());
         }
         let mut fired = alerts::fired_keys(self.conn, touched)?;
+        // Collected and written after the loop: one statement per table on PostgreSQL
+        // (`db::batch`). Seqs are still taken in the same order: a ticket's events, its removal,
+        // then the ticket itself; alert ids follow the same order as well.
+        let (mut stored, mut new_alerts, mut renumbered) = (Vec::new(), Vec::new(), Vec::new());
         for id in touched {
             let Some(mut row) = tickets_by_id.remove(id) else { continue };
             let old_team = row.team_id.clone();
@@ -656,8 +659,8 @@ impl Run<'_, '_> {
             let fired = fired.remove(id).unwrap_or_default();
             let events = events.get(id).map_or(&[][..], Vec::as_slice);
             let (projection, due) = set_projection(&mut row, policy, events, self.job.received_at, &fired);
-            self.retract(&row, &projection, &fired)?;
-            alerts::insert_new(self.conn, &due)?;
+            new_alerts.extend(self.retractions(&row, &projection, &fired));
+            new_alerts.extend(due);
             row.version += 1;
             row.last_event_received_at = Some(self.job.received_at);
             if row.team_id.is_some() && row.team_id != old_team {
@@ -667,10 +670,7 @@ impl Run<'_, '_> {
                     .select(ticket_events::id)
                     .load(self.conn)?;
                 for event_id in event_ids {
-                    let seq = self.seq.next(self.conn)?;
-                    diesel::update(ticket_events::table.find(&event_id))
-                        .set(ticket_events::seq.eq(seq))
-                        .execute(self.conn)?;
+                    renumbered.push(batch::Renumbered { id: event_id, seq: self.seq.next(self.conn)? });
                 }
             }
             if let Some(old) = old_team.filter(|old| row.team_id.as_ref() != Some(old)) {
@@ -688,21 +688,24 @@ impl Run<'_, '_> {
             }
             // The ticket's own number comes last, after its events' and removal's.
             row.seq = self.seq.next(self.conn)?;
-            crate::with_conn!(&mut *self.conn, c => StoreProjection(&row).execute(c))?;
+            stored.push(row);
         }
+        alerts::insert_new(self.conn, &new_alerts)?;
+        batch::renumber_events(self.conn, &renumbered)?;
+        batch::store_projections(self.conn, &stored)?;
         Ok(())
     }
 }
 
 impl Run<'_, '_> {
-    /// Late-synced events may prove a fired `overdue` wrong (the stage was met in time): store a
-    /// `retracted` alert for each, in this transaction. The unique key makes it once; the tracker
-    /// broadcasts it after the commit.
-    fn retract(&mut self, row: &TicketRow, p: &Projection, fired: &HashSet<AlertKey>) -> Result<(), ApiError> {
+    /// Late-synced events may prove a fired `overdue` wrong (the stage was met in time): a
+    /// `retracted` alert for each, stored in this transaction. The unique key makes it once; the
+    /// tracker broadcasts it after the commit.
+    fn retractions(&self, row: &TicketRow, p: &Projection, fired: &HashSet<AlertKey>) -> Vec<NewAlert> {
         let overdue: Vec<(Stage, u32)> =
             fired.iter().filter(|k| k.0 == AlertKind::Overdue).map(|k| (k.1, k.2)).collect();
         let now = self.job.received_at;
-        let rows: Vec<NewAlert> = deadline::retractions(p, &overdue)
+        deadline::retractions(p, &overdue)
             .into_iter()
             .filter(|&(stage, cycle)| !fired.contains(&(AlertKind::Retracted, stage, cycle, 0)))
             .filter_map(|(stage, cycle)| {
@@ -710,9 +713,7 @@ impl Run<'_, '_> {
                 let a = ScheduledAlert { kind: AlertKind::Retracted, level: 0, stage, cycle, due_at, at: now };
                 Some(NewAlert::of(&row.id, &row.area_path, row.team_id.as_deref(), &a, now))
             })
-            .collect();
-        alerts::insert_new(self.conn, &rows)?;
-        Ok(())
+            .collect()
     }
 }
 
