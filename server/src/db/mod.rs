@@ -28,6 +28,7 @@ pub mod seq;
 pub mod store_projection;
 pub mod temperature;
 pub mod tickets;
+pub mod typed;
 pub mod users;
 
 use diesel::pg::PgConnection;

@@ -6,12 +6,14 @@ use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
 use fieldvisit_sync_protocol::checklist;
-use fieldvisit_sync_protocol::deadline::{self, AlertKind, EventType, FoldEvent, Projection, ScheduledAlert, Stage};
+use fieldvisit_sync_protocol::deadline::{
+    self, AlertKind, EventType, FoldEvent, Projection, ScheduledAlert, Stage, TicketFacts,
+};
 use fieldvisit_sync_protocol::sync::clock::ClockCheck;
 use fieldvisit_sync_protocol::sync::merge::merge_household;
-use fieldvisit_sync_protocol::sync::pull::{HouseholdOut, TicketEventOut, VisitOut};
+use fieldvisit_sync_protocol::sync::pull::{HouseholdOut, TicketEventOut, TicketStatus, VisitOut};
 use fieldvisit_sync_protocol::sync::push::{PushRequest, PushResponse, RecordError, RecordResult, RecordType};
-use fieldvisit_sync_protocol::sync::records::DeviceStamp;
+use fieldvisit_sync_protocol::sync::records::{DeviceStamp, TicketIn};
 use fieldvisit_sync_protocol::time::Millis;
 use serde_json::Value;
 
@@ -28,6 +30,7 @@ use crate::db::records::{self, EventRow, HouseholdRow, TicketRow, VisitRow};
 use crate::db::schema::{record_photos, removals, sync_batches, ticket_events, tickets, visits};
 use crate::db::seq::SeqAlloc;
 use crate::db::store_projection::StoreProjection;
+use crate::db::typed::{Enum, Json};
 use crate::db::{areas, scope, DbConn};
 use crate::error::ApiError;
 use crate::sync::parsed::Parsed;
@@ -221,7 +224,7 @@ impl Run<'_, '_> {
                         (h.fields.clone(), Vec::new(), false)
                     } else {
                         let base = match records::household_version(self.conn, &id, h.base_version.max(1))? {
-                            Some(v) => serde_json::from_str(&v.fields).unwrap_or_else(|_| current_fields.clone()),
+                            Some(v) => v.fields.0,
                             None => current_fields.clone(),
                         };
                         let m = merge_household(&base, &current_fields, cur.updated_at, &h.fields, updated_at);
@@ -426,12 +429,12 @@ impl Run<'_, '_> {
                 received_at: self.job.received_at,
                 clock_verified: verified,
                 indoor_temp_c: v.indoor_temp_c,
-                checklist: Value::Object(v.checklist.clone()).to_string(),
+                checklist: Json(v.checklist.clone()),
                 service_card_given: v.service_card_given,
                 notes: v.notes.clone(),
                 lat: v.location.map(|l| l.lat),
                 lon: v.location.map(|l| l.lon),
-                photos: to_json(&v.photos).to_string(),
+                photos: Json(v.photos.clone()),
                 user_id: self.who().user_id.clone(),
                 device_id: self.who().device_id.clone(),
                 content_hash: hash.clone(),
@@ -485,39 +488,9 @@ impl Run<'_, '_> {
                 continue;
             };
             let policy = self.policies.in_force_at(&home.area_path, reported_at);
-            let mut row = TicketRow {
-                id: id.clone(),
-                household_id: home.id.clone(),
-                visit_id: t.visit_id.map(|v| v.to_string()),
-                area_id: home.area_id.clone(),
-                area_path: home.area_path.clone(),
-                category: t.category.clone(),
-                severity: t.severity.as_str().to_owned(),
-                description: t.description.clone(),
-                reported_at,
-                device_reported_at: t.reported_at,
-                received_at: self.job.received_at,
-                clock_verified: verified,
-                resolved_on_the_spot: t.resolved_on_the_spot,
-                photos: to_json(&t.photos).to_string(),
-                reporter_id: self.who().user_id.clone(),
-                device_id: self.who().device_id.clone(),
-                content_hash: hash.clone(),
-                policy_version: policy.version,
-                status: String::new(),
-                stage: String::new(),
-                team_id: None,
-                effective_category: t.category.clone(),
-                projection: String::new(),
-                current_due_at: None,
-                next_deadline_at: None,
-                closed_at: None,
-                last_event_received_at: None,
-                version: 1,
-                seq: self.seq.next(self.conn)?,
-                stage_times: String::new(),
-            };
-            let (_, due) = set_projection(&mut row, policy, &[], self.job.received_at, &HashSet::new());
+            let fresh =
+                NewTicket { id: &id, record: t, hash, home, reported_at, verified, seq: self.seq.next(self.conn)? };
+            let (row, due) = fresh.row(self.who(), policy, self.job.received_at);
             alerts_due.extend(due);
             photos.extend(self.photo_rows(T, &id, &home.area_path, &t.photos));
             rows.push(row);
@@ -608,7 +581,7 @@ impl Run<'_, '_> {
                 id: id.clone(),
                 ticket_id: ticket.id.clone(),
                 area_path: ticket.area_path.clone(),
-                event_type: e.event_type.as_str().to_owned(),
+                event_type: Enum(e.event_type),
                 occurred_at,
                 device_occurred_at: e.occurred_at,
                 received_at: self.job.received_at,
@@ -616,7 +589,7 @@ impl Run<'_, '_> {
                 category: e.category.clone(),
                 team_id: e.team_id.map(|t| t.to_string()),
                 note: e.note.clone(),
-                satisfaction: e.satisfaction.map(|s| s.as_str().to_owned()),
+                satisfaction: e.satisfaction.map(Enum),
                 user_id: self.who().user_id.clone(),
                 device_id: self.who().device_id.clone(),
                 content_hash: hash.clone(),
@@ -655,8 +628,8 @@ impl Run<'_, '_> {
             let policy = self.policies.version(row.policy_version);
             let fired = fired.remove(id).unwrap_or_default();
             let events = events.get(id).map_or(&[][..], Vec::as_slice);
-            let (projection, due) = set_projection(&mut row, policy, events, self.job.received_at, &fired);
-            self.retract(&row, &projection, &fired)?;
+            let due = set_projection(&mut row, policy, events, self.job.received_at, &fired);
+            self.retract(&row, &fired)?;
             alerts::insert_new(self.conn, &due)?;
             row.version += 1;
             row.last_event_received_at = Some(self.job.received_at);
@@ -698,7 +671,8 @@ impl Run<'_, '_> {
     /// Late-synced events may prove a fired `overdue` wrong (the stage was met in time): store a
     /// `retracted` alert for each, in this transaction. The unique key makes it once; the tracker
     /// broadcasts it after the commit.
-    fn retract(&mut self, row: &TicketRow, p: &Projection, fired: &HashSet<AlertKey>) -> Result<(), ApiError> {
+    fn retract(&mut self, row: &TicketRow, fired: &HashSet<AlertKey>) -> Result<(), ApiError> {
+        let p = &row.projection.0;
         let overdue: Vec<(Stage, u32)> =
             fired.iter().filter(|k| k.0 == AlertKind::Overdue).map(|k| (k.1, k.2)).collect();
         let now = self.job.received_at;
@@ -717,7 +691,7 @@ impl Run<'_, '_> {
 }
 
 /// Folds `events` under `policy` and writes the projection and its indexed columns onto `row`.
-/// Returns the projection and the alerts already due at `now` that are not among those `fired`:
+/// Returns the alerts already due at `now` that are not among those `fired`:
 /// a ticket synced after a deadline passed gets its alert in the same commit that stores it, and
 /// `next_deadline_at` points past them, at the first alert still to come.
 pub fn set_projection(
@@ -726,21 +700,92 @@ pub fn set_projection(
     events: &[FoldEvent],
     now: Millis,
     fired: &HashSet<AlertKey>,
-) -> (Projection, Vec<NewAlert>) {
+) -> Vec<NewAlert> {
     let facts = row.facts();
-    let p: Projection = deadline::project(policy, &facts, events, now);
-    let schedule = deadline::schedule(policy, &facts, &p);
+    let p = deadline::project(policy, &facts, events, now);
+    store_projection(row, &facts, p, policy, now, fired)
+}
+
+/// Writes `p`, the fold of `row`'s `facts`, and its indexed columns onto `row` (see above).
+fn store_projection(
+    row: &mut TicketRow,
+    facts: &TicketFacts,
+    p: Projection,
+    policy: &deadline::Policy,
+    now: Millis,
+    fired: &HashSet<AlertKey>,
+) -> Vec<NewAlert> {
+    let schedule = deadline::schedule(policy, facts, &p);
     let due = deadline::due(&schedule, now, |a| fired.contains(&alerts::key_of(a)));
-    row.status = if p.closed { "closed" } else { "open" }.to_owned();
+    row.status = Enum(if p.closed { TicketStatus::Closed } else { TicketStatus::Open });
     row.stage = p.stage_label().to_owned();
     row.team_id = p.team_id.map(|t| t.to_string());
     row.effective_category.clone_from(&p.category);
     row.current_due_at = p.current().and_then(|s| s.due_at);
     row.next_deadline_at = due.next_at;
     row.closed_at = if p.closed { p.stages.iter().filter_map(|s| s.completed_at).max() } else { None };
-    row.projection = serde_json::to_string(&p).unwrap_or_default();
     row.stage_times = crate::reports::StageTimes::encode(&p);
-    let alerts =
-        due.fire.iter().map(|a| NewAlert::of(&row.id, &row.area_path, row.team_id.as_deref(), a, now)).collect();
-    (p, alerts)
+    row.projection = Json(p);
+    due.fire.iter().map(|a| NewAlert::of(&row.id, &row.area_path, row.team_id.as_deref(), a, now)).collect()
+}
+
+/// A ticket accepted from a push, before it has a row.
+struct NewTicket<'r> {
+    id: &'r str,
+    record: &'r TicketIn,
+    hash: &'r str,
+    home: &'r HouseholdRow,
+    /// The corrected report time, and whether the phone's clock was verified.
+    reported_at: Millis,
+    verified: bool,
+    seq: i64,
+}
+
+impl NewTicket<'_> {
+    /// The ticket's row, folded with no events yet, and the alerts already due at `now`.
+    fn row(self, who: &Principal, policy: &deadline::Policy, now: Millis) -> (TicketRow, Vec<NewAlert>) {
+        let (t, home) = (self.record, self.home);
+        let facts = TicketFacts {
+            reported_at: self.reported_at,
+            severity: t.severity,
+            category: t.category.clone(),
+            resolved_on_the_spot: t.resolved_on_the_spot,
+        };
+        let p = deadline::project(policy, &facts, &[], now);
+        let mut row = TicketRow {
+            id: self.id.to_owned(),
+            household_id: home.id.clone(),
+            visit_id: t.visit_id.map(|v| v.to_string()),
+            area_id: home.area_id.clone(),
+            area_path: home.area_path.clone(),
+            category: t.category.clone(),
+            severity: Enum(t.severity),
+            description: t.description.clone(),
+            reported_at: self.reported_at,
+            device_reported_at: t.reported_at,
+            received_at: now,
+            clock_verified: self.verified,
+            resolved_on_the_spot: t.resolved_on_the_spot,
+            photos: Json(t.photos.clone()),
+            reporter_id: who.user_id.clone(),
+            device_id: who.device_id.clone(),
+            content_hash: self.hash.to_owned(),
+            policy_version: policy.version,
+            // The fold's columns, set from `p` below.
+            status: Enum(TicketStatus::Open),
+            stage: String::new(),
+            team_id: None,
+            effective_category: String::new(),
+            projection: Json(p.clone()),
+            current_due_at: None,
+            next_deadline_at: None,
+            closed_at: None,
+            last_event_received_at: None,
+            version: 1,
+            seq: self.seq,
+            stage_times: String::new(),
+        };
+        let due = store_projection(&mut row, &facts, p, policy, now, &HashSet::new());
+        (row, due)
+    }
 }
