@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
-use fieldvisit_sync_protocol::checklist;
+use fieldvisit_sync_protocol::checklist::{self, Template};
 use fieldvisit_sync_protocol::deadline::{
     self, AlertKind, EventType, FoldEvent, Projection, ScheduledAlert, Stage, TicketFacts,
 };
@@ -13,7 +13,7 @@ use fieldvisit_sync_protocol::sync::clock::ClockCheck;
 use fieldvisit_sync_protocol::sync::merge::merge_household;
 use fieldvisit_sync_protocol::sync::pull::{HouseholdOut, TicketEventOut, TicketStatus, VisitOut};
 use fieldvisit_sync_protocol::sync::push::{PushRequest, PushResponse, RecordError, RecordResult, RecordType};
-use fieldvisit_sync_protocol::sync::records::{DeviceStamp, HouseholdIn, TicketEventIn, TicketIn};
+use fieldvisit_sync_protocol::sync::records::{DeviceStamp, HouseholdIn, TicketEventIn, TicketIn, VisitIn};
 use fieldvisit_sync_protocol::time::Millis;
 use serde_json::Value;
 
@@ -452,19 +452,7 @@ impl Run<'_, '_> {
             |run, p, id, path| {
                 let v = &p.record;
                 let Some(home) = run.home_of(T, id, path, &v.household_id.to_string(), &homes) else { return Ok(None) };
-                let mut filled_from = None;
-                if let Some(t) = &v.checklist_template {
-                    let Some(template) = templates.get(&(t.id.clone(), t.version)) else {
-                        let message = format!("no checklist template {} version {}", t.id, t.version);
-                        run.reject(T, id, "unknown_checklist_template", &message, format!("{path}.checklist_template"));
-                        return Ok(None);
-                    };
-                    if let Err(e) = checklist::check(template, &v.checklist) {
-                        run.reject(T, id, "invalid_checklist", &e.message, format!("{path}.checklist.{}", e.key));
-                        return Ok(None);
-                    }
-                    filled_from = Some(template);
-                }
+                let Ok(filled_from) = run.filled_from(v, id, path, &templates) else { return Ok(None) };
                 let Some((visited_at, verified)) =
                     run.corrected_or_reject(T, id, path, "visited_at", v.visited_at, &v.stamp)
                 else {
@@ -475,29 +463,8 @@ impl Run<'_, '_> {
                     tallies.add(template, &home.area_path, checklist_report::local_day(visited_at, tz), &v.checklist);
                 }
                 photos.extend(run.photo_rows(T, id, &home.area_path, &v.photos));
-                Ok(Some(VisitRow {
-                    id: id.to_owned(),
-                    household_id: home.id.clone(),
-                    area_id: home.area_id.clone(),
-                    area_path: home.area_path.clone(),
-                    visited_at,
-                    device_visited_at: v.visited_at,
-                    received_at: run.job.received_at,
-                    clock_verified: verified,
-                    indoor_temp_c: v.indoor_temp_c,
-                    checklist: Json(v.checklist.clone()),
-                    service_card_given: v.service_card_given,
-                    notes: v.notes.clone(),
-                    lat: v.location.map(|l| l.lat),
-                    lon: v.location.map(|l| l.lon),
-                    photos: Json(v.photos.clone()),
-                    user_id: run.who().user_id.clone(),
-                    device_id: run.who().device_id.clone(),
-                    content_hash: p.hash.clone(),
-                    seq: run.seq.next(run.conn)?,
-                    checklist_template_id: v.checklist_template.as_ref().map(|t| t.id.clone()),
-                    checklist_template_version: v.checklist_template.as_ref().map(|t| t.version),
-                }))
+                let seq = run.seq.next(run.conn)?;
+                Ok(Some(run.visit_row(p, id, home, (visited_at, verified), seq)))
             },
         )?;
         crate::insert_rows!(&mut *self.conn, visits::table, rows, 400);
@@ -505,6 +472,65 @@ impl Run<'_, '_> {
         tallies.store(self.conn)?;
         crate::db::temperature::add(self.conn, &rows)?;
         self.insert_photos(photos)
+    }
+
+    /// The template visit `v` was filled from, with its answers checked against it: `Ok(None)`
+    /// when it names none, `Err(())` when it was rejected here (no such template, or answers the
+    /// template does not allow).
+    fn filled_from<'t>(
+        &mut self,
+        v: &VisitIn,
+        id: &str,
+        path: &str,
+        templates: &'t HashMap<(String, i32), Template>,
+    ) -> Result<Option<&'t Template>, ()> {
+        const T: RecordType = RecordType::Visit;
+        let Some(t) = &v.checklist_template else { return Ok(None) };
+        let Some(template) = templates.get(&(t.id.clone(), t.version)) else {
+            let message = format!("no checklist template {} version {}", t.id, t.version);
+            self.reject(T, id, "unknown_checklist_template", &message, format!("{path}.checklist_template"));
+            return Err(());
+        };
+        if let Err(e) = checklist::check(template, &v.checklist) {
+            self.reject(T, id, "invalid_checklist", &e.message, format!("{path}.checklist.{}", e.key));
+            return Err(());
+        }
+        Ok(Some(template))
+    }
+
+    /// The row of an accepted visit to `home`, at its corrected time.
+    fn visit_row(
+        &self,
+        p: &Hashed<VisitIn>,
+        id: &str,
+        home: &HouseholdRow,
+        (visited_at, verified): (Millis, bool),
+        seq: i64,
+    ) -> VisitRow {
+        let v = &p.record;
+        VisitRow {
+            id: id.to_owned(),
+            household_id: home.id.clone(),
+            area_id: home.area_id.clone(),
+            area_path: home.area_path.clone(),
+            visited_at,
+            device_visited_at: v.visited_at,
+            received_at: self.job.received_at,
+            clock_verified: verified,
+            indoor_temp_c: v.indoor_temp_c,
+            checklist: Json(v.checklist.clone()),
+            service_card_given: v.service_card_given,
+            notes: v.notes.clone(),
+            lat: v.location.map(|l| l.lat),
+            lon: v.location.map(|l| l.lon),
+            photos: Json(v.photos.clone()),
+            user_id: self.who().user_id.clone(),
+            device_id: self.who().device_id.clone(),
+            content_hash: p.hash.clone(),
+            seq,
+            checklist_template_id: v.checklist_template.as_ref().map(|t| t.id.clone()),
+            checklist_template_version: v.checklist_template.as_ref().map(|t| t.version),
+        }
     }
 
     fn tickets(&mut self) -> Result<(), ApiError> {
@@ -586,29 +612,43 @@ impl Run<'_, '_> {
                 if !touched.contains(&ticket.id) {
                     touched.push(ticket.id.clone());
                 }
-                Ok(Some(EventRow {
-                    id: id.to_owned(),
-                    ticket_id: ticket.id.clone(),
-                    area_path: ticket.area_path.clone(),
-                    event_type: Enum(e.event_type),
-                    occurred_at,
-                    device_occurred_at: e.occurred_at,
-                    received_at: run.job.received_at,
-                    clock_verified: verified,
-                    category: e.category.clone(),
-                    team_id: e.team_id.map(|t| t.to_string()),
-                    note: e.note.clone(),
-                    satisfaction: e.satisfaction.map(Enum),
-                    user_id: run.who().user_id.clone(),
-                    device_id: run.who().device_id.clone(),
-                    content_hash: p.hash.clone(),
-                    seq: run.seq.next(run.conn)?,
-                    author_role: run.who().role.as_str().to_owned(),
-                }))
+                let seq = run.seq.next(run.conn)?;
+                Ok(Some(run.event_row(p, id, ticket, (occurred_at, verified), seq)))
             },
         )?;
         crate::insert_rows!(&mut *self.conn, ticket_events::table, rows, 400);
         self.refold(&touched, tickets_by_id)
+    }
+
+    /// The row of an accepted event on `ticket`, at its corrected time.
+    fn event_row(
+        &self,
+        p: &Hashed<TicketEventIn>,
+        id: &str,
+        ticket: &TicketRow,
+        (occurred_at, verified): (Millis, bool),
+        seq: i64,
+    ) -> EventRow {
+        let e = &p.record;
+        EventRow {
+            id: id.to_owned(),
+            ticket_id: ticket.id.clone(),
+            area_path: ticket.area_path.clone(),
+            event_type: Enum(e.event_type),
+            occurred_at,
+            device_occurred_at: e.occurred_at,
+            received_at: self.job.received_at,
+            clock_verified: verified,
+            category: e.category.clone(),
+            team_id: e.team_id.map(|t| t.to_string()),
+            note: e.note.clone(),
+            satisfaction: e.satisfaction.map(Enum),
+            user_id: self.who().user_id.clone(),
+            device_id: self.who().device_id.clone(),
+            content_hash: p.hash.clone(),
+            seq,
+            author_role: self.who().role.as_str().to_owned(),
+        }
     }
 
     /// Whether the pusher may add event `e` to `ticket` (its role, its scope, the team it names);
