@@ -20,9 +20,10 @@ use fieldvisit_server::config::{Secret, Settings};
 use fieldvisit_server::db::records::{EventRow, HouseholdRow, TicketRow, VisitRow};
 use fieldvisit_server::db::schema::{households, ticket_events, tickets, visits};
 use fieldvisit_server::db::seq::SeqAlloc;
+use fieldvisit_server::db::typed::{Enum, Json};
 use fieldvisit_server::db::{self, areas, migrate, policies, pool, DbConn, DbLocation};
 use fieldvisit_server::with_conn;
-use fieldvisit_sync_protocol::deadline::Policy;
+use fieldvisit_sync_protocol::deadline::{EventType, Policy};
 use fieldvisit_sync_protocol::org::AreaKind;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -154,12 +155,12 @@ impl Batch {
                     received_at: now,
                     clock_verified: false,
                     indoor_temp_c: Some(f64::from(rng.gen_range(140..240)) / 10.0),
-                    checklist: r#"{"co_alarm":true,"radiator_ok":true}"#.into(),
+                    checklist: Json(serde_json::from_str(r#"{"co_alarm":true,"radiator_ok":true}"#).expect("JSON")),
                     service_card_given: None,
                     notes: None,
                     lat: None,
                     lon: None,
-                    photos: "[]".into(),
+                    photos: Json(Vec::new()),
                     user_id: "limit".into(),
                     device_id: "limit".into(),
                     content_hash: hash,
@@ -179,7 +180,7 @@ impl Batch {
                         id: Uuid::new_v4().to_string(),
                         ticket_id,
                         area_path: grid.path.clone(),
-                        event_type: "comment".into(),
+                        event_type: Enum(EventType::Comment),
                         occurred_at: reported + 1000,
                         device_occurred_at: reported + 1000,
                         received_at: now,

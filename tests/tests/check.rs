@@ -74,7 +74,7 @@ async fn a_projection_that_disagrees_with_the_events_is_found(app: TestApp) {
             row.reported_at -= 3_600_000;
             let (now, policy) = (row.received_at, book.version(row.policy_version));
             fieldvisit_server::sync::apply::set_projection(&mut row, policy, &events, now, &Default::default());
-            Ok(row.projection)
+            Ok(serde_json::to_string(&row.projection.0).expect("projection as JSON"))
         }
     })
     .await
@@ -165,6 +165,50 @@ async fn latest_satisfaction(app: &TestApp, id: &str) -> Option<String> {
     .expect("latest satisfaction")
 }
 
+/// A stored value no type accepts (issue #25): the check names the row and the value, and the
+/// requests that read the row answer 500 `internal_error` instead of showing a default (an
+/// unknown event type used to read as `comment` and silently stop driving the deadlines).
+async fn corrupted(app: &TestApp, damage: &str, table: &str, value: &str) {
+    let t = a_ticket_with_events(app).await;
+    let damage = damage.replace("{t}", &t);
+    let report = check_after(app, damage.clone()).await;
+    assert_eq!(report.problems, 1, "{damage}: {:?}", report.findings);
+    let finding = &report.findings[0];
+    assert!(finding.starts_with(&format!("{table} row ")) && finding.contains(value), "{damage}: {finding}");
+    let repaired = db::run(&app.state.pool, |c| check::repair(c, chrono::Utc::now().timestamp_millis())).await;
+    assert!(repaired.is_err(), "{damage}: a repair must not fold around an unreadable row");
+
+    let desk = app.token("dispatcher_a", PASSWORD, "desk").await;
+    let (status, res) = app.get_as(&desk, &format!("/api/v1/tickets/{t}")).await;
+    assert_eq!((status, res["error"]["code"].as_str()), (500, Some("internal_error")), "{damage}: {res}");
+    let volunteer = app.token("volunteer_a", PASSWORD, "phone-a").await;
+    let (status, res) = app.get_as(&volunteer, "/api/v1/sync/pull?limit=100").await;
+    assert_eq!((status, res["error"]["code"].as_str()), (500, Some("internal_error")), "{damage}: {res}");
+}
+
+async fn an_unknown_event_type_fails_the_check_and_the_reads(app: TestApp) {
+    let damage = "UPDATE ticket_events SET event_type = 'lost_in_transit' WHERE event_type = 'feedback'";
+    corrupted(&app, damage, "ticket_events", "lost_in_transit").await;
+}
+
+async fn an_event_id_that_is_no_uuid_fails_the_check_and_the_reads(app: TestApp) {
+    corrupted(&app, "UPDATE ticket_events SET id = 'evt-7' WHERE event_type = 'comment'", "ticket_events", "evt-7")
+        .await;
+}
+
+async fn a_ticket_naming_no_uuid_fails_the_check_and_the_reads(app: TestApp) {
+    corrupted(&app, "UPDATE tickets SET area_id = 'grid-7' WHERE id = '{t}'", "tickets", "grid-7").await;
+}
+
+async fn json_that_does_not_parse_fails_the_check_and_the_reads(app: TestApp) {
+    let damage = "UPDATE tickets SET projection = '{\"stages\": [' WHERE id = '{t}'";
+    corrupted(&app, damage, "tickets", "stages").await;
+}
+
+async fn an_unknown_severity_fails_the_check_and_the_reads(app: TestApp) {
+    corrupted(&app, "UPDATE tickets SET severity = 'apocalyptic' WHERE id = '{t}'", "tickets", "apocalyptic").await;
+}
+
 async fn repair(app: &TestApp) -> check::Repaired {
     db::run(&app.state.pool, |c| check::repair(c, chrono::Utc::now().timestamp_millis())).await.expect("repair runs")
 }
@@ -187,4 +231,9 @@ backend_tests!(
     a_ticket_column_set_by_hand_is_found,
     a_projection_that_disagrees_with_the_events_is_found,
     a_sequence_number_used_twice_is_found,
+    an_unknown_event_type_fails_the_check_and_the_reads,
+    an_event_id_that_is_no_uuid_fails_the_check_and_the_reads,
+    a_ticket_naming_no_uuid_fails_the_check_and_the_reads,
+    json_that_does_not_parse_fails_the_check_and_the_reads,
+    an_unknown_severity_fails_the_check_and_the_reads,
 );

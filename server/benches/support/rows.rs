@@ -4,8 +4,11 @@
 use std::collections::HashSet;
 
 use fieldvisit_server::db::records::{HouseholdRow, TicketRow};
+use fieldvisit_server::db::typed::{Enum, Json};
 use fieldvisit_server::sync::apply::set_projection;
-use fieldvisit_sync_protocol::deadline::Policy;
+use fieldvisit_sync_protocol::deadline::{self, Policy, Severity, TicketFacts};
+use fieldvisit_sync_protocol::sync::pull::TicketStatus;
+use fieldvisit_sync_protocol::sync::records::Heating;
 use uuid::Uuid;
 
 /// Where seeded rows live: an area's id and materialized path.
@@ -22,8 +25,8 @@ pub fn household(at: &Place<'_>, address: String, now: i64) -> HouseholdRow {
         address,
         head_name: "住户".into(),
         phone: None,
-        heating: "central".into(),
-        tags: "[]".into(),
+        heating: Enum(Heating::Central),
+        tags: Json(Vec::new()),
         version: 1,
         updated_at: now,
         received_at: now,
@@ -41,6 +44,12 @@ pub fn ticket(
     on_the_spot: bool,
     policy: &Policy,
 ) -> TicketRow {
+    let facts = TicketFacts {
+        reported_at,
+        severity: Severity::Normal,
+        category: "heating".into(),
+        resolved_on_the_spot: on_the_spot,
+    };
     let mut row = TicketRow {
         id: Uuid::new_v4().to_string(),
         household_id,
@@ -48,23 +57,24 @@ pub fn ticket(
         area_id: at.area_id.to_owned(),
         area_path: at.area_path.to_owned(),
         category: "heating".into(),
-        severity: "normal".into(),
+        severity: Enum(Severity::Normal),
         description: "暖气不热".into(),
         reported_at,
         device_reported_at: reported_at,
         received_at,
         clock_verified: false,
         resolved_on_the_spot: on_the_spot,
-        photos: "[]".into(),
+        photos: Json(Vec::new()),
         reporter_id: "bench".into(),
         device_id: "bench".into(),
         content_hash: String::new(),
         policy_version: policy.version,
-        status: String::new(),
+        // The fold's columns, set by `set_projection` below.
+        status: Enum(TicketStatus::Open),
         stage: String::new(),
         team_id: None,
         effective_category: String::new(),
-        projection: String::new(),
+        projection: Json(deadline::project(policy, &facts, &[], now)),
         current_due_at: None,
         next_deadline_at: None,
         closed_at: None,

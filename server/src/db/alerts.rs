@@ -10,6 +10,7 @@ use fieldvisit_sync_protocol::time::format_utc;
 use super::records::uuid_of;
 use super::schema::alerts;
 use super::seq::Horizon;
+use super::typed::{Enum, Json, OptUuidText, UuidText};
 use super::{scope, DbConn};
 
 /// An alert with the scope it belongs to, as broadcast to the stream's subscribers.
@@ -24,31 +25,32 @@ pub struct FiredAlert {
 #[diesel(table_name = alerts)]
 pub struct AlertRow {
     pub id: i64,
+    #[diesel(deserialize_as = UuidText)]
     pub ticket_id: String,
-    pub kind: String,
-    pub stage: String,
+    pub kind: Enum<AlertKind>,
+    pub stage: Enum<Stage>,
     pub cycle: i32,
     pub level: i32,
     pub due_at: i64,
     pub at: i64,
     pub fired_at: i64,
     pub area_path: String,
+    #[diesel(deserialize_as = OptUuidText)]
     pub team_id: Option<String>,
     /// JSON detail of a `day_end` alert ([`DayEnd`]); NULL on ticket alerts.
-    pub payload: Option<String>,
+    pub payload: Option<Json<DayEnd>>,
 }
 
 impl From<&AlertRow> for AlertOut {
     fn from(r: &AlertRow) -> Self {
-        let kind = AlertKind::parse(&r.kind).unwrap_or(AlertKind::Overdue);
+        let kind = r.kind.0;
         // A day_end row keeps its area in `ticket_id` and its day in `cycle` (see the migration).
-        let day_end =
-            (kind == AlertKind::DayEnd).then(|| r.payload.as_deref().and_then(|p| serde_json::from_str(p).ok()));
+        let day_end = (kind == AlertKind::DayEnd).then(|| r.payload.as_ref().map(|p| p.0.clone()));
         AlertOut {
             id: r.id,
             kind,
             ticket_id: day_end.is_none().then(|| uuid_of(&r.ticket_id)),
-            stage: Stage::parse(&r.stage).unwrap_or(Stage::Classify),
+            stage: r.stage.0,
             cycle: if day_end.is_some() { 0 } else { u32::try_from(r.cycle).unwrap_or(0) },
             level: u32::try_from(r.level).unwrap_or(0),
             due_at: format_utc(r.due_at),
@@ -63,8 +65,8 @@ impl From<&AlertRow> for AlertOut {
 #[diesel(table_name = alerts)]
 pub struct NewAlert {
     pub ticket_id: String,
-    pub kind: String,
-    pub stage: String,
+    pub kind: Enum<AlertKind>,
+    pub stage: Enum<Stage>,
     pub cycle: i32,
     pub level: i32,
     pub due_at: i64,
@@ -72,7 +74,7 @@ pub struct NewAlert {
     pub fired_at: i64,
     pub area_path: String,
     pub team_id: Option<String>,
-    pub payload: Option<String>,
+    pub payload: Option<Json<DayEnd>>,
 }
 
 impl NewAlert {
@@ -80,8 +82,8 @@ impl NewAlert {
     pub fn of(ticket_id: &str, area_path: &str, team_id: Option<&str>, a: &ScheduledAlert, fired_at: i64) -> Self {
         NewAlert {
             ticket_id: ticket_id.to_owned(),
-            kind: a.kind.as_str().to_owned(),
-            stage: a.stage.as_str().to_owned(),
+            kind: Enum(a.kind),
+            stage: Enum(a.stage),
             cycle: i32::try_from(a.cycle).unwrap_or(i32::MAX),
             level: i32::try_from(a.level).unwrap_or(i32::MAX),
             due_at: a.due_at,
@@ -98,8 +100,8 @@ impl NewAlert {
     pub fn day_end(d: &DayEnd, area_path: &str, day: i32, at: i64, fired_at: i64) -> Self {
         NewAlert {
             ticket_id: d.area_id.to_string(),
-            kind: AlertKind::DayEnd.as_str().to_owned(),
-            stage: Stage::Close.as_str().to_owned(),
+            kind: Enum(AlertKind::DayEnd),
+            stage: Enum(Stage::Close),
             cycle: day,
             level: 0,
             due_at: at,
@@ -107,7 +109,7 @@ impl NewAlert {
             fired_at,
             area_path: area_path.to_owned(),
             team_id: None,
-            payload: serde_json::to_string(d).ok(),
+            payload: Some(Json(d.clone())),
         }
     }
 }
@@ -126,13 +128,11 @@ pub fn fired_keys(conn: &mut DbConn, ticket_ids: &[String]) -> QueryResult<HashM
         return Ok(out);
     }
     let query = alerts::table.select((alerts::ticket_id, alerts::kind, alerts::stage, alerts::cycle, alerts::level));
-    let rows: Vec<(String, String, String, i32, i32)> =
-        crate::load_any_of!(conn, query, alerts::ticket_id, ticket_ids)?;
+    type KeyRow = (String, Enum<AlertKind>, Enum<Stage>, i32, i32);
+    let rows: Vec<KeyRow> = crate::load_any_of!(conn, query, alerts::ticket_id, ticket_ids)?;
     for (ticket, kind, stage, cycle, level) in rows {
-        if let (Some(kind), Some(stage)) = (AlertKind::parse(&kind), Stage::parse(&stage)) {
-            let key = (kind, stage, u32::try_from(cycle).unwrap_or(0), u32::try_from(level).unwrap_or(0));
-            out.entry(ticket).or_default().insert(key);
-        }
+        let key = (kind.0, stage.0, u32::try_from(cycle).unwrap_or(0), u32::try_from(level).unwrap_or(0));
+        out.entry(ticket).or_default().insert(key);
     }
     Ok(out)
 }
@@ -151,7 +151,7 @@ pub fn insert_new(conn: &mut DbConn, rows: &[NewAlert]) -> QueryResult<usize> {
     match conn {
         // One prepared statement for any number of rows (`db::unnest`): on PostgreSQL every
         // statement is a round trip. Ids follow the rows' order, as before.
-        DbConn::Pg(c) if !rows.is_empty() => n = AlertsInsert::new(rows).execute(c)?,
+        DbConn::Pg(c) if !rows.is_empty() => n = AlertsInsert::new(rows)?.execute(c)?,
         DbConn::Pg(_) => {}
         // One row per statement: SQLite cannot batch rows with a NULL-able column (no DEFAULT).
         DbConn::Sqlite(c) => {

@@ -121,7 +121,7 @@ crate::unnest_insert!(
 /// Inserts a push's new visits: on PostgreSQL one prepared statement ([`VisitsInsert`]).
 pub fn insert_visits(conn: &mut DbConn, rows: &[VisitRow]) -> QueryResult<()> {
     match conn {
-        DbConn::Pg(c) if !rows.is_empty() => VisitsInsert::new(rows).execute(c).map(drop),
+        DbConn::Pg(c) if !rows.is_empty() => VisitsInsert::new(rows)?.execute(c).map(drop),
         _ => {
             crate::insert_rows!(&mut *conn, visits::table, rows, 400);
             Ok(())
@@ -132,7 +132,7 @@ pub fn insert_visits(conn: &mut DbConn, rows: &[VisitRow]) -> QueryResult<()> {
 /// Inserts a push's new tickets (see [`insert_visits`]).
 pub fn insert_tickets(conn: &mut DbConn, rows: &[TicketRow]) -> QueryResult<()> {
     match conn {
-        DbConn::Pg(c) if !rows.is_empty() => TicketsInsert::new(rows).execute(c).map(drop),
+        DbConn::Pg(c) if !rows.is_empty() => TicketsInsert::new(rows)?.execute(c).map(drop),
         _ => {
             crate::insert_rows!(&mut *conn, tickets::table, rows, 300);
             Ok(())
@@ -143,7 +143,7 @@ pub fn insert_tickets(conn: &mut DbConn, rows: &[TicketRow]) -> QueryResult<()> 
 /// Inserts a push's new ticket events (see [`insert_visits`]).
 pub fn insert_events(conn: &mut DbConn, rows: &[EventRow]) -> QueryResult<()> {
     match conn {
-        DbConn::Pg(c) if !rows.is_empty() => EventsInsert::new(rows).execute(c).map(drop),
+        DbConn::Pg(c) if !rows.is_empty() => EventsInsert::new(rows)?.execute(c).map(drop),
         _ => {
             crate::insert_rows!(&mut *conn, ticket_events::table, rows, 400);
             Ok(())
@@ -163,13 +163,13 @@ pub fn store_projections(conn: &mut DbConn, rows: &[TicketRow]) -> QueryResult<(
             return Ok(());
         }
     };
-    ProjectionsUpdate::new(rows).execute(c).map(drop)
+    ProjectionsUpdate::new(rows)?.execute(c).map(drop)
 }
 
 /// Gives events new change numbers; on PostgreSQL in one statement.
 pub fn renumber_events(conn: &mut DbConn, numbers: &[Renumbered]) -> QueryResult<()> {
     match conn {
-        DbConn::Pg(c) if numbers.len() > 1 => EventsRenumber::new(numbers).execute(c).map(drop),
+        DbConn::Pg(c) if numbers.len() > 1 => EventsRenumber::new(numbers)?.execute(c).map(drop),
         _ => {
             for r in numbers {
                 diesel::update(ticket_events::table.find(&r.id)).set(ticket_events::seq.eq(r.seq)).execute(conn)?;
@@ -209,5 +209,5 @@ fn count_visits_pg(c: &mut diesel::pg::PgConnection, new_visits: &[VisitRow]) ->
             }
         })
         .collect();
-    VisitCounts::new(&homes).execute(c).map(drop)
+    VisitCounts::new(&homes)?.execute(c).map(drop)
 }

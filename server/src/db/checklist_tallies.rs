@@ -113,9 +113,8 @@ pub fn of_visits(
     for v in visits {
         let Some(key) = v.checklist_template_id.clone().zip(v.checklist_template_version) else { continue };
         let Some(template) = templates.get(&key) else { continue };
-        let answers: Map<String, Value> = serde_json::from_str(&v.checklist).unwrap_or_default();
         let day = crate::clock::local_day(v.visited_at, &book.latest_for(&v.area_path).timezone);
-        tallies.add(template, grid.unwrap_or(&v.area_path), day, &answers);
+        tallies.add(template, grid.unwrap_or(&v.area_path), day, &v.checklist.0);
     }
     Ok(tallies)
 }

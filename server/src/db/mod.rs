@@ -29,6 +29,7 @@ pub mod seq;
 pub mod store_projection;
 pub mod temperature;
 pub mod tickets;
+pub mod typed;
 pub mod unnest;
 pub mod users;
 

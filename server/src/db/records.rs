@@ -8,24 +8,16 @@ use fieldvisit_sync_protocol::deadline::{EventType, Policy, Projection, Severity
 use fieldvisit_sync_protocol::sync::pull::{HouseholdOut, TicketEventOut, TicketOut, TicketStatus, VisitOut};
 use fieldvisit_sync_protocol::sync::records::{Heating, HouseholdFields, Location, Satisfaction, TemplateRef};
 use fieldvisit_sync_protocol::time::format_utc;
-use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use super::schema::{household_versions, households, ticket_events, tickets, visits};
+use super::typed::{Enum, Json, OptUuidText, UuidText};
 use super::DbConn;
 
-/// Ids are stored as the hyphenated lower-case UUIDs the parsers produced.
+/// Ids are stored as the hyphenated lower-case UUIDs the parsers produced, and a loaded row's ids
+/// were checked by [`UuidText`]: the nil UUID here is unreachable for them.
 pub fn uuid_of(s: &str) -> Uuid {
     Uuid::parse_str(s).unwrap_or_default()
-}
-
-fn json_or_default<T: DeserializeOwned + Default>(s: &str) -> T {
-    serde_json::from_str(s).unwrap_or_default()
-}
-
-/// Parses a snake_case enum stored as text.
-fn enum_of<T: DeserializeOwned>(s: &str) -> Option<T> {
-    serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
 }
 
 // The record rows bind `None` as NULL, not DEFAULT (no column of theirs has another default): each
@@ -34,14 +26,16 @@ fn enum_of<T: DeserializeOwned>(s: &str) -> Option<T> {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = households, treat_none_as_default_value = false)]
 pub struct HouseholdRow {
+    #[diesel(deserialize_as = UuidText)]
     pub id: String,
+    #[diesel(deserialize_as = UuidText)]
     pub area_id: String,
     pub area_path: String,
     pub address: String,
     pub head_name: String,
     pub phone: Option<String>,
-    pub heating: String,
-    pub tags: String,
+    pub heating: Enum<Heating>,
+    pub tags: Json<Vec<String>>,
     pub version: i64,
     pub updated_at: i64,
     pub received_at: i64,
@@ -69,8 +63,8 @@ impl HouseholdRow {
             address: String::new(),
             head_name: String::new(),
             phone: None,
-            heating: String::new(),
-            tags: String::new(),
+            heating: Enum(fields.heating),
+            tags: Json(Vec::new()),
             version: 1,
             updated_at,
             received_at,
@@ -87,8 +81,8 @@ impl HouseholdRow {
             address: self.address.clone(),
             head_name: self.head_name.clone(),
             phone: self.phone.clone(),
-            heating: enum_of(&self.heating).unwrap_or(Heating::Other),
-            tags: json_or_default(&self.tags),
+            heating: self.heating.0,
+            tags: self.tags.0.clone(),
         }
     }
 
@@ -96,8 +90,8 @@ impl HouseholdRow {
         self.address.clone_from(&f.address);
         self.head_name.clone_from(&f.head_name);
         self.phone.clone_from(&f.phone);
-        self.heating = f.heating.as_str().to_owned();
-        self.tags = serde_json::to_string(&f.tags).unwrap_or_else(|_| "[]".into());
+        self.heating = Enum(f.heating);
+        self.tags.0.clone_from(&f.tags);
         self.dedup_key = crate::sync::duplicates::key(&f.address, &f.head_name);
     }
 }
@@ -111,17 +105,21 @@ impl From<&HouseholdRow> for HouseholdOut {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = household_versions, treat_none_as_default_value = false)]
 pub struct HouseholdVersionRow {
+    #[diesel(deserialize_as = UuidText)]
     pub household_id: String,
     pub version: i64,
-    pub fields: String,
+    pub fields: Json<HouseholdFields>,
     pub updated_at: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = visits, treat_none_as_default_value = false)]
 pub struct VisitRow {
+    #[diesel(deserialize_as = UuidText)]
     pub id: String,
+    #[diesel(deserialize_as = UuidText)]
     pub household_id: String,
+    #[diesel(deserialize_as = UuidText)]
     pub area_id: String,
     pub area_path: String,
     pub visited_at: i64,
@@ -129,12 +127,12 @@ pub struct VisitRow {
     pub received_at: i64,
     pub clock_verified: bool,
     pub indoor_temp_c: Option<f64>,
-    pub checklist: String,
+    pub checklist: Json<serde_json::Map<String, serde_json::Value>>,
     pub service_card_given: Option<bool>,
     pub notes: Option<String>,
     pub lat: Option<f64>,
     pub lon: Option<f64>,
-    pub photos: String,
+    pub photos: Json<Vec<String>>,
     pub user_id: String,
     pub device_id: String,
     pub content_hash: String,
@@ -155,11 +153,11 @@ impl From<&VisitRow> for VisitOut {
             received_at: format_utc(r.received_at),
             clock_verified: r.clock_verified,
             indoor_temp_c: r.indoor_temp_c,
-            checklist: json_or_default(&r.checklist),
+            checklist: r.checklist.0.clone(),
             service_card_given: r.service_card_given,
             notes: r.notes.clone(),
             location: r.lat.zip(r.lon).map(|(lat, lon)| Location { lat, lon }),
-            photos: json_or_default(&r.photos),
+            photos: r.photos.0.clone(),
             volunteer_id: r.user_id.clone(),
             device_id: r.device_id.clone(),
             checklist_template: r
@@ -174,29 +172,34 @@ impl From<&VisitRow> for VisitOut {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = tickets, treat_none_as_default_value = false)]
 pub struct TicketRow {
+    #[diesel(deserialize_as = UuidText)]
     pub id: String,
+    #[diesel(deserialize_as = UuidText)]
     pub household_id: String,
+    #[diesel(deserialize_as = OptUuidText)]
     pub visit_id: Option<String>,
+    #[diesel(deserialize_as = UuidText)]
     pub area_id: String,
     pub area_path: String,
     pub category: String,
-    pub severity: String,
+    pub severity: Enum<Severity>,
     pub description: String,
     pub reported_at: i64,
     pub device_reported_at: i64,
     pub received_at: i64,
     pub clock_verified: bool,
     pub resolved_on_the_spot: bool,
-    pub photos: String,
+    pub photos: Json<Vec<String>>,
     pub reporter_id: String,
     pub device_id: String,
     pub content_hash: String,
     pub policy_version: i32,
-    pub status: String,
+    pub status: Enum<TicketStatus>,
     pub stage: String,
+    #[diesel(deserialize_as = OptUuidText)]
     pub team_id: Option<String>,
     pub effective_category: String,
-    pub projection: String,
+    pub projection: Json<Projection>,
     pub current_due_at: Option<i64>,
     pub next_deadline_at: Option<i64>,
     pub closed_at: Option<i64>,
@@ -211,7 +214,7 @@ pub struct TicketRow {
 
 impl TicketRow {
     pub fn severity(&self) -> Severity {
-        enum_of(&self.severity).unwrap_or(Severity::Normal)
+        self.severity.0
     }
 
     /// What the deadline fold needs to know about the ticket itself.
@@ -233,8 +236,8 @@ impl TicketRow {
         }
     }
 
-    pub fn stored_projection(&self) -> Option<Projection> {
-        serde_json::from_str(&self.projection).ok()
+    pub fn stored_projection(&self) -> &Projection {
+        &self.projection.0
     }
 
     /// The wire form, with stage states as of `now` under the ticket's own policy version.
@@ -250,7 +253,7 @@ impl TicketRow {
             reported_at: format_utc(self.reported_at),
             device_reported_at: format_utc(self.device_reported_at),
             received_at: format_utc(self.received_at),
-            status: if self.status == "closed" { TicketStatus::Closed } else { TicketStatus::Open },
+            status: self.status.0,
             team_id: self.team_id.as_deref().map(uuid_of),
             stage: self.stage.clone(),
             policy_version: self.policy_version,
@@ -259,12 +262,10 @@ impl TicketRow {
             overdue_by_s: 0,
             sync_delay_s: fieldvisit_sync_protocol::sync::pull::sync_delay_s(self.reported_at, self.received_at),
             version: self.version,
-            photos: json_or_default(&self.photos),
+            photos: self.photos.0.clone(),
             resolved_on_the_spot: self.resolved_on_the_spot,
         };
-        if let Some(p) = self.stored_projection() {
-            out.apply_projection(&p.at(policy, now));
-        }
+        out.apply_projection(&self.projection.0.clone().at(policy, now));
         out
     }
 }
@@ -272,18 +273,21 @@ impl TicketRow {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = ticket_events, treat_none_as_default_value = false)]
 pub struct EventRow {
+    #[diesel(deserialize_as = UuidText)]
     pub id: String,
+    #[diesel(deserialize_as = UuidText)]
     pub ticket_id: String,
     pub area_path: String,
-    pub event_type: String,
+    pub event_type: Enum<EventType>,
     pub occurred_at: i64,
     pub device_occurred_at: i64,
     pub received_at: i64,
     pub clock_verified: bool,
     pub category: Option<String>,
+    #[diesel(deserialize_as = OptUuidText)]
     pub team_id: Option<String>,
     pub note: Option<String>,
-    pub satisfaction: Option<String>,
+    pub satisfaction: Option<Enum<Satisfaction>>,
     pub user_id: String,
     pub device_id: String,
     pub content_hash: String,
@@ -294,7 +298,7 @@ pub struct EventRow {
 
 impl EventRow {
     pub fn event_type(&self) -> EventType {
-        enum_of(&self.event_type).unwrap_or(EventType::Comment)
+        self.event_type.0
     }
 
     pub fn fold_event(&self) -> fieldvisit_sync_protocol::deadline::FoldEvent {
@@ -307,7 +311,7 @@ impl EventRow {
             author: fieldvisit_sync_protocol::deadline::Author::of(fieldvisit_sync_protocol::org::Role::parse(
                 &self.author_role,
             )),
-            satisfaction: self.satisfaction.as_deref().and_then(enum_of::<Satisfaction>),
+            satisfaction: self.satisfaction.map(|s| s.0),
         }
     }
 }
@@ -325,7 +329,7 @@ impl From<&EventRow> for TicketEventOut {
             category: r.category.clone(),
             team_id: r.team_id.as_deref().map(uuid_of),
             note: r.note.clone(),
-            satisfaction: r.satisfaction.as_deref().and_then(enum_of::<Satisfaction>),
+            satisfaction: r.satisfaction.map(|s| s.0),
             user_id: r.user_id.clone(),
             device_id: r.device_id.clone(),
         }
@@ -412,7 +416,7 @@ fn insert_version(conn: &mut DbConn, row: &HouseholdRow) -> QueryResult<()> {
     let v = HouseholdVersionRow {
         household_id: row.id.clone(),
         version: row.version,
-        fields: serde_json::to_string(&row.fields()).unwrap_or_else(|_| "{}".into()),
+        fields: Json(row.fields()),
         updated_at: row.updated_at,
     };
     diesel::insert_into(household_versions::table).values(&v).execute(conn)?;

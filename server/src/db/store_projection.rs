@@ -9,7 +9,11 @@ use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, HasSqlType, Nullable, Text};
 use diesel::{QueryResult, RunQueryDsl};
 
+use fieldvisit_sync_protocol::deadline::Projection;
+use fieldvisit_sync_protocol::sync::pull::TicketStatus;
+
 use super::records::TicketRow;
+use super::typed::{Enum, Json};
 
 /// Stores `row`'s projection columns, version and `seq` on its ticket.
 pub struct StoreProjection<'a>(pub &'a TicketRow);
@@ -23,6 +27,8 @@ impl<DB> QueryFragment<DB> for StoreProjection<'_>
 where
     DB: Backend + HasSqlType<Text> + HasSqlType<BigInt>,
     String: ToSql<Text, DB>,
+    Enum<TicketStatus>: ToSql<Text, DB>,
+    Json<Projection>: ToSql<Text, DB>,
     Option<String>: ToSql<Nullable<Text>, DB>,
     i64: ToSql<BigInt, DB>,
     Option<i64>: ToSql<Nullable<BigInt>, DB>,

@@ -57,7 +57,7 @@ fn shift(conn: &mut DbConn, visits: &[VisitRow], by: i64) -> QueryResult<()> {
             .into_iter()
             .map(|((area_path, day, tenths), visits)| super::batch::TallyRow { area_path, day, tenths, visits })
             .collect();
-        return super::batch::TemperatureTallyAdd::new(&rows).execute(c).map(drop);
+        return super::batch::TemperatureTallyAdd::new(&rows)?.execute(c).map(drop);
     }
     let rows: Vec<_> = tally.into_iter().map(|((area_path, day, tenths), n)| row(area_path, day, tenths, n)).collect();
     for chunk in rows.chunks(500) {
@@ -132,7 +132,7 @@ pub fn replace(conn: &mut DbConn, tally: Tally) -> QueryResult<()> {
             .into_iter()
             .map(|((area_path, day, tenths), visits)| super::batch::TallyRow { area_path, day, tenths, visits })
             .collect();
-        return super::batch::TemperatureTallyAdd::new(&rows).execute(c).map(drop);
+        return super::batch::TemperatureTallyAdd::new(&rows)?.execute(c).map(drop);
     }
     let rows: Vec<_> = tally.into_iter().map(|((area_path, day, tenths), n)| row(area_path, day, tenths, n)).collect();
     for chunk in rows.chunks(500) {

@@ -5,6 +5,59 @@
 //! parameters, about a fifth of the PostgreSQL server's time under the push benchmark, plus a
 //! second round trip for the unnamed prepare.
 
+use super::typed::{Document, Enum, Json, Named};
+
+/// A row field as the value its column's array holds: typed columns (`Enum`, `Json`) become the
+/// text they are stored as, plain values stay as they are.
+pub trait ToColumn {
+    type Column;
+    fn to_column(&self) -> diesel::QueryResult<Self::Column>;
+}
+
+macro_rules! as_is {
+    ($($t:ty),*) => {$(
+        impl ToColumn for $t {
+            type Column = $t;
+            fn to_column(&self) -> diesel::QueryResult<$t> {
+                Ok(self.clone())
+            }
+        }
+    )*};
+}
+as_is!(String, Option<String>, i64, Option<i64>, i32, Option<i32>, bool, Option<bool>, Option<f64>);
+
+impl<T: Named> ToColumn for Enum<T> {
+    type Column = String;
+    fn to_column(&self) -> diesel::QueryResult<String> {
+        Ok(self.0.name().to_owned())
+    }
+}
+
+impl<T: Named> ToColumn for Option<Enum<T>> {
+    type Column = Option<String>;
+    fn to_column(&self) -> diesel::QueryResult<Option<String>> {
+        Ok(self.map(|e| e.0.name().to_owned()))
+    }
+}
+
+fn json_text<T: Document>(value: &T) -> diesel::QueryResult<String> {
+    serde_json::to_string(value).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
+}
+
+impl<T: Document> ToColumn for Json<T> {
+    type Column = String;
+    fn to_column(&self) -> diesel::QueryResult<String> {
+        json_text(&self.0)
+    }
+}
+
+impl<T: Document> ToColumn for Option<Json<T>> {
+    type Column = Option<String>;
+    fn to_column(&self) -> diesel::QueryResult<Option<String>> {
+        self.as_ref().map(|j| json_text(&j.0)).transpose()
+    }
+}
+
 /// The Rust type, diesel SQL type and PostgreSQL array element type of an unnest column kind.
 #[doc(hidden)]
 #[macro_export]
@@ -51,8 +104,14 @@ macro_rules! unnest_statement {
         }
 
         impl $name {
-            pub fn new<'r>(rows: impl IntoIterator<Item = &'r $row> + Clone) -> Self {
-                Self { $($field: rows.clone().into_iter().map(|r| r.$field.clone()).collect()),+ }
+            pub fn new<'r>(rows: impl IntoIterator<Item = &'r $row> + Clone) -> diesel::QueryResult<Self> {
+                Ok(Self {
+                    $($field: rows
+                        .clone()
+                        .into_iter()
+                        .map(|r| $crate::db::unnest::ToColumn::to_column(&r.$field))
+                        .collect::<diesel::QueryResult<_>>()?),+
+                })
             }
         }
 

@@ -144,19 +144,11 @@ pub fn sweep_batch(conn: &mut DbConn, now: Millis, book: &PolicyBook) -> Result<
         let Some(row) = rows.get(id) else { continue };
         let policy = book.version(row.policy_version);
         let fired = fired.remove(id).unwrap_or_default();
-        let next = match row.stored_projection() {
-            Some(p) => {
-                let p = p.at(policy, now);
-                let schedule = deadline::schedule(policy, &row.facts(), &p);
-                let due = deadline::due(&schedule, now, |a| fired.contains(&alerts::key_of(a)));
-                new.extend(due.fire.iter().map(|a| NewAlert::of(id, &row.area_path, row.team_id.as_deref(), a, now)));
-                due.next_at
-            }
-            None => {
-                tracing::error!(ticket.id = %id, "tracker: stored projection unreadable; ticket skipped");
-                None
-            }
-        };
+        let p = row.stored_projection().clone().at(policy, now);
+        let schedule = deadline::schedule(policy, &row.facts(), &p);
+        let due = deadline::due(&schedule, now, |a| fired.contains(&alerts::key_of(a)));
+        new.extend(due.fire.iter().map(|a| NewAlert::of(id, &row.area_path, row.team_id.as_deref(), a, now)));
+        let next = due.next_at;
         diesel::update(tickets::table.find(id)).set(tickets::next_deadline_at.eq(next)).execute(conn)?;
     }
     let inserted = alerts::insert_new(conn, &new)?;

@@ -5,20 +5,22 @@
 use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
-use fieldvisit_sync_protocol::checklist;
-use fieldvisit_sync_protocol::deadline::{self, AlertKind, EventType, FoldEvent, Projection, ScheduledAlert, Stage};
+use fieldvisit_sync_protocol::checklist::{self, Template};
+use fieldvisit_sync_protocol::deadline::{
+    self, AlertKind, EventType, FoldEvent, Projection, ScheduledAlert, Stage, TicketFacts,
+};
 use fieldvisit_sync_protocol::sync::clock::ClockCheck;
 use fieldvisit_sync_protocol::sync::merge::merge_household;
-use fieldvisit_sync_protocol::sync::pull::{HouseholdOut, TicketEventOut, VisitOut};
+use fieldvisit_sync_protocol::sync::pull::{HouseholdOut, TicketEventOut, TicketStatus, VisitOut};
 use fieldvisit_sync_protocol::sync::push::{PushRequest, PushResponse, RecordError, RecordResult, RecordType};
-use fieldvisit_sync_protocol::sync::records::DeviceStamp;
+use fieldvisit_sync_protocol::sync::records::{DeviceStamp, HouseholdIn, TicketEventIn, TicketIn, VisitIn};
 use fieldvisit_sync_protocol::time::Millis;
 use serde_json::Value;
 
 use crate::auth::authz::EventRefusal;
 use crate::auth::Principal;
 use crate::db::alerts::{self, AlertKey, NewAlert};
-use crate::db::areas::TeamRow;
+use crate::db::areas::{AreaRow, TeamRow};
 use crate::db::checklist_tallies::Tallies;
 use crate::db::checklists;
 use crate::db::duplicates;
@@ -26,9 +28,10 @@ use crate::db::policies::PolicyBook;
 use crate::db::records::{self, EventRow, HouseholdRow, TicketRow, VisitRow};
 use crate::db::schema::{record_photos, removals, sync_batches, ticket_events};
 use crate::db::seq::SeqAlloc;
+use crate::db::typed::{Enum, Json};
 use crate::db::{areas, batch, scope, DbConn};
 use crate::error::ApiError;
-use crate::sync::parsed::Parsed;
+use crate::sync::parsed::{Hashed, Parsed};
 
 /// One authenticated push: its envelope, and its records parsed and hashed (`parsed`).
 pub struct Job {
@@ -100,6 +103,11 @@ pub fn apply(
     Ok(response)
 }
 
+/// The ids (as stored) a batch's records of one type name through `id`.
+fn ids_of<R>(parsed: &[Hashed<R>], id: impl Fn(&R) -> uuid::Uuid) -> Vec<String> {
+    parsed.iter().map(|p| id(&p.record).to_string()).collect()
+}
+
 fn to_json<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
@@ -144,16 +152,6 @@ impl Run<'_, '_> {
         self.record(RecordResult::rejected(t, id, RecordError::at(code, message, field)));
     }
 
-    /// Corrects a device time; a time still in the future is refused with its field.
-    fn corrected(&self, raw: Millis, stamp: &DeviceStamp) -> Result<(Millis, bool), ()> {
-        let c = self.clock.correct(raw, stamp);
-        if self.clock.in_future(c.at) {
-            Err(())
-        } else {
-            Ok((c.at, c.verified))
-        }
-    }
-
     fn households(&mut self) -> Result<(), ApiError> {
         const T: RecordType = RecordType::Household;
         let job = self.job;
@@ -164,10 +162,10 @@ impl Run<'_, '_> {
         let areas = areas::by_ids(self.conn, &area_ids)?;
         for &(i, ref h) in parsed {
             self.at = i;
-            let id = h.id.to_string();
-            let path = T.path(i);
-            let Ok((updated_at, _)) = self.corrected(h.updated_at, &DeviceStamp::default()) else {
-                self.reject(T, id, "timestamp_in_future", "updated_at is in the future", format!("{path}.updated_at"));
+            let (id, path) = (h.id.to_string(), T.path(i));
+            let never = DeviceStamp::default();
+            let Some((updated_at, _)) = self.corrected_or_reject(T, &id, &path, "updated_at", h.updated_at, &never)
+            else {
                 continue;
             };
             let Some(area) = areas.get(&h.area_id.to_string()) else {
@@ -178,82 +176,146 @@ impl Run<'_, '_> {
                 self.reject(T, id, "out_of_scope", "the household is outside your area", format!("{path}.area_id"));
                 continue;
             }
-            let result = match existing.get(&id) {
+            let field = format!("{path}.base_version");
+            let row = match existing.get(&id) {
                 None if h.base_version != 0 => {
-                    self.reject(
-                        T,
-                        id,
-                        "unknown_household",
-                        "base_version names a household the server does not have",
-                        format!("{path}.base_version"),
-                    );
+                    let msg = "base_version names a household the server does not have";
+                    self.reject(T, id, "unknown_household", msg, field);
                     continue;
-                }
-                None => {
-                    let seq = self.seq.next(self.conn)?;
-                    let times = (updated_at, self.job.received_at);
-                    let by = self.who().user_id.clone();
-                    let row = HouseholdRow::first(id.clone(), (&area.id, &area.path), &h.fields, times, by, seq);
-                    // Applied either way (contract 1.1); a match in the grid comes back as a hint.
-                    let twin = match &row.dedup_key {
-                        Some(key) => duplicates::match_in_grid(self.conn, &area.id, key, &id)?,
-                        None => None,
-                    };
-                    records::insert_household(self.conn, &row)?;
-                    existing.insert(id.clone(), row);
-                    match twin {
-                        Some(of) => RecordResult::possible_duplicate(T, id, of),
-                        None => RecordResult::applied(T, id),
-                    }
                 }
                 Some(cur) if h.base_version > cur.version => {
                     let msg = format!("base_version is ahead of the server's version {}", cur.version);
-                    self.reject(T, id, "invalid_field", &msg, format!("{path}.base_version"));
+                    self.reject(T, id, "invalid_field", &msg, field);
                     continue;
                 }
-                Some(cur) => {
-                    let cur = cur.clone();
-                    let current_fields = cur.fields();
-                    let moved = cur.area_id != area.id;
-                    let (fields, conflicting, merged) = if h.base_version == cur.version {
-                        (h.fields.clone(), Vec::new(), false)
-                    } else {
-                        let base = match records::household_version(self.conn, &id, h.base_version.max(1))? {
-                            Some(v) => serde_json::from_str(&v.fields).unwrap_or_else(|_| current_fields.clone()),
-                            None => current_fields.clone(),
-                        };
-                        let m = merge_household(&base, &current_fields, cur.updated_at, &h.fields, updated_at);
-                        (m.fields, m.conflicting_fields.iter().map(|f| (*f).to_owned()).collect(), true)
-                    };
-                    if fields == current_fields && !moved {
-                        if h.fields == current_fields {
-                            RecordResult::duplicate(T, id)
-                        } else {
-                            RecordResult::merged(T, id, to_json(&HouseholdOut::from(&cur)), conflicting)
-                        }
-                    } else {
-                        let mut row = cur;
-                        row.set_fields(&fields);
-                        row.area_id.clone_from(&area.id);
-                        row.area_path.clone_from(&area.path);
-                        row.version += 1;
-                        row.updated_at = row.updated_at.max(updated_at);
-                        row.received_at = self.job.received_at;
-                        row.seq = self.seq.next(self.conn)?;
-                        records::update_household(self.conn, &row)?;
-                        let out = to_json(&HouseholdOut::from(&row));
-                        existing.insert(id.clone(), row);
-                        if merged {
-                            RecordResult::merged(T, id, out, conflicting)
-                        } else {
-                            RecordResult::applied(T, id)
-                        }
-                    }
-                }
+                None => Some(self.new_household(id.clone(), h, area, updated_at)?),
+                Some(cur) => self.edit_household(cur.clone(), h, area, updated_at)?,
             };
-            self.record(result);
+            if let Some(row) = row {
+                existing.insert(id, row);
+            }
         }
         Ok(())
+    }
+
+    /// Stores a household the server does not have yet, answering `applied`, with a hint when
+    /// its grid has one of the same address and head (applied either way, contract 1.1).
+    fn new_household(
+        &mut self,
+        id: String,
+        h: &HouseholdIn,
+        area: &AreaRow,
+        updated_at: Millis,
+    ) -> Result<HouseholdRow, ApiError> {
+        const T: RecordType = RecordType::Household;
+        let seq = self.seq.next(self.conn)?;
+        let (times, by) = ((updated_at, self.job.received_at), self.who().user_id.clone());
+        let row = HouseholdRow::first(id.clone(), (&area.id, &area.path), &h.fields, times, by, seq);
+        let twin = match &row.dedup_key {
+            Some(key) => duplicates::match_in_grid(self.conn, &area.id, key, &id)?,
+            None => None,
+        };
+        records::insert_household(self.conn, &row)?;
+        self.record(match twin {
+            Some(of) => RecordResult::possible_duplicate(T, id, of),
+            None => RecordResult::applied(T, id),
+        });
+        Ok(row)
+    }
+
+    /// Applies an edit of stored household `cur`: as is when made on its current version, else
+    /// merged field by field against the version the phone saw. Returns the new version's row,
+    /// if one was stored.
+    fn edit_household(
+        &mut self,
+        cur: HouseholdRow,
+        h: &HouseholdIn,
+        area: &AreaRow,
+        updated_at: Millis,
+    ) -> Result<Option<HouseholdRow>, ApiError> {
+        const T: RecordType = RecordType::Household;
+        let id = cur.id.clone();
+        let current_fields = cur.fields();
+        let moved = cur.area_id != area.id;
+        let (fields, conflicting, merged) = if h.base_version == cur.version {
+            (h.fields.clone(), Vec::new(), false)
+        } else {
+            let base = match records::household_version(self.conn, &id, h.base_version.max(1))? {
+                Some(v) => v.fields.0,
+                None => current_fields.clone(),
+            };
+            let m = merge_household(&base, &current_fields, cur.updated_at, &h.fields, updated_at);
+            (m.fields, m.conflicting_fields.iter().map(|f| (*f).to_owned()).collect(), true)
+        };
+        if fields == current_fields && !moved {
+            self.record(if h.fields == current_fields {
+                RecordResult::duplicate(T, id)
+            } else {
+                RecordResult::merged(T, id, to_json(&HouseholdOut::from(&cur)), conflicting)
+            });
+            return Ok(None);
+        }
+        let mut row = cur;
+        row.set_fields(&fields);
+        row.area_id.clone_from(&area.id);
+        row.area_path.clone_from(&area.path);
+        row.version += 1;
+        row.updated_at = row.updated_at.max(updated_at);
+        row.received_at = self.job.received_at;
+        row.seq = self.seq.next(self.conn)?;
+        records::update_household(self.conn, &row)?;
+        self.record(if merged {
+            RecordResult::merged(T, id, to_json(&HouseholdOut::from(&row)), conflicting)
+        } else {
+            RecordResult::applied(T, id)
+        });
+        Ok(Some(row))
+    }
+
+    /// Corrects a device time; a time still in the future rejects the record, naming `field`.
+    fn corrected_or_reject(
+        &mut self,
+        t: RecordType,
+        id: &str,
+        path: &str,
+        field: &str,
+        raw: Millis,
+        stamp: &DeviceStamp,
+    ) -> Option<(Millis, bool)> {
+        let c = self.clock.correct(raw, stamp);
+        if self.clock.in_future(c.at) {
+            let (message, field) = (format!("{field} is in the future"), format!("{path}.{field}"));
+            self.reject(t, id, "timestamp_in_future", &message, field);
+            return None;
+        }
+        Some((c.at, c.verified))
+    }
+
+    /// The skeleton of every record type with a content hash: a repeat of a stored record or of
+    /// one earlier in this batch is `duplicate` or `conflict`; any other goes to `row`, which
+    /// checks it (rejecting it with its field) and builds its row. Returns the rows to store.
+    fn each_new<R, Row>(
+        &mut self,
+        t: RecordType,
+        parsed: &[Hashed<R>],
+        stored: &HashMap<String, String>,
+        id_of: impl Fn(&R) -> uuid::Uuid,
+        mut row: impl FnMut(&mut Self, &Hashed<R>, &str, &str) -> Result<Option<Row>, ApiError>,
+    ) -> Result<Vec<Row>, ApiError> {
+        let mut seen: HashMap<String, (&str, &Value)> = HashMap::new();
+        let mut rows = Vec::with_capacity(parsed.len());
+        for p in parsed {
+            self.at = p.at;
+            let (id, path) = (id_of(&p.record).to_string(), t.path(p.at));
+            if self.repeat(t, &id, &p.hash, stored.get(&id), &seen)? {
+                continue;
+            }
+            let Some(r) = row(self, p, &id, &path)? else { continue };
+            rows.push(r);
+            seen.insert(id.clone(), (p.hash.as_str(), &p.canonical));
+            self.record(RecordResult::applied(t, id));
+        }
+        Ok(rows)
     }
 
     /// `duplicate` or `conflict` for an id already stored or already seen in this batch.
@@ -368,10 +430,8 @@ impl Run<'_, '_> {
         const T: RecordType = RecordType::Visit;
         let job = self.job;
         let parsed = &job.parsed.visits;
-        let ids: Vec<String> = parsed.iter().map(|p| p.record.id.to_string()).collect();
-        let stored = records::visit_hashes(self.conn, &ids)?;
-        let hh_ids: Vec<String> = parsed.iter().map(|p| p.record.household_id.to_string()).collect();
-        let homes = records::households_by_id(self.conn, &hh_ids)?;
+        let stored = records::visit_hashes(self.conn, &ids_of(parsed, |v| v.id))?;
+        let homes = records::households_by_id(self.conn, &ids_of(parsed, |v| v.household_id))?;
         // The template versions the batch names, loaded once for all its visits.
         let mut refs: Vec<(String, i32)> = parsed
             .iter()
@@ -381,65 +441,30 @@ impl Run<'_, '_> {
         refs.sort_unstable();
         refs.dedup();
         let templates = checklists::by_refs(self.conn, &refs)?;
-        let mut seen: HashMap<String, (&str, &Value)> = HashMap::new();
-        let (mut rows, mut photos) = (Vec::new(), Vec::new());
-        let mut tallies = Tallies::default();
-        for p in parsed {
-            let (i, v, hash) = (p.at, &p.record, &p.hash);
-            self.at = i;
-            let (id, path) = (v.id.to_string(), T.path(i));
-            if self.repeat(T, &id, hash, stored.get(&id), &seen)? {
-                continue;
-            }
-            let Some(home) = self.home_of(T, &id, &path, &v.household_id.to_string(), &homes) else { continue };
-            let mut filled_from = None;
-            if let Some(t) = &v.checklist_template {
-                let Some(template) = templates.get(&(t.id.clone(), t.version)) else {
-                    let message = format!("no checklist template {} version {}", t.id, t.version);
-                    self.reject(T, id, "unknown_checklist_template", &message, format!("{path}.checklist_template"));
-                    continue;
+        let (mut photos, mut tallies) = (Vec::new(), Tallies::default());
+        let rows = self.each_new(
+            T,
+            parsed,
+            &stored,
+            |v| v.id,
+            |run, p, id, path| {
+                let v = &p.record;
+                let Some(home) = run.home_of(T, id, path, &v.household_id.to_string(), &homes) else { return Ok(None) };
+                let Ok(filled_from) = run.filled_from(v, id, path, &templates) else { return Ok(None) };
+                let Some((visited_at, verified)) =
+                    run.corrected_or_reject(T, id, path, "visited_at", v.visited_at, &v.stamp)
+                else {
+                    return Ok(None);
                 };
-                if let Err(e) = checklist::check(template, &v.checklist) {
-                    self.reject(T, id, "invalid_checklist", &e.message, format!("{path}.checklist.{}", e.key));
-                    continue;
+                if let Some(template) = filled_from {
+                    let tz = &run.policies.latest_for(&home.area_path).timezone;
+                    tallies.add(template, &home.area_path, crate::clock::local_day(visited_at, tz), &v.checklist);
                 }
-                filled_from = Some(template);
-            }
-            let Ok((visited_at, verified)) = self.corrected(v.visited_at, &v.stamp) else {
-                self.reject(T, id, "timestamp_in_future", "visited_at is in the future", format!("{path}.visited_at"));
-                continue;
-            };
-            if let Some(template) = filled_from {
-                let tz = &self.policies.latest_for(&home.area_path).timezone;
-                tallies.add(template, &home.area_path, crate::clock::local_day(visited_at, tz), &v.checklist);
-            }
-            photos.extend(self.photo_rows(T, &id, &home.area_path, &v.photos));
-            rows.push(VisitRow {
-                id: id.clone(),
-                household_id: home.id.clone(),
-                area_id: home.area_id.clone(),
-                area_path: home.area_path.clone(),
-                visited_at,
-                device_visited_at: v.visited_at,
-                received_at: self.job.received_at,
-                clock_verified: verified,
-                indoor_temp_c: v.indoor_temp_c,
-                checklist: Value::Object(v.checklist.clone()).to_string(),
-                service_card_given: v.service_card_given,
-                notes: v.notes.clone(),
-                lat: v.location.map(|l| l.lat),
-                lon: v.location.map(|l| l.lon),
-                photos: to_json(&v.photos).to_string(),
-                user_id: self.who().user_id.clone(),
-                device_id: self.who().device_id.clone(),
-                content_hash: hash.clone(),
-                seq: self.seq.next(self.conn)?,
-                checklist_template_id: v.checklist_template.as_ref().map(|t| t.id.clone()),
-                checklist_template_version: v.checklist_template.as_ref().map(|t| t.version),
-            });
-            seen.insert(id.clone(), (hash.as_str(), &p.canonical));
-            self.record(RecordResult::applied(T, id));
-        }
+                photos.extend(run.photo_rows(T, id, &home.area_path, &v.photos));
+                let seq = run.seq.next(run.conn)?;
+                Ok(Some(run.visit_row(p, id, home, (visited_at, verified), seq)))
+            },
+        )?;
         batch::insert_visits(self.conn, &rows)?;
         batch::count_visits(self.conn, &rows)?;
         tallies.store(self.conn)?;
@@ -447,82 +472,103 @@ impl Run<'_, '_> {
         self.insert_photos(photos)
     }
 
+    /// The template visit `v` was filled from, with its answers checked against it: `Ok(None)`
+    /// when it names none, `Err(())` when it was rejected here (no such template, or answers the
+    /// template does not allow).
+    fn filled_from<'t>(
+        &mut self,
+        v: &VisitIn,
+        id: &str,
+        path: &str,
+        templates: &'t HashMap<(String, i32), Template>,
+    ) -> Result<Option<&'t Template>, ()> {
+        const T: RecordType = RecordType::Visit;
+        let Some(t) = &v.checklist_template else { return Ok(None) };
+        let Some(template) = templates.get(&(t.id.clone(), t.version)) else {
+            let message = format!("no checklist template {} version {}", t.id, t.version);
+            self.reject(T, id, "unknown_checklist_template", &message, format!("{path}.checklist_template"));
+            return Err(());
+        };
+        if let Err(e) = checklist::check(template, &v.checklist) {
+            self.reject(T, id, "invalid_checklist", &e.message, format!("{path}.checklist.{}", e.key));
+            return Err(());
+        }
+        Ok(Some(template))
+    }
+
+    /// The row of an accepted visit to `home`, at its corrected time.
+    fn visit_row(
+        &self,
+        p: &Hashed<VisitIn>,
+        id: &str,
+        home: &HouseholdRow,
+        (visited_at, verified): (Millis, bool),
+        seq: i64,
+    ) -> VisitRow {
+        let v = &p.record;
+        VisitRow {
+            id: id.to_owned(),
+            household_id: home.id.clone(),
+            area_id: home.area_id.clone(),
+            area_path: home.area_path.clone(),
+            visited_at,
+            device_visited_at: v.visited_at,
+            received_at: self.job.received_at,
+            clock_verified: verified,
+            indoor_temp_c: v.indoor_temp_c,
+            checklist: Json(v.checklist.clone()),
+            service_card_given: v.service_card_given,
+            notes: v.notes.clone(),
+            lat: v.location.map(|l| l.lat),
+            lon: v.location.map(|l| l.lon),
+            photos: Json(v.photos.clone()),
+            user_id: self.who().user_id.clone(),
+            device_id: self.who().device_id.clone(),
+            content_hash: p.hash.clone(),
+            seq,
+            checklist_template_id: v.checklist_template.as_ref().map(|t| t.id.clone()),
+            checklist_template_version: v.checklist_template.as_ref().map(|t| t.version),
+        }
+    }
+
     fn tickets(&mut self) -> Result<(), ApiError> {
         const T: RecordType = RecordType::Ticket;
         let job = self.job;
         let parsed = &job.parsed.tickets;
-        let ids: Vec<String> = parsed.iter().map(|p| p.record.id.to_string()).collect();
-        let stored: HashMap<String, String> =
-            records::tickets_by_id(self.conn, &ids)?.into_iter().map(|(k, v)| (k, v.content_hash)).collect();
-        let hh_ids: Vec<String> = parsed.iter().map(|p| p.record.household_id.to_string()).collect();
-        let homes = records::households_by_id(self.conn, &hh_ids)?;
+        let stored: HashMap<String, String> = records::tickets_by_id(self.conn, &ids_of(parsed, |t| t.id))?
+            .into_iter()
+            .map(|(k, v)| (k, v.content_hash))
+            .collect();
+        let homes = records::households_by_id(self.conn, &ids_of(parsed, |t| t.household_id))?;
         let visit_ids: Vec<String> = parsed.iter().filter_map(|p| p.record.visit_id.map(|v| v.to_string())).collect();
         let known_visits: HashSet<String> = records::visit_hashes(self.conn, &visit_ids)?.into_keys().collect();
-        let mut seen: HashMap<String, (&str, &Value)> = HashMap::new();
-        let (mut rows, mut photos, mut alerts_due) = (Vec::new(), Vec::new(), Vec::new());
-        for p in parsed {
-            let (i, t, hash) = (p.at, &p.record, &p.hash);
-            self.at = i;
-            let (id, path) = (t.id.to_string(), T.path(i));
-            if self.repeat(T, &id, hash, stored.get(&id), &seen)? {
-                continue;
-            }
-            let Some(home) = self.home_of(T, &id, &path, &t.household_id.to_string(), &homes) else { continue };
-            if let Some(v) = t.visit_id.filter(|v| !known_visits.contains(&v.to_string())) {
-                self.reject(T, id, "unknown_visit", &format!("no such visit {v}"), format!("{path}.visit_id"));
-                continue;
-            }
-            let Ok((reported_at, verified)) = self.corrected(t.reported_at, &t.stamp) else {
-                self.reject(
-                    T,
-                    id,
-                    "timestamp_in_future",
-                    "reported_at is in the future",
-                    format!("{path}.reported_at"),
-                );
-                continue;
-            };
-            let policy = self.policies.in_force_at(&home.area_path, reported_at);
-            let mut row = TicketRow {
-                id: id.clone(),
-                household_id: home.id.clone(),
-                visit_id: t.visit_id.map(|v| v.to_string()),
-                area_id: home.area_id.clone(),
-                area_path: home.area_path.clone(),
-                category: t.category.clone(),
-                severity: t.severity.as_str().to_owned(),
-                description: t.description.clone(),
-                reported_at,
-                device_reported_at: t.reported_at,
-                received_at: self.job.received_at,
-                clock_verified: verified,
-                resolved_on_the_spot: t.resolved_on_the_spot,
-                photos: to_json(&t.photos).to_string(),
-                reporter_id: self.who().user_id.clone(),
-                device_id: self.who().device_id.clone(),
-                content_hash: hash.clone(),
-                policy_version: policy.version,
-                status: String::new(),
-                stage: String::new(),
-                team_id: None,
-                effective_category: t.category.clone(),
-                projection: String::new(),
-                current_due_at: None,
-                next_deadline_at: None,
-                closed_at: None,
-                last_event_received_at: None,
-                version: 1,
-                seq: self.seq.next(self.conn)?,
-                stage_times: String::new(),
-                latest_satisfaction: None,
-            };
-            let (_, due) = set_projection(&mut row, policy, &[], self.job.received_at, &HashSet::new());
-            alerts_due.extend(due);
-            photos.extend(self.photo_rows(T, &id, &home.area_path, &t.photos));
-            rows.push(row);
-            seen.insert(id.clone(), (hash.as_str(), &p.canonical));
-            self.record(RecordResult::applied(T, id));
-        }
+        let (mut photos, mut alerts_due) = (Vec::new(), Vec::new());
+        let rows = self.each_new(
+            T,
+            parsed,
+            &stored,
+            |t| t.id,
+            |run, p, id, path| {
+                let t = &p.record;
+                let Some(home) = run.home_of(T, id, path, &t.household_id.to_string(), &homes) else { return Ok(None) };
+                if let Some(v) = t.visit_id.filter(|v| !known_visits.contains(&v.to_string())) {
+                    run.reject(T, id, "unknown_visit", &format!("no such visit {v}"), format!("{path}.visit_id"));
+                    return Ok(None);
+                }
+                let Some((reported_at, verified)) =
+                    run.corrected_or_reject(T, id, path, "reported_at", t.reported_at, &t.stamp)
+                else {
+                    return Ok(None);
+                };
+                let policy = run.policies.in_force_at(&home.area_path, reported_at);
+                let seq = run.seq.next(run.conn)?;
+                let fresh = NewTicket { id, record: t, hash: &p.hash, home, reported_at, verified, seq };
+                let (row, due) = fresh.row(run.who(), policy, run.job.received_at);
+                alerts_due.extend(due);
+                photos.extend(run.photo_rows(T, id, &home.area_path, &t.photos));
+                Ok(Some(row))
+            },
+        )?;
         batch::insert_tickets(self.conn, &rows)?;
         alerts::insert_new(self.conn, &alerts_due)?;
         self.insert_photos(photos)
@@ -532,104 +578,112 @@ impl Run<'_, '_> {
         const T: RecordType = RecordType::TicketEvent;
         let job = self.job;
         let parsed = &job.parsed.events;
-        let ids: Vec<String> = parsed.iter().map(|p| p.record.id.to_string()).collect();
-        let stored = records::event_hashes(self.conn, &ids)?;
-        let ticket_ids: Vec<String> = parsed.iter().map(|p| p.record.ticket_id.to_string()).collect();
-        let tickets_by_id = records::tickets_by_id(self.conn, &ticket_ids)?;
+        let stored = records::event_hashes(self.conn, &ids_of(parsed, |e| e.id))?;
+        let tickets_by_id = records::tickets_by_id(self.conn, &ids_of(parsed, |e| e.ticket_id))?;
         let team_ids: Vec<String> = parsed.iter().filter_map(|p| p.record.team_id.map(|t| t.to_string())).collect();
         let teams = areas::teams_by_ids(self.conn, &team_ids)?;
-        let mut seen: HashMap<String, (&str, &Value)> = HashMap::new();
-        let mut rows = Vec::new();
         let mut touched: Vec<String> = Vec::new();
-        for p in parsed {
-            let (i, e, hash) = (p.at, &p.record, &p.hash);
-            self.at = i;
-            let (id, path) = (e.id.to_string(), T.path(i));
-            if self.repeat(T, &id, hash, stored.get(&id), &seen)? {
-                continue;
-            }
-            let Some(ticket) = tickets_by_id.get(&e.ticket_id.to_string()) else {
-                self.reject(T, id, "unknown_ticket", "no such ticket", format!("{path}.ticket_id"));
-                continue;
-            };
-            match self.who().may_write_event(e.event_type, &ticket.access()) {
-                Ok(()) => {}
-                Err(EventRefusal::OutOfScope) => {
-                    self.reject(T, id, "out_of_scope", "the ticket is outside your area", format!("{path}.ticket_id"));
-                    continue;
+        let rows = self.each_new(
+            T,
+            parsed,
+            &stored,
+            |e| e.id,
+            |run, p, id, path| {
+                let e = &p.record;
+                let Some(ticket) = tickets_by_id.get(&e.ticket_id.to_string()) else {
+                    run.reject(T, id, "unknown_ticket", "no such ticket", format!("{path}.ticket_id"));
+                    return Ok(None);
+                };
+                if !run.may_add(e, id, path, ticket, &teams) {
+                    return Ok(None);
                 }
-                Err(EventRefusal::Forbidden) => {
-                    let msg = format!(
-                        "a {} may not add {} events to this ticket",
-                        self.who().role.as_str(),
-                        e.event_type.as_str()
-                    );
-                    self.reject(T, id, "forbidden", &msg, format!("{path}.type"));
-                    continue;
+                let Some((occurred_at, verified)) =
+                    run.corrected_or_reject(T, id, path, "occurred_at", e.occurred_at, &e.stamp)
+                else {
+                    return Ok(None);
+                };
+                if occurred_at < ticket.reported_at {
+                    let msg = "the event happened before its ticket was reported";
+                    run.reject(T, id, "event_before_report", msg, format!("{path}.occurred_at"));
+                    return Ok(None);
                 }
-            }
-            let team = match e.team_id {
-                None => None,
-                Some(t) => match teams.get(&t.to_string()) {
-                    Some(row) => Some(row),
-                    None => {
-                        self.reject(T, id, "unknown_team", &format!("no such team {t}"), format!("{path}.team_id"));
-                        continue;
-                    }
-                },
-            };
-            if e.event_type == EventType::Dispatched && team.is_some_and(|team| !self.serves(team, ticket)) {
-                let msg = "the team neither serves the ticket's area nor lies within your area";
-                self.reject(T, id, "team_out_of_scope", msg, format!("{path}.team_id"));
-                continue;
-            }
-            let Ok((occurred_at, verified)) = self.corrected(e.occurred_at, &e.stamp) else {
-                self.reject(
-                    T,
-                    id,
-                    "timestamp_in_future",
-                    "occurred_at is in the future",
-                    format!("{path}.occurred_at"),
-                );
-                continue;
-            };
-            if occurred_at < ticket.reported_at {
-                self.reject(
-                    T,
-                    id,
-                    "event_before_report",
-                    "the event happened before its ticket was reported",
-                    format!("{path}.occurred_at"),
-                );
-                continue;
-            }
-            rows.push(EventRow {
-                id: id.clone(),
-                ticket_id: ticket.id.clone(),
-                area_path: ticket.area_path.clone(),
-                event_type: e.event_type.as_str().to_owned(),
-                occurred_at,
-                device_occurred_at: e.occurred_at,
-                received_at: self.job.received_at,
-                clock_verified: verified,
-                category: e.category.clone(),
-                team_id: e.team_id.map(|t| t.to_string()),
-                note: e.note.clone(),
-                satisfaction: e.satisfaction.map(|s| s.as_str().to_owned()),
-                user_id: self.who().user_id.clone(),
-                device_id: self.who().device_id.clone(),
-                content_hash: hash.clone(),
-                seq: self.seq.next(self.conn)?,
-                author_role: self.who().role.as_str().to_owned(),
-            });
-            if !touched.contains(&ticket.id) {
-                touched.push(ticket.id.clone());
-            }
-            seen.insert(id.clone(), (hash.as_str(), &p.canonical));
-            self.record(RecordResult::applied(T, id));
-        }
+                if !touched.contains(&ticket.id) {
+                    touched.push(ticket.id.clone());
+                }
+                let seq = run.seq.next(run.conn)?;
+                Ok(Some(run.event_row(p, id, ticket, (occurred_at, verified), seq)))
+            },
+        )?;
         batch::insert_events(self.conn, &rows)?;
         self.refold(&touched, tickets_by_id)
+    }
+
+    /// The row of an accepted event on `ticket`, at its corrected time.
+    fn event_row(
+        &self,
+        p: &Hashed<TicketEventIn>,
+        id: &str,
+        ticket: &TicketRow,
+        (occurred_at, verified): (Millis, bool),
+        seq: i64,
+    ) -> EventRow {
+        let e = &p.record;
+        EventRow {
+            id: id.to_owned(),
+            ticket_id: ticket.id.clone(),
+            area_path: ticket.area_path.clone(),
+            event_type: Enum(e.event_type),
+            occurred_at,
+            device_occurred_at: e.occurred_at,
+            received_at: self.job.received_at,
+            clock_verified: verified,
+            category: e.category.clone(),
+            team_id: e.team_id.map(|t| t.to_string()),
+            note: e.note.clone(),
+            satisfaction: e.satisfaction.map(Enum),
+            user_id: self.who().user_id.clone(),
+            device_id: self.who().device_id.clone(),
+            content_hash: p.hash.clone(),
+            seq,
+            author_role: self.who().role.as_str().to_owned(),
+        }
+    }
+
+    /// Whether the pusher may add event `e` to `ticket` (its role, its scope, the team it names);
+    /// otherwise the event is rejected here with its field.
+    fn may_add(
+        &mut self,
+        e: &TicketEventIn,
+        id: &str,
+        path: &str,
+        ticket: &TicketRow,
+        teams: &HashMap<String, TeamRow>,
+    ) -> bool {
+        const T: RecordType = RecordType::TicketEvent;
+        match self.who().may_write_event(e.event_type, &ticket.access()) {
+            Ok(()) => {}
+            Err(EventRefusal::OutOfScope) => {
+                self.reject(T, id, "out_of_scope", "the ticket is outside your area", format!("{path}.ticket_id"));
+                return false;
+            }
+            Err(EventRefusal::Forbidden) => {
+                let (role, kind) = (self.who().role.as_str(), e.event_type.as_str());
+                let msg = format!("a {role} may not add {kind} events to this ticket");
+                self.reject(T, id, "forbidden", &msg, format!("{path}.type"));
+                return false;
+            }
+        }
+        let Some(t) = e.team_id else { return true };
+        let Some(team) = teams.get(&t.to_string()) else {
+            self.reject(T, id, "unknown_team", &format!("no such team {t}"), format!("{path}.team_id"));
+            return false;
+        };
+        if e.event_type == EventType::Dispatched && !self.serves(team, ticket) {
+            let msg = "the team neither serves the ticket's area nor lies within your area";
+            self.reject(T, id, "team_out_of_scope", msg, format!("{path}.team_id"));
+            return false;
+        }
+        true
     }
 
     /// Whether `team` may be sent to `ticket`: its area holds the ticket's area (a county's
@@ -658,8 +712,8 @@ impl Run<'_, '_> {
             let policy = self.policies.version(row.policy_version);
             let fired = fired.remove(id).unwrap_or_default();
             let events = events.get(id).map_or(&[][..], Vec::as_slice);
-            let (projection, due) = set_projection(&mut row, policy, events, self.job.received_at, &fired);
-            new_alerts.extend(self.retractions(&row, &projection, &fired));
+            let due = set_projection(&mut row, policy, events, self.job.received_at, &fired);
+            new_alerts.extend(self.retractions(&row, &fired));
             new_alerts.extend(due);
             row.version += 1;
             row.last_event_received_at = Some(self.job.received_at);
@@ -701,7 +755,8 @@ impl Run<'_, '_> {
     /// Late-synced events may prove a fired `overdue` wrong (the stage was met in time): a
     /// `retracted` alert for each, stored in this transaction. The unique key makes it once; the
     /// tracker broadcasts it after the commit.
-    fn retractions(&self, row: &TicketRow, p: &Projection, fired: &HashSet<AlertKey>) -> Vec<NewAlert> {
+    fn retractions(&self, row: &TicketRow, fired: &HashSet<AlertKey>) -> Vec<NewAlert> {
+        let p = &row.projection.0;
         let overdue: Vec<(Stage, u32)> =
             fired.iter().filter(|k| k.0 == AlertKind::Overdue).map(|k| (k.1, k.2)).collect();
         let now = self.job.received_at;
@@ -718,7 +773,7 @@ impl Run<'_, '_> {
 }
 
 /// Folds `events` under `policy` and writes the projection and its indexed columns onto `row`.
-/// Returns the projection and the alerts already due at `now` that are not among those `fired`:
+/// Returns the alerts already due at `now` that are not among those `fired`:
 /// a ticket synced after a deadline passed gets its alert in the same commit that stores it, and
 /// `next_deadline_at` points past them, at the first alert still to come.
 pub fn set_projection(
@@ -727,22 +782,94 @@ pub fn set_projection(
     events: &[FoldEvent],
     now: Millis,
     fired: &HashSet<AlertKey>,
-) -> (Projection, Vec<NewAlert>) {
+) -> Vec<NewAlert> {
     let facts = row.facts();
-    let p: Projection = deadline::project(policy, &facts, events, now);
-    let schedule = deadline::schedule(policy, &facts, &p);
+    let p = deadline::project(policy, &facts, events, now);
+    row.latest_satisfaction = crate::reports::latest_satisfaction(events).map(|s| s.as_str().to_owned());
+    store_projection(row, &facts, p, policy, now, fired)
+}
+
+/// Writes `p`, the fold of `row`'s `facts`, and its indexed columns onto `row` (see above).
+fn store_projection(
+    row: &mut TicketRow,
+    facts: &TicketFacts,
+    p: Projection,
+    policy: &deadline::Policy,
+    now: Millis,
+    fired: &HashSet<AlertKey>,
+) -> Vec<NewAlert> {
+    let schedule = deadline::schedule(policy, facts, &p);
     let due = deadline::due(&schedule, now, |a| fired.contains(&alerts::key_of(a)));
-    row.status = if p.closed { "closed" } else { "open" }.to_owned();
+    row.status = Enum(if p.closed { TicketStatus::Closed } else { TicketStatus::Open });
     row.stage = p.stage_label().to_owned();
     row.team_id = p.team_id.map(|t| t.to_string());
     row.effective_category.clone_from(&p.category);
     row.current_due_at = p.current().and_then(|s| s.due_at);
     row.next_deadline_at = due.next_at;
     row.closed_at = if p.closed { p.stages.iter().filter_map(|s| s.completed_at).max() } else { None };
-    row.projection = serde_json::to_string(&p).unwrap_or_default();
     row.stage_times = crate::reports::StageTimes::encode(&p);
-    row.latest_satisfaction = crate::reports::latest_satisfaction(events).map(|s| s.as_str().to_owned());
-    let alerts =
-        due.fire.iter().map(|a| NewAlert::of(&row.id, &row.area_path, row.team_id.as_deref(), a, now)).collect();
-    (p, alerts)
+    row.projection = Json(p);
+    due.fire.iter().map(|a| NewAlert::of(&row.id, &row.area_path, row.team_id.as_deref(), a, now)).collect()
+}
+
+/// A ticket accepted from a push, before it has a row.
+struct NewTicket<'r> {
+    id: &'r str,
+    record: &'r TicketIn,
+    hash: &'r str,
+    home: &'r HouseholdRow,
+    /// The corrected report time, and whether the phone's clock was verified.
+    reported_at: Millis,
+    verified: bool,
+    seq: i64,
+}
+
+impl NewTicket<'_> {
+    /// The ticket's row, folded with no events yet, and the alerts already due at `now`.
+    fn row(self, who: &Principal, policy: &deadline::Policy, now: Millis) -> (TicketRow, Vec<NewAlert>) {
+        let (t, home) = (self.record, self.home);
+        let facts = TicketFacts {
+            reported_at: self.reported_at,
+            severity: t.severity,
+            category: t.category.clone(),
+            resolved_on_the_spot: t.resolved_on_the_spot,
+        };
+        let p = deadline::project(policy, &facts, &[], now);
+        let mut row = TicketRow {
+            id: self.id.to_owned(),
+            household_id: home.id.clone(),
+            visit_id: t.visit_id.map(|v| v.to_string()),
+            area_id: home.area_id.clone(),
+            area_path: home.area_path.clone(),
+            category: t.category.clone(),
+            severity: Enum(t.severity),
+            description: t.description.clone(),
+            reported_at: self.reported_at,
+            device_reported_at: t.reported_at,
+            received_at: now,
+            clock_verified: self.verified,
+            resolved_on_the_spot: t.resolved_on_the_spot,
+            photos: Json(t.photos.clone()),
+            reporter_id: who.user_id.clone(),
+            device_id: who.device_id.clone(),
+            content_hash: self.hash.to_owned(),
+            policy_version: policy.version,
+            // The fold's columns, set from `p` below.
+            status: Enum(TicketStatus::Open),
+            stage: String::new(),
+            team_id: None,
+            effective_category: String::new(),
+            projection: Json(p.clone()),
+            current_due_at: None,
+            next_deadline_at: None,
+            closed_at: None,
+            last_event_received_at: None,
+            version: 1,
+            seq: self.seq,
+            stage_times: String::new(),
+            latest_satisfaction: None,
+        };
+        let due = store_projection(&mut row, &facts, p, policy, now, &HashSet::new());
+        (row, due)
+    }
 }

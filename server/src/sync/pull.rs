@@ -172,6 +172,73 @@ enum Change {
     Removal(Removed),
 }
 
+/// A `removals` row: (seq, record type, record id).
+type RemovalRow = (i64, String, String);
+
+/// How one page is read: whose scope, from where, up to what.
+struct PageRead<'a> {
+    who: &'a Principal,
+    at: Position,
+    /// Rows above the writer's horizon when the read began are not on disk yet.
+    horizon: i64,
+    /// One row more than the limit, to know whether more follow.
+    page: i64,
+    /// The scope's areas when it is read one area at a time; `None`: walk the `seq` index.
+    areas_read: Option<Vec<String>>,
+    /// A handler's team, whose tickets follow them wherever they are.
+    team: Option<String>,
+}
+
+// One query of page `$r`: rows above `$from` matching `$filter`, in `seq` order, at most a page;
+// `$walk` makes SQLite walk the `seq` index; on a first pull, rows from before it began only if
+// `$relevant(since)`. Rows above the horizon are dropped after loading rather than bounded in SQL,
+// where the bound would change SQLite's choice of index; each table's rows up to it are a prefix.
+macro_rules! rows_of {
+    ($conn:expr, $r:expr, $table:ident, $row:ty, $select:expr, $filter:expr, $walk:expr, $relevant:expr, $from:expr) => {{
+        let mut q = $table::table
+            .filter($table::seq.gt($from))
+            .filter($filter)
+            .order($table::seq)
+            .limit($r.page)
+            .select($select)
+            .into_boxed();
+        if $walk {
+            q = q.filter($table::seq.le(i64::MAX));
+        }
+        if let Some(first) = $r.at.first {
+            q = q.filter($table::seq.gt(first.upto).or($relevant(first.since)));
+        }
+        let mut rows = q.load::<$row>($conn)?;
+        rows.retain(|row| row.seq() <= $r.horizon);
+        rows
+    }};
+}
+
+// The table's rows within the caller's area above `$from`, area by area or walking (`PageRead`).
+macro_rules! in_scope {
+    ($conn:expr, $r:expr, $table:ident, $row:ty, $select:expr, $relevant:expr, $from:expr) => {{
+        match &$r.areas_read {
+            None => {
+                let within = scope::within($table::area_path, &$r.who.area_path);
+                rows_of!($conn, $r, $table, $row, $select, within, true, $relevant, $from)
+            }
+            Some(paths) => {
+                let mut rows = Vec::new();
+                for path in paths {
+                    let here = $table::area_path.eq(path);
+                    rows.extend(rows_of!($conn, $r, $table, $row, $select, here, false, $relevant, $from));
+                }
+                rows
+            }
+        }
+    }};
+}
+
+/// Every row counts, on a first pull too.
+fn all(_since: i64) -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 1")
+}
+
 pub fn pull(
     conn: &mut DbConn,
     who: &Principal,
@@ -181,16 +248,80 @@ pub fn pull(
     now: i64,
     horizon: &Horizon,
 ) -> Result<PullResponse, ApiError> {
-    // Without a cursor the scope's state counts, including rows from before the sequence existed
-    // (seq 0), cut to what is still relevant (contract 1.1).
-    // A page must cost what it returns, whatever history the scope holds. Read by `area_path`
-    // range and ordered by `seq`, a scope is sorted whole for every page (SQLite keeps no
-    // statistics and always picks that plan): a full pull then costs the square of the history.
-    // So a scope of few areas (a grid, a community) is read one area at a time, each through its
-    // `(area_path, seq)` index from the cursor on, and the pieces merged; a scope of many areas
-    // walks the `seq` index in order and keeps the rows within it, which reads about its share of
-    // the county's rows per row returned. The bound that is always true (`seq <= i64::MAX`) is
-    // what makes SQLite prefer that index.
+    let r = page_read(conn, who, cursor, limit, policies, now, horizon)?;
+    let after = r.at.after;
+    let hh = in_scope!(
+        conn,
+        r,
+        households,
+        (HouseholdRow, Option<i64>, i64),
+        (HouseholdRow::as_select(), households::last_visited_at, households::visit_count),
+        all,
+        after
+    );
+    let visits_after = r.at.first.map_or(after, |f| after.max(f.visits_from - 1));
+    let relevant = |since: i64| visits::visited_at.ge(since);
+    let vs = in_scope!(conn, r, visits, VisitRow, VisitRow::as_select(), relevant, visits_after);
+    let (mut ts, mut es) = match r.at.first {
+        Some(first) => first_pull_tickets(conn, &r, first)?,
+        None => changed_tickets(conn, &r)?,
+    };
+    ts.sort_by_key(|t| t.seq);
+    es.sort_by_key(|e| e.seq);
+    let page = r.page;
+    let (hh, vs, ts, es) = (merged(hh, page), merged(vs, page), merged(ts, page), merged(es, page));
+    let rm = removed(conn, &r)?;
+    let mut stream = change_stream(hh, vs, ts, es, rm);
+    let has_more = stream.len() as i64 > limit;
+    stream.truncate(limit as usize);
+    let last = stream.last().map_or(after, |(s, _)| *s);
+
+    // Organisation changes ride along (they are few) but only up to the page's last sequence
+    // number, so nothing counted on the next page is sent twice or skipped.
+    let (area_rows, team_rows) = org_changes(conn, who, after, if has_more { last } else { r.horizon })?;
+    let org_last = area_rows.iter().map(|a| a.seq).chain(team_rows.iter().map(|t| t.seq)).max().unwrap_or(0);
+    let last = if has_more { last } else { last.max(org_last) };
+    // The first pull's bounds hold until its last page; from there on, every change counts.
+    let next = Position { after: last, first: r.at.first.filter(|_| has_more) };
+    let mut out = PullResponse {
+        cursor: encode(who, next),
+        has_more,
+        server_time: format_utc(now),
+        households: Vec::new(),
+        visits: Vec::new(),
+        tickets: Vec::new(),
+        ticket_events: Vec::new(),
+        areas: area_rows.into_iter().map(Area::from).collect(),
+        teams: team_rows.into_iter().map(Team::from).collect(),
+        policy: serde_json::to_value(policies.latest_for(&who.area_path)).ok(),
+        removed: Vec::new(),
+        checklist_templates: crate::db::checklists::changed_for(conn, policies.county_of(&who.area_path), after)?,
+    };
+    let outside_homes = fill(&mut out, stream, who, policies, now);
+    add_homes_outside(conn, &mut out, outside_homes)?;
+    Ok(out)
+}
+
+/// Decides how the page is read. Without a cursor the scope's state counts, including rows from
+/// before the sequence existed (seq 0), cut to what is still relevant (contract 1.1).
+///
+/// A page must cost what it returns, whatever history the scope holds. Read by `area_path`
+/// range and ordered by `seq`, a scope is sorted whole for every page (SQLite keeps no
+/// statistics and always picks that plan): a full pull then costs the square of the history.
+/// So a scope of few areas (a grid, a community) is read one area at a time, each through its
+/// `(area_path, seq)` index from the cursor on, and the pieces merged; a scope of many areas
+/// walks the `seq` index in order and keeps the rows within it, which reads about its share of
+/// the county's rows per row returned. The bound that is always true (`seq <= i64::MAX`) is
+/// what makes SQLite prefer that index.
+fn page_read<'a>(
+    conn: &mut DbConn,
+    who: &'a Principal,
+    cursor: Option<&str>,
+    limit: i64,
+    policies: &PolicyBook,
+    now: i64,
+    horizon: &Horizon,
+) -> Result<PageRead<'a>, ApiError> {
     let mut areas_read: Option<Vec<String>> = None;
     if !scope::is_broad(conn, &who.area_path)? {
         let paths: Vec<String> = areas::table
@@ -212,178 +343,121 @@ pub fn pull(
             Position { after: -1, first: Some(FirstPull { upto, since, visits_from }) }
         }
     };
-    let after = at.after;
-    if after > current {
+    if at.after > current {
         return Err(cursor_reset());
     }
-    // Read after the snapshot began (the query above): rows above it are not on disk yet. They are
-    // dropped after loading rather than bounded in SQL, where the bound would change SQLite's
-    // choice of index (see above); each table's rows up to it are a prefix of its page.
-    let horizon = horizon.seq();
-    let team = who.team_id.clone().filter(|_| who.role == Role::Handler);
-    let page = limit + 1;
+    Ok(PageRead {
+        who,
+        at,
+        // Read after the snapshot began (the query above): rows above it are not on disk yet.
+        horizon: horizon.seq(),
+        page: limit + 1,
+        areas_read,
+        team: who.team_id.clone().filter(|_| who.role == Role::Handler),
+    })
+}
 
-    // One query: rows above the cursor matching `$filter`, in `seq` order, at most a page.
-    macro_rules! rows_of {
-        ($table:ident, $row:ty, $select:expr, $filter:expr, $walk:expr, $relevant:expr) => {{
-            rows_of!($table, $row, $select, $filter, $walk, $relevant, after)
-        }};
-        ($table:ident, $row:ty, $select:expr, $filter:expr, $walk:expr, $relevant:expr, $from:expr) => {{
-            let mut q = $table::table
-                .filter($table::seq.gt($from))
-                .filter($filter)
-                .order($table::seq)
-                .limit(page)
-                .select($select)
-                .into_boxed();
-            if $walk {
-                q = q.filter($table::seq.le(i64::MAX));
-            }
-            if let Some(first) = at.first {
-                q = q.filter($table::seq.gt(first.upto).or($relevant(first.since)));
-            }
-            let mut rows = q.load::<$row>(conn)?;
-            rows.retain(|r| r.seq() <= horizon);
-            rows
-        }};
+/// A first pull carries the open tickets and those closed within the visit window. Walking the
+/// scope's tickets for them would read the season's closed ones on every page, so they are found
+/// through `tickets_closed` (few, whatever the history) and their events through
+/// `ticket_events_ticket`; what changed since the pull began comes as on any page.
+fn first_pull_tickets(
+    conn: &mut DbConn,
+    r: &PageRead<'_>,
+    first: FirstPull,
+) -> QueryResult<(Vec<TicketRow>, Vec<EventRow>)> {
+    let (after, page) = (r.at.after, r.page);
+    let since_begun = after.max(first.upto);
+    let mut ts = in_scope!(conn, r, tickets, TicketRow, TicketRow::as_select(), all, since_begun);
+    let mut es = in_scope!(conn, r, ticket_events, EventRow, EventRow::as_select(), all, since_begun);
+    if let Some(t) = &r.team {
+        let of_team = tickets::team_id.eq(t);
+        ts.extend(rows_of!(conn, r, tickets, TicketRow, TicketRow::as_select(), of_team, false, all, since_begun));
+        let team_tickets = tickets::table.filter(tickets::team_id.eq(t.clone())).select(tickets::id);
+        let of_team = ticket_events::ticket_id.eq_any(team_tickets);
+        es.extend(rows_of!(conn, r, ticket_events, EventRow, EventRow::as_select(), of_team, true, all, since_begun));
     }
-    // The table's rows within the caller's area, area by area or walking, as decided above.
-    macro_rules! in_scope {
-        ($table:ident, $row:ty, $select:expr, $relevant:expr) => {{
-            in_scope!($table, $row, $select, $relevant, after)
-        }};
-        ($table:ident, $row:ty, $select:expr, $relevant:expr, $from:expr) => {{
-            match &areas_read {
-                None => {
-                    rows_of!(
-                        $table,
-                        $row,
-                        $select,
-                        scope::within($table::area_path, &who.area_path),
-                        true,
-                        $relevant,
-                        $from
-                    )
-                }
-                Some(paths) => {
-                    let mut rows = Vec::new();
-                    for path in paths {
-                        rows.extend(rows_of!(
-                            $table,
-                            $row,
-                            $select,
-                            $table::area_path.eq(path),
-                            false,
-                            $relevant,
-                            $from
-                        ));
-                    }
-                    rows
-                }
-            }
-        }};
+    if after < first.upto {
+        let kept = kept_tickets(conn, &r.who.area_path, r.team.as_deref(), first.since)?;
+        let ids: Vec<String> =
+            kept.iter().filter(|(s, _)| *s > after && *s <= first.upto).map(|(_, id)| id.clone()).collect();
+        let mut page_rows: Vec<TicketRow> =
+            records::tickets_by_id(conn, &ids[..ids.len().min(page as usize)])?.into_values().collect();
+        page_rows.retain(|t| t.seq > after && t.seq <= first.upto);
+        ts.extend(page_rows);
+        let all_kept: Vec<String> = kept.into_iter().map(|(_, id)| id).collect();
+        let mut events: Vec<EventRow> = crate::load_any_of!(
+            &mut *conn,
+            ticket_events::table
+                .filter(ticket_events::seq.gt(after).and(ticket_events::seq.le(first.upto)))
+                .select(EventRow::as_select()),
+            ticket_events::ticket_id,
+            &all_kept
+        )?;
+        events.sort_by_key(|e| e.seq);
+        events.truncate(page as usize);
+        es.extend(events);
     }
-    let all = |_since: i64| diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 1");
-    let hh = in_scope!(
-        households,
-        (HouseholdRow, Option<i64>, i64),
-        (HouseholdRow::as_select(), households::last_visited_at, households::visit_count),
-        all
-    );
-    let visits_after = at.first.map_or(after, |f| after.max(f.visits_from - 1));
-    let vs =
-        in_scope!(visits, VisitRow, VisitRow::as_select(), |since: i64| visits::visited_at.ge(since), visits_after);
-    let (mut ts, mut es) = match at.first {
-        // A first pull carries the open tickets and those closed within the visit window. Walking
-        // the scope's tickets for them would read the season's closed ones on every page, so
-        // they are found through `tickets_closed` (few, whatever the history) and their events
-        // through `ticket_events_ticket`; what changed since the pull began comes as on any page.
-        Some(first) => {
-            let since_begun = after.max(first.upto);
-            let mut ts = in_scope!(tickets, TicketRow, TicketRow::as_select(), all, since_begun);
-            let mut es = in_scope!(ticket_events, EventRow, EventRow::as_select(), all, since_begun);
-            if let Some(t) = &team {
-                ts.extend(rows_of!(
-                    tickets,
-                    TicketRow,
-                    TicketRow::as_select(),
-                    tickets::team_id.eq(t),
-                    false,
-                    all,
-                    since_begun
-                ));
-                let team_tickets = tickets::table.filter(tickets::team_id.eq(t.clone())).select(tickets::id);
-                let of_team = ticket_events::ticket_id.eq_any(team_tickets);
-                es.extend(rows_of!(ticket_events, EventRow, EventRow::as_select(), of_team, true, all, since_begun));
-            }
-            if after < first.upto {
-                let kept = kept_tickets(conn, &who.area_path, team.as_deref(), first.since)?;
-                let ids: Vec<String> =
-                    kept.iter().filter(|(s, _)| *s > after && *s <= first.upto).map(|(_, id)| id.clone()).collect();
-                let mut page_rows: Vec<TicketRow> =
-                    records::tickets_by_id(conn, &ids[..ids.len().min(page as usize)])?.into_values().collect();
-                page_rows.retain(|r| r.seq > after && r.seq <= first.upto);
-                ts.extend(page_rows);
-                let all_kept: Vec<String> = kept.into_iter().map(|(_, id)| id).collect();
-                let mut events: Vec<EventRow> = crate::load_any_of!(
-                    &mut *conn,
-                    ticket_events::table
-                        .filter(ticket_events::seq.gt(after).and(ticket_events::seq.le(first.upto)))
-                        .select(EventRow::as_select()),
-                    ticket_events::ticket_id,
-                    &all_kept
-                )?;
-                events.sort_by_key(|e| e.seq);
-                events.truncate(page as usize);
-                es.extend(events);
-            }
-            ts.retain(|r| r.seq <= horizon);
-            es.retain(|r| r.seq <= horizon);
-            (ts, es)
-        }
-        None => {
-            let mut ts = in_scope!(tickets, TicketRow, TicketRow::as_select(), all);
-            let mut es = in_scope!(ticket_events, EventRow, EventRow::as_select(), all);
-            if let Some(t) = &team {
-                // A handler also follows the team's tickets wherever they are: through `(team_id, seq)`,
-                // and their events by walking the `seq` index with the team's tickets as a subquery (never
-                // every ticket id of the team loaded per page).
-                ts.extend(rows_of!(tickets, TicketRow, TicketRow::as_select(), tickets::team_id.eq(t), false, all));
-                let team_tickets = tickets::table.filter(tickets::team_id.eq(t.clone())).select(tickets::id);
-                let of_team = ticket_events::ticket_id.eq_any(team_tickets);
-                es.extend(rows_of!(ticket_events, EventRow, EventRow::as_select(), of_team, true, all));
-            }
-            (ts, es)
-        }
-    };
-    ts.sort_by_key(|r| r.seq);
-    es.sort_by_key(|r| r.seq);
-    let (hh, vs, ts, es) = (merged(hh, page), merged(vs, page), merged(ts, page), merged(es, page));
-    let mut rm: Vec<(i64, String, String)> = match &team {
+    ts.retain(|t| t.seq <= r.horizon);
+    es.retain(|e| e.seq <= r.horizon);
+    Ok((ts, es))
+}
+
+/// The tickets and events changed after the cursor. A handler also follows the team's tickets
+/// wherever they are: through `(team_id, seq)`, and their events by walking the `seq` index with
+/// the team's tickets as a subquery (never every ticket id of the team loaded per page).
+fn changed_tickets(conn: &mut DbConn, r: &PageRead<'_>) -> QueryResult<(Vec<TicketRow>, Vec<EventRow>)> {
+    let after = r.at.after;
+    let mut ts = in_scope!(conn, r, tickets, TicketRow, TicketRow::as_select(), all, after);
+    let mut es = in_scope!(conn, r, ticket_events, EventRow, EventRow::as_select(), all, after);
+    if let Some(t) = &r.team {
+        let of_team = tickets::team_id.eq(t);
+        ts.extend(rows_of!(conn, r, tickets, TicketRow, TicketRow::as_select(), of_team, false, all, after));
+        let team_tickets = tickets::table.filter(tickets::team_id.eq(t.clone())).select(tickets::id);
+        let of_team = ticket_events::ticket_id.eq_any(team_tickets);
+        es.extend(rows_of!(conn, r, ticket_events, EventRow, EventRow::as_select(), of_team, true, all, after));
+    }
+    Ok((ts, es))
+}
+
+/// Tickets re-dispatched away from a handler's team, and households merged away (contract 1.1),
+/// which reach every phone whose scope held them; a first pull only needs those merged after its
+/// snapshot (it may have sent them on an earlier page).
+fn removed(conn: &mut DbConn, r: &PageRead<'_>) -> QueryResult<Vec<RemovalRow>> {
+    let (after, columns) = (r.at.after, (removals::seq, removals::record_type, removals::record_id));
+    let mut rm: Vec<RemovalRow> = match &r.team {
         Some(t) => removals::table
             .filter(removals::seq.gt(after))
             .filter(removals::team_id.eq(t))
             .order(removals::seq)
-            .limit(page)
-            .select((removals::seq, removals::record_type, removals::record_id))
+            .limit(r.page)
+            .select(columns)
             .load(conn)?,
         None => Vec::new(),
     };
-    // Households merged away (contract 1.1) reach every phone whose scope held them; a first pull
-    // only needs those merged after its snapshot (it may have sent them on an earlier page).
-    let removed_after = at.first.map_or(after, |f| after.max(f.upto));
+    let removed_after = r.at.first.map_or(after, |f| after.max(f.upto));
     rm.extend(
         removals::table
             .filter(removals::team_id.is_null())
-            .filter(scope::within(removals::area_path, &who.area_path))
+            .filter(scope::within(removals::area_path, &r.who.area_path))
             .filter(removals::seq.gt(removed_after))
             .order(removals::seq)
-            .limit(page)
-            .select((removals::seq, removals::record_type, removals::record_id))
-            .load::<(i64, String, String)>(conn)?,
+            .limit(r.page)
+            .select(columns)
+            .load::<RemovalRow>(conn)?,
     );
-    rm.retain(|(s, _, _)| *s <= horizon);
+    rm.retain(|(s, _, _)| *s <= r.horizon);
+    Ok(rm)
+}
 
+/// Every table's rows as one stream in `seq` order.
+fn change_stream(
+    hh: Vec<(HouseholdRow, Option<i64>, i64)>,
+    vs: Vec<VisitRow>,
+    ts: Vec<TicketRow>,
+    es: Vec<EventRow>,
+    rm: Vec<RemovalRow>,
+) -> Vec<(i64, Change)> {
     let mut stream: Vec<(i64, Change)> = Vec::new();
     stream.extend(hh.into_iter().map(|(r, last, count)| (r.seq, Change::Household(r, last, count))));
     stream.extend(vs.into_iter().map(|r| (r.seq, Change::Visit(r))));
@@ -394,13 +468,12 @@ pub fn pull(
         (s, Change::Removal(Removed { record_type, id: records::uuid_of(&id) }))
     }));
     stream.sort_by_key(|(s, _)| *s);
-    let has_more = stream.len() as i64 > limit;
-    stream.truncate(limit as usize);
-    let last = stream.last().map_or(after, |(s, _)| *s);
+    stream
+}
 
-    // Organisation changes ride along (they are few) but only up to the page's last sequence
-    // number, so nothing counted on the next page is sent twice or skipped.
-    let upto = if has_more { last } else { horizon };
+/// Areas and teams changed after `after` up to `upto`, within the caller's scope (and the teams
+/// of the areas above it, which may serve it).
+fn org_changes(conn: &mut DbConn, who: &Principal, after: i64, upto: i64) -> QueryResult<(Vec<AreaRow>, Vec<TeamRow>)> {
     let area_rows: Vec<AreaRow> = areas::table
         .filter(areas::seq.gt(after).and(areas::seq.le(upto)))
         .filter(scope::within(areas::path, &who.area_path))
@@ -414,25 +487,18 @@ pub fn pull(
         .order(teams::seq)
         .select(TeamRow::as_select())
         .load(conn)?;
+    Ok((area_rows, team_rows))
+}
 
-    let org_last = area_rows.iter().map(|a| a.seq).chain(team_rows.iter().map(|t| t.seq)).max().unwrap_or(0);
-    let last = if has_more { last } else { last.max(org_last) };
-    // The first pull's bounds hold until its last page; from there on, every change counts.
-    let next = Position { after: last, first: at.first.filter(|_| has_more) };
-    let mut out = PullResponse {
-        cursor: encode(who, next),
-        has_more,
-        server_time: format_utc(now),
-        households: Vec::new(),
-        visits: Vec::new(),
-        tickets: Vec::new(),
-        ticket_events: Vec::new(),
-        areas: area_rows.into_iter().map(Area::from).collect(),
-        teams: team_rows.into_iter().map(Team::from).collect(),
-        policy: serde_json::to_value(policies.latest_for(&who.area_path)).ok(),
-        removed: Vec::new(),
-        checklist_templates: crate::db::checklists::changed_for(conn, policies.county_of(&who.area_path), after)?,
-    };
+/// Puts the stream's rows into `out` as wire records; returns the households of tickets outside
+/// the caller's area (a team member's), which the caller does not otherwise see.
+fn fill(
+    out: &mut PullResponse,
+    stream: Vec<(i64, Change)>,
+    who: &Principal,
+    policies: &PolicyBook,
+    now: i64,
+) -> Vec<String> {
     let mut outside_homes: Vec<String> = Vec::new();
     for (_, change) in stream {
         match change {
@@ -453,13 +519,18 @@ pub fn pull(
             Change::Removal(r) => out.removed.push(r),
         }
     }
-    // A team member needs the address of a ticket outside their own area.
-    if !outside_homes.is_empty() {
-        let have: HashSet<String> = out.households.iter().map(|h| h.id.to_string()).collect();
-        outside_homes.retain(|h| !have.contains(h));
-        for r in records::households_by_id(conn, &outside_homes)?.values() {
-            out.households.push(HouseholdOut::from(r));
-        }
+    outside_homes
+}
+
+/// A team member needs the address of a ticket outside their own area.
+fn add_homes_outside(conn: &mut DbConn, out: &mut PullResponse, mut homes: Vec<String>) -> QueryResult<()> {
+    if homes.is_empty() {
+        return Ok(());
     }
-    Ok(out)
+    let have: HashSet<String> = out.households.iter().map(|h| h.id.to_string()).collect();
+    homes.retain(|h| !have.contains(h));
+    for r in records::households_by_id(conn, &homes)?.values() {
+        out.households.push(HouseholdOut::from(r));
+    }
+    Ok(())
 }

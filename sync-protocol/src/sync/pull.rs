@@ -134,6 +134,15 @@ pub enum TicketStatus {
     Closed,
 }
 
+impl TicketStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TicketStatus::Open => "open",
+            TicketStatus::Closed => "closed",
+        }
+    }
+}
+
 /// A ticket with its derived deadline state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::prelude::*;
-use fieldvisit_sync_protocol::deadline::{AlertOut, Notify};
+use fieldvisit_sync_protocol::deadline::{AlertKind, AlertOut, Notify};
 
 use super::message::Notice;
 use super::route::{self, Addressed, Filter};
@@ -100,7 +100,7 @@ fn channels_behind(conn: &mut DbConn) -> QueryResult<bool> {
 
 /// The audience of an escalation under the ticket's policy.
 fn notify_of(book: &PolicyBook, a: &AlertRow, policy_version: Option<i32>) -> Option<Notify> {
-    if a.kind != "escalated" || a.level < 1 {
+    if a.kind.0 != AlertKind::Escalated || a.level < 1 {
         return None;
     }
     let policy = match policy_version {
@@ -139,7 +139,7 @@ fn enqueue_channels(conn: &mut DbConn, now: i64) -> QueryResult<bool> {
             .filter(|(a, _)| a.id > ch.enqueued_to)
             .filter(|(a, n)| {
                 let addressed = Addressed {
-                    kind: &a.kind,
+                    kind: a.kind.0.as_str(),
                     level: a.level,
                     area_path: &a.area_path,
                     team_id: a.team_id.as_deref(),
@@ -265,8 +265,8 @@ async fn prepare(
                 None => book.in_force_at(&a.area_path, a.at).timezone.clone(),
             };
             let notice = Notice {
-                kind: a.kind.clone(),
-                stage: a.stage.clone(),
+                kind: a.kind.0.as_str().to_owned(),
+                stage: a.stage.0.as_str().to_owned(),
                 level: a.level,
                 due_at: a.due_at,
                 fired_at: a.fired_at,

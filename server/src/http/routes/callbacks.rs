@@ -3,6 +3,7 @@
 //! (`POST /api/v1/tickets/{id}/events`).
 
 use actix_web::{get, web};
+use fieldvisit_sync_protocol::deadline::EventType;
 use fieldvisit_sync_protocol::time::format_utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -104,8 +105,8 @@ pub async fn list_callbacks(
 fn last_feedback<'a>(events: &'a [EventRow], ticket_id: &str) -> Option<&'a str> {
     events
         .iter()
-        .filter(|e| e.ticket_id == ticket_id && e.event_type == "feedback")
-        .filter_map(|e| e.satisfaction.as_deref().map(|s| (e.occurred_at, s)))
+        .filter(|e| e.ticket_id == ticket_id && e.event_type() == EventType::Feedback)
+        .filter_map(|e| e.satisfaction.map(|s| (e.occurred_at, s.0.as_str())))
         .max_by_key(|(at, _)| *at)
         .map(|(_, s)| s)
 }
