@@ -49,6 +49,12 @@ fn shift(conn: &mut DbConn, visits: &[VisitRow], by: i64) -> QueryResult<()> {
             *tally.entry((v.area_path.clone(), day_of(v.visited_at), tenths(t))).or_default() += by;
         }
     }
+    add_counts(conn, tally)
+}
+
+/// Adds `tally`'s counts to the stored ones: one prepared statement on PostgreSQL (`db::batch`),
+/// upserts in chunks on SQLite.
+fn add_counts(conn: &mut DbConn, tally: Tally) -> QueryResult<()> {
     if let DbConn::Pg(c) = conn {
         if tally.is_empty() {
             return Ok(());
@@ -124,21 +130,8 @@ pub fn stored(conn: &mut DbConn) -> QueryResult<Tally> {
 /// Replaces the stored tally with `tally`.
 pub fn replace(conn: &mut DbConn, tally: Tally) -> QueryResult<()> {
     diesel::delete(temperature_tally::table).execute(conn)?;
-    if let DbConn::Pg(c) = conn {
-        if tally.is_empty() {
-            return Ok(());
-        }
-        let rows: Vec<super::batch::TallyRow> = tally
-            .into_iter()
-            .map(|((area_path, day, tenths), visits)| super::batch::TallyRow { area_path, day, tenths, visits })
-            .collect();
-        return super::batch::TemperatureTallyAdd::new(&rows)?.execute(c).map(drop);
-    }
-    let rows: Vec<_> = tally.into_iter().map(|((area_path, day, tenths), n)| row(area_path, day, tenths, n)).collect();
-    for chunk in rows.chunks(500) {
-        crate::with_conn!(&mut *conn, c => diesel::insert_into(temperature_tally::table).values(chunk).execute(c))?;
-    }
-    Ok(())
+    // Into an empty table, the upsert is a plain insert.
+    add_counts(conn, tally)
 }
 
 /// A household's latest measurement: (visited_at, indoor_temp_c).
