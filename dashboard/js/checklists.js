@@ -99,6 +99,8 @@ export async function checklistsView(main, params) {
   const { templates } = await api.get('/api/v1/checklists');
   const chosen = templates.find((x) => x.id === params.get('id')) ?? templates[0];
   if (!chosen) return fill(main, h('h1', {}, t('nav_checklists')), h('p', {}, t('empty')));
+  // The editor's rows: template items plus UI-only fields (`isNew`); `wire()` makes them items again.
+  /** @type {{ items: Array<Record<string, any>> }} */
   const state = { items: chosen.items.map((i) => ({ ...i })) };
   const status = h('p', { class: 'status', role: 'status', id: 'cl-status' });
   const body = h('tbody');

@@ -333,7 +333,7 @@ pub async fn logout(state: web::Data<AppState>, who: Principal) -> Result<HttpRe
 }
 
 /// The signed-in user.
-#[utoipa::path(tag = "auth", security(("bearer" = [])), responses((status = 200, body = Object), (status = 401, body = crate::error::ErrorBody)))]
+#[utoipa::path(tag = "auth", security(("bearer" = [])), responses((status = 200, body = User), (status = 401, body = crate::error::ErrorBody)))]
 #[get("/api/v1/me")]
 pub async fn me(state: web::Data<AppState>, who: Principal) -> Result<web::Json<User>, ApiError> {
     let user = db::run(&state.pool, move |conn| Ok(users::find(conn, &who.user_id)?)).await?;

@@ -30,14 +30,14 @@ pub struct ChecklistQuery {
     active: Option<bool>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Templates {
     templates: Vec<Template>,
 }
 
 /// The county's checklist templates: the newest version of each, or one version by `id` and `version`.
 #[utoipa::path(tag = "checklists", security(("bearer" = [])), params(ChecklistQuery),
-    responses((status = 200, body = Object), (status = 401, body = crate::error::ErrorBody),
+    responses((status = 200, body = Templates), (status = 401, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody)))]
 #[get("/api/v1/checklists")]

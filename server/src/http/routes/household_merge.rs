@@ -74,7 +74,7 @@ pub struct DuplicatesQuery {
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct DuplicateGroup {
     area_id: String,
     name: String,
@@ -82,7 +82,7 @@ struct DuplicateGroup {
     households: Vec<HouseholdOut>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Duplicates {
     groups: Vec<DuplicateGroup>,
 }
@@ -90,7 +90,7 @@ pub struct Duplicates {
 /// Possible duplicates in the caller's scope: households of one grid with the same normalised
 /// address and head's name.
 #[utoipa::path(tag = "tickets", security(("bearer" = [])), params(DuplicatesQuery),
-    responses((status = 200, body = Object), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = Duplicates), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 #[get("/api/v1/households/duplicates")]
 pub async fn list_duplicates(
     state: web::Data<AppState>,

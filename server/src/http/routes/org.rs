@@ -136,7 +136,7 @@ fn parse_role(role: &str) -> Result<Role, ApiError> {
 }
 
 #[utoipa::path(tag = "organisation", security(("bearer" = [])), request_body = NewArea,
-    responses((status = 201, body = Object), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 201, body = Area), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 #[post("/api/v1/areas")]
 pub async fn create_area(
     state: web::Data<AppState>,
@@ -176,7 +176,7 @@ pub async fn list_areas(state: web::Data<AppState>, who: Principal) -> Result<we
 }
 
 #[utoipa::path(tag = "organisation", security(("bearer" = [])), request_body = NewTeam,
-    responses((status = 201, body = Object), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 201, body = Team), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 #[post("/api/v1/teams")]
 pub async fn create_team(
     state: web::Data<AppState>,
@@ -214,7 +214,7 @@ pub async fn list_teams(state: web::Data<AppState>, who: Principal) -> Result<we
 }
 
 #[utoipa::path(tag = "organisation", security(("bearer" = [])), request_body = NewUserRequest,
-    responses((status = 201, body = Object), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 201, body = User), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 #[post("/api/v1/users")]
 pub async fn create_user(
     state: web::Data<AppState>,
