@@ -9,8 +9,8 @@ use fieldvisit_sync_protocol::sync::pull::{
     TicketOut, TicketStatus, VisitOut,
 };
 use fieldvisit_sync_protocol::sync::{
-    EnvelopeError, FieldError, Heating, HouseholdFields, PushRequest, PushResponse, RecordError, RecordResult,
-    RecordStatus, RecordType, Satisfaction, Summary,
+    EnvelopeError, FieldError, Heating, HouseholdFields, PushRequest, PushResponse, RecordError, RecordErrorCode,
+    RecordResult, RecordStatus, RecordType, Satisfaction, Summary,
 };
 use fieldvisit_sync_protocol::time::{parse_rfc3339, Millis};
 use serde_json::{json, Value};
@@ -129,11 +129,20 @@ fn sample_results() -> Vec<RecordResult> {
         RecordResult::rejected(
             RecordType::Visit,
             "",
-            FieldError::new("invalid_time", "must be RFC 3339 with an offset", "visits[1].visited_at"),
+            FieldError::new(RecordErrorCode::InvalidTime, "must be RFC 3339 with an offset", "visits[1].visited_at"),
         ),
         RecordResult::conflict(RecordType::Ticket, "t1", json!({"id": "t1"})),
-        RecordResult::rejected(RecordType::TicketEvent, "e1", RecordError::new("unknown_ticket", "no such ticket")),
-        RecordResult::retry(RecordType::TicketEvent, "e2", RecordError::new("database_busy", "try again")),
+        RecordResult::rejected(
+            RecordType::TicketEvent,
+            "e1",
+            RecordError::new(RecordErrorCode::UnknownTicket, "no such ticket"),
+        ),
+        // The server answers trouble for the whole batch (503), so no code is retry-only yet.
+        RecordResult::retry(
+            RecordType::TicketEvent,
+            "e2",
+            RecordError::new(RecordErrorCode::UnknownTicket, "try again"),
+        ),
     ]
 }
 
@@ -160,7 +169,7 @@ fn push_response_json_has_the_contract_names_and_skips_nones() {
                 {"type": "ticket_event", "id": "e1", "status": "rejected",
                  "error": {"code": "unknown_ticket", "message": "no such ticket"}},
                 {"type": "ticket_event", "id": "e2", "status": "retry",
-                 "error": {"code": "database_busy", "message": "try again"}},
+                 "error": {"code": "unknown_ticket", "message": "try again"}},
             ],
             "summary": {"applied": 1, "duplicate": 1, "merged": 2, "conflict": 1, "rejected": 2, "retry": 1},
         })

@@ -14,6 +14,7 @@ use fieldvisit_sync_protocol::sync::merge::merge_household;
 use fieldvisit_sync_protocol::sync::pull::{HouseholdOut, TicketEventOut, TicketStatus, VisitOut};
 use fieldvisit_sync_protocol::sync::push::{PushRequest, PushResponse, RecordError, RecordResult, RecordType};
 use fieldvisit_sync_protocol::sync::records::{DeviceStamp, HouseholdIn, TicketEventIn, TicketIn, VisitIn};
+use fieldvisit_sync_protocol::sync::RecordErrorCode as Code;
 use fieldvisit_sync_protocol::time::Millis;
 use serde_json::Value;
 
@@ -148,7 +149,7 @@ impl Run<'_, '_> {
         self.results.push(((order, self.at), r));
     }
 
-    fn reject(&mut self, t: RecordType, id: impl Into<String>, code: &str, message: &str, field: String) {
+    fn reject(&mut self, t: RecordType, id: impl Into<String>, code: Code, message: &str, field: String) {
         self.record(RecordResult::rejected(t, id, RecordError::at(code, message, field)));
     }
 
@@ -169,23 +170,23 @@ impl Run<'_, '_> {
                 continue;
             };
             let Some(area) = areas.get(&h.area_id.to_string()) else {
-                self.reject(T, id, "unknown_area", "no such area", format!("{path}.area_id"));
+                self.reject(T, id, Code::UnknownArea, "no such area", format!("{path}.area_id"));
                 continue;
             };
             if !self.who().sees(&area.path) || existing.get(&id).is_some_and(|c| !self.who().sees(&c.area_path)) {
-                self.reject(T, id, "out_of_scope", "the household is outside your area", format!("{path}.area_id"));
+                self.reject(T, id, Code::OutOfScope, "the household is outside your area", format!("{path}.area_id"));
                 continue;
             }
             let field = format!("{path}.base_version");
             let row = match existing.get(&id) {
                 None if h.base_version != 0 => {
                     let msg = "base_version names a household the server does not have";
-                    self.reject(T, id, "unknown_household", msg, field);
+                    self.reject(T, id, Code::UnknownHousehold, msg, field);
                     continue;
                 }
                 Some(cur) if h.base_version > cur.version => {
                     let msg = format!("base_version is ahead of the server's version {}", cur.version);
-                    self.reject(T, id, "invalid_field", &msg, field);
+                    self.reject(T, id, Code::InvalidField, &msg, field);
                     continue;
                 }
                 None => Some(self.new_household(id.clone(), h, area, updated_at)?),
@@ -285,7 +286,7 @@ impl Run<'_, '_> {
         let c = self.clock.correct(raw, stamp);
         if self.clock.in_future(c.at) {
             let (message, field) = (format!("{field} is in the future"), format!("{path}.{field}"));
-            self.reject(t, id, "timestamp_in_future", &message, field);
+            self.reject(t, id, Code::TimestampInFuture, &message, field);
             return None;
         }
         Some((c.at, c.verified))
@@ -385,9 +386,9 @@ impl Run<'_, '_> {
     ) -> Option<&'h HouseholdRow> {
         let field = format!("{path}.household_id");
         match homes.get(household_id) {
-            None => self.reject(t, id, "unknown_household", "no such household", field),
+            None => self.reject(t, id, Code::UnknownHousehold, "no such household", field),
             Some(home) if !self.who().sees(&home.area_path) => {
-                self.reject(t, id, "out_of_scope", "the household is outside your area", field)
+                self.reject(t, id, Code::OutOfScope, "the household is outside your area", field)
             }
             Some(home) => return Some(home),
         }
@@ -486,11 +487,11 @@ impl Run<'_, '_> {
         let Some(t) = &v.checklist_template else { return Ok(None) };
         let Some(template) = templates.get(&(t.id.clone(), t.version)) else {
             let message = format!("no checklist template {} version {}", t.id, t.version);
-            self.reject(T, id, "unknown_checklist_template", &message, format!("{path}.checklist_template"));
+            self.reject(T, id, Code::UnknownChecklistTemplate, &message, format!("{path}.checklist_template"));
             return Err(());
         };
         if let Err(e) = checklist::check(template, &v.checklist) {
-            self.reject(T, id, "invalid_checklist", &e.message, format!("{path}.checklist.{}", e.key));
+            self.reject(T, id, Code::InvalidChecklist, &e.message, format!("{path}.checklist.{}", e.key));
             return Err(());
         }
         Ok(Some(template))
@@ -552,7 +553,7 @@ impl Run<'_, '_> {
                 let t = &p.record;
                 let Some(home) = run.home_of(T, id, path, &t.household_id.to_string(), &homes) else { return Ok(None) };
                 if let Some(v) = t.visit_id.filter(|v| !known_visits.contains(&v.to_string())) {
-                    run.reject(T, id, "unknown_visit", &format!("no such visit {v}"), format!("{path}.visit_id"));
+                    run.reject(T, id, Code::UnknownVisit, &format!("no such visit {v}"), format!("{path}.visit_id"));
                     return Ok(None);
                 }
                 let Some((reported_at, verified)) =
@@ -591,7 +592,7 @@ impl Run<'_, '_> {
             |run, p, id, path| {
                 let e = &p.record;
                 let Some(ticket) = tickets_by_id.get(&e.ticket_id.to_string()) else {
-                    run.reject(T, id, "unknown_ticket", "no such ticket", format!("{path}.ticket_id"));
+                    run.reject(T, id, Code::UnknownTicket, "no such ticket", format!("{path}.ticket_id"));
                     return Ok(None);
                 };
                 if !run.may_add(e, id, path, ticket, &teams) {
@@ -604,7 +605,7 @@ impl Run<'_, '_> {
                 };
                 if occurred_at < ticket.reported_at {
                     let msg = "the event happened before its ticket was reported";
-                    run.reject(T, id, "event_before_report", msg, format!("{path}.occurred_at"));
+                    run.reject(T, id, Code::EventBeforeReport, msg, format!("{path}.occurred_at"));
                     return Ok(None);
                 }
                 if !touched.contains(&ticket.id) {
@@ -663,24 +664,24 @@ impl Run<'_, '_> {
         match self.who().may_write_event(e.event_type, &ticket.access()) {
             Ok(()) => {}
             Err(EventRefusal::OutOfScope) => {
-                self.reject(T, id, "out_of_scope", "the ticket is outside your area", format!("{path}.ticket_id"));
+                self.reject(T, id, Code::OutOfScope, "the ticket is outside your area", format!("{path}.ticket_id"));
                 return false;
             }
             Err(EventRefusal::Forbidden) => {
                 let (role, kind) = (self.who().role.as_str(), e.event_type.as_str());
                 let msg = format!("a {role} may not add {kind} events to this ticket");
-                self.reject(T, id, "forbidden", &msg, format!("{path}.type"));
+                self.reject(T, id, Code::Forbidden, &msg, format!("{path}.type"));
                 return false;
             }
         }
         let Some(t) = e.team_id else { return true };
         let Some(team) = teams.get(&t.to_string()) else {
-            self.reject(T, id, "unknown_team", &format!("no such team {t}"), format!("{path}.team_id"));
+            self.reject(T, id, Code::UnknownTeam, &format!("no such team {t}"), format!("{path}.team_id"));
             return false;
         };
         if e.event_type == EventType::Dispatched && !self.serves(team, ticket) {
             let msg = "the team neither serves the ticket's area nor lies within your area";
-            self.reject(T, id, "team_out_of_scope", msg, format!("{path}.team_id"));
+            self.reject(T, id, Code::TeamOutOfScope, msg, format!("{path}.team_id"));
             return false;
         }
         true

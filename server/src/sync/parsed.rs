@@ -4,6 +4,7 @@
 
 use fieldvisit_sync_protocol::sync::push::{PushRequest, RecordResult, RecordType};
 use fieldvisit_sync_protocol::sync::records::{record_id, FieldError, HouseholdIn, TicketEventIn, TicketIn, VisitIn};
+use fieldvisit_sync_protocol::sync::RecordErrorCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -84,7 +85,7 @@ impl Parsed {
         for (i, v) in raw.iter().enumerate() {
             if !may_write {
                 let message = format!("a {} may not push {}s", who.role.as_str(), t.as_str());
-                let error = FieldError::new("forbidden", message, t.path(i));
+                let error = FieldError::new(RecordErrorCode::Forbidden, message, t.path(i));
                 self.refused.push((i, RecordResult::rejected(t, record_id(v), error)));
                 continue;
             }

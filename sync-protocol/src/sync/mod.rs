@@ -45,6 +45,7 @@
 //! ```
 
 pub mod clock;
+pub mod error_code;
 pub mod limits;
 pub mod merge;
 pub mod pull;
@@ -52,6 +53,7 @@ pub mod push;
 pub mod records;
 
 pub use clock::{ClockCheck, Corrected};
+pub use error_code::RecordErrorCode;
 pub use merge::{merge_household, MergeOutcome};
 pub use push::{
     EnvelopeError, PushRequest, PushResponse, RecordError, RecordResult, RecordStatus, RecordType, Summary,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::error_code::RecordErrorCode;
 use super::limits::PROTOCOL_VERSIONS;
 use super::records::FieldError;
 /// Results name their record's type; it is defined beside the records.
@@ -72,7 +73,7 @@ impl EnvelopeError {
         match self {
             EnvelopeError::UnsupportedVersion(_) => "unsupported_protocol_version",
             EnvelopeError::TooManyRecords { .. } => "batch_too_large",
-            EnvelopeError::DeviceTime(e) => e.code,
+            EnvelopeError::DeviceTime(e) => e.code.as_str(),
         }
     }
 
@@ -119,7 +120,7 @@ impl PushRequest {
         }
         parse_rfc3339(&self.device_time).ok_or_else(|| {
             EnvelopeError::DeviceTime(FieldError::new(
-                "invalid_time",
+                RecordErrorCode::InvalidTime,
                 "device_time must be RFC 3339 with an offset, like 2026-11-27T10:00:00+08:00",
                 "device_time".to_owned(),
             ))
@@ -171,7 +172,7 @@ pub enum RecordStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordError {
-    pub code: String,
+    pub code: RecordErrorCode,
     pub message: String,
     /// The field at fault (`visits[3].visited_at`), when one is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -179,20 +180,20 @@ pub struct RecordError {
 }
 
 impl RecordError {
-    /// An error not tied to one field (`unknown_ticket`, `forbidden`, ...).
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        RecordError { code: code.into(), message: message.into(), field: None }
+    /// An error not tied to one field.
+    pub fn new(code: RecordErrorCode, message: impl Into<String>) -> Self {
+        RecordError { code, message: message.into(), field: None }
     }
 
     /// An error tied to one field.
-    pub fn at(code: impl Into<String>, message: impl Into<String>, field: impl Into<String>) -> Self {
-        RecordError { code: code.into(), message: message.into(), field: Some(field.into()) }
+    pub fn at(code: RecordErrorCode, message: impl Into<String>, field: impl Into<String>) -> Self {
+        RecordError { code, message: message.into(), field: Some(field.into()) }
     }
 }
 
 impl From<FieldError> for RecordError {
     fn from(e: FieldError) -> Self {
-        RecordError { code: e.code.to_owned(), message: e.message, field: Some(e.field) }
+        RecordError { code: e.code, message: e.message, field: Some(e.field) }
     }
 }
 

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
+use super::error_code::{RecordErrorCode, RecordErrorCode as Code};
 use super::limits::{
     MAX_CATEGORY_LEN, MAX_CHECKLIST_KEYS, MAX_CHECKLIST_KEY_LEN, MAX_PHONE_LEN, MAX_PHOTOS, MAX_SHORT, MAX_TAGS,
     MAX_TAG_LEN, MAX_TEXT,
@@ -66,15 +67,16 @@ impl RecordType {
 /// Why a record could not be parsed: the first field at fault.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
-    /// `missing_field`, `invalid_field`, `too_long`, `too_many`, `invalid_time` or `invalid_id`.
-    pub code: &'static str,
+    /// `missing_field`, `invalid_field`, `too_long`, `too_many`, `invalid_time` or `invalid_id`
+    /// from the parsers; the server adds `forbidden` for a record type the role may not push.
+    pub code: RecordErrorCode,
     pub message: String,
     /// Full path from the push body's root: `visits[3].visited_at`, `households[0].tags[2]`.
     pub field: String,
 }
 
 impl FieldError {
-    pub fn new(code: &'static str, message: impl Into<String>, field: impl Into<String>) -> Self {
+    pub fn new(code: RecordErrorCode, message: impl Into<String>, field: impl Into<String>) -> Self {
         FieldError { code, message: message.into(), field: field.into() }
     }
 }
@@ -425,12 +427,12 @@ impl TicketEventIn {
         let category = o.opt_text("category", CATEGORY)?;
         let team_id = o.opt_id("team_id")?;
         if event_type == EventType::Dispatched && team_id.is_none() {
-            return Err(o.err("missing_field", "team_id", "a dispatched event names the team it dispatches to"));
+            return Err(o.err(Code::MissingField, "team_id", "a dispatched event names the team it dispatches to"));
         }
         let note = o.opt_text("note", FREE)?;
         let satisfaction = o.opt_enumeration("satisfaction", "satisfied, neutral or unsatisfied")?;
         if event_type == EventType::Callback && satisfaction.is_none() {
-            return Err(o.err("missing_field", "satisfaction", "a callback records the resident's satisfaction"));
+            return Err(o.err(Code::MissingField, "satisfaction", "a callback records the resident's satisfaction"));
         }
         Ok(TicketEventIn {
             id,
@@ -479,18 +481,22 @@ const FREE: Rule = Rule { min: 0, max: MAX_TEXT, multiline: true };
 
 fn text(v: &Value, field: &str, rule: Rule) -> Result<String, FieldError> {
     let Value::String(s) = v else {
-        return Err(FieldError::new("invalid_field", "must be a string", field));
+        return Err(FieldError::new(Code::InvalidField, "must be a string", field));
     };
     let len = s.chars().count();
     if len > rule.max {
-        return Err(FieldError::new("too_long", format!("at most {} characters ({len} sent)", rule.max), field));
+        return Err(FieldError::new(Code::TooLong, format!("at most {} characters ({len} sent)", rule.max), field));
     }
     if len < rule.min {
-        return Err(FieldError::new("invalid_field", "must not be empty", field));
+        return Err(FieldError::new(Code::InvalidField, "must not be empty", field));
     }
     if s.chars().any(|c| c.is_control() && !(rule.multiline && (c == '\n' || c == '\t'))) {
         let allowed = if rule.multiline { " other than line feed and tab" } else { "" };
-        return Err(FieldError::new("invalid_field", format!("must not contain control characters{allowed}"), field));
+        return Err(FieldError::new(
+            Code::InvalidField,
+            format!("must not contain control characters{allowed}"),
+            field,
+        ));
     }
     Ok(s.clone())
 }
@@ -499,7 +505,7 @@ fn phone(v: &Value, field: &str) -> Result<String, FieldError> {
     let s = text(v, field, Rule { min: 1, max: MAX_PHONE_LEN, multiline: false })?;
     let allowed = |c: char| c.is_ascii_digit() || c == '+' || c == '-' || c == ' ';
     if !s.chars().all(allowed) || !s.chars().any(|c| c.is_ascii_digit()) {
-        return Err(FieldError::new("invalid_field", "a phone number holds digits, '+', '-' and spaces", field));
+        return Err(FieldError::new(Code::InvalidField, "a phone number holds digits, '+', '-' and spaces", field));
     }
     Ok(s)
 }
@@ -512,16 +518,18 @@ fn uuid(v: &Value, field: &str) -> Result<Uuid, FieldError> {
     };
     match parsed {
         Some(id) if !id.is_nil() => Ok(id),
-        _ => {
-            Err(FieldError::new("invalid_id", "must be a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx), not nil", field))
-        }
+        _ => Err(FieldError::new(
+            Code::InvalidId,
+            "must be a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx), not nil",
+            field,
+        )),
     }
 }
 
 fn photo(v: &Value, field: &str) -> Result<String, FieldError> {
     match v {
         Value::String(s) if s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) => Ok(s.clone()),
-        _ => Err(FieldError::new("invalid_field", "must be a SHA-256 hash: 64 lower-case hex digits", field)),
+        _ => Err(FieldError::new(Code::InvalidField, "must be a SHA-256 hash: 64 lower-case hex digits", field)),
     }
 }
 
@@ -535,7 +543,7 @@ impl<'a> Obj<'a> {
     fn new(v: &'a Value, path: &'a str) -> Result<Self, FieldError> {
         match v {
             Value::Object(map) => Ok(Obj { map, path }),
-            _ => Err(FieldError::new("invalid_field", "a record must be a JSON object", path)),
+            _ => Err(FieldError::new(Code::InvalidField, "a record must be a JSON object", path)),
         }
     }
 
@@ -543,7 +551,7 @@ impl<'a> Obj<'a> {
         format!("{}.{name}", self.path)
     }
 
-    fn err(&self, code: &'static str, name: &str, message: impl Into<String>) -> FieldError {
+    fn err(&self, code: RecordErrorCode, name: &str, message: impl Into<String>) -> FieldError {
         FieldError::new(code, message, self.path(name))
     }
 
@@ -553,7 +561,7 @@ impl<'a> Obj<'a> {
     }
 
     fn required(&self, name: &str) -> Result<&'a Value, FieldError> {
-        self.opt(name).ok_or_else(|| self.err("missing_field", name, "is required"))
+        self.opt(name).ok_or_else(|| self.err(Code::MissingField, name, "is required"))
     }
 
     fn id(&self, name: &str) -> Result<Uuid, FieldError> {
@@ -570,7 +578,7 @@ impl<'a> Obj<'a> {
             _ => None,
         }
         .ok_or_else(|| {
-            self.err("invalid_time", name, "must be RFC 3339 with an offset, like 2026-11-27T10:00:00+08:00")
+            self.err(Code::InvalidTime, name, "must be RFC 3339 with an offset, like 2026-11-27T10:00:00+08:00")
         })
     }
 
@@ -586,7 +594,7 @@ impl<'a> Obj<'a> {
         match self.opt(name) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(self.err("invalid_field", name, "must be true or false")),
+            Some(_) => Err(self.err(Code::InvalidField, name, "must be true or false")),
         }
     }
 
@@ -594,7 +602,7 @@ impl<'a> Obj<'a> {
         match self.opt(name).map(Value::as_f64) {
             None => Ok(None),
             Some(Some(x)) if (min..=max).contains(&x) => Ok(Some(x)),
-            Some(_) => Err(self.err("invalid_field", name, format!("must be a number from {min} to {max}"))),
+            Some(_) => Err(self.err(Code::InvalidField, name, format!("must be a number from {min} to {max}"))),
         }
     }
 
@@ -604,7 +612,7 @@ impl<'a> Obj<'a> {
             Value::String(_) => T::deserialize(v).ok(),
             _ => None,
         }
-        .ok_or_else(|| self.err("invalid_field", name, format!("must be one of {allowed}")))
+        .ok_or_else(|| self.err(Code::InvalidField, name, format!("must be one of {allowed}")))
     }
 
     fn opt_enumeration<T: Deserialize<'a>>(&self, name: &str, allowed: &str) -> Result<Option<T>, FieldError> {
@@ -624,10 +632,10 @@ impl<'a> Obj<'a> {
         let items = match self.opt(name) {
             None => return Ok(Vec::new()),
             Some(Value::Array(items)) => items,
-            Some(_) => return Err(self.err("invalid_field", name, "must be an array")),
+            Some(_) => return Err(self.err(Code::InvalidField, name, "must be an array")),
         };
         if items.len() > max {
-            return Err(self.err("too_many", name, format!("at most {max} items ({} sent)", items.len())));
+            return Err(self.err(Code::TooMany, name, format!("at most {max} items ({} sent)", items.len())));
         }
         let base = self.path(name);
         items.iter().enumerate().map(|(i, v)| item(v, &format!("{base}[{i}]"))).collect()
@@ -644,7 +652,7 @@ impl<'a> Obj<'a> {
     fn base_version(&self) -> Result<i64, FieldError> {
         match self.required("base_version")?.as_i64() {
             Some(n) if n >= 0 => Ok(n),
-            _ => Err(self.err("invalid_field", "base_version", "must be a whole number, 0 or more")),
+            _ => Err(self.err(Code::InvalidField, "base_version", "must be a whole number, 0 or more")),
         }
     }
 
@@ -652,11 +660,11 @@ impl<'a> Obj<'a> {
         let map = match self.opt("checklist") {
             None => return Ok(Map::new()),
             Some(Value::Object(map)) => map,
-            Some(_) => return Err(self.err("invalid_field", "checklist", "must be an object")),
+            Some(_) => return Err(self.err(Code::InvalidField, "checklist", "must be an object")),
         };
         if map.len() > MAX_CHECKLIST_KEYS {
             let message = format!("at most {MAX_CHECKLIST_KEYS} keys ({} sent)", map.len());
-            return Err(self.err("too_many", "checklist", message));
+            return Err(self.err(Code::TooMany, "checklist", message));
         }
         let key_rule = Rule { min: 1, max: MAX_CHECKLIST_KEY_LEN, multiline: false };
         for (key, value) in map {
@@ -668,7 +676,7 @@ impl<'a> Obj<'a> {
                 Value::String(_) => {
                     text(value, &field, Rule { min: 0, max: MAX_SHORT, multiline: true })?;
                 }
-                _ => return Err(FieldError::new("invalid_field", "must be a boolean, a number or a string", field)),
+                _ => return Err(FieldError::new(Code::InvalidField, "must be a boolean, a number or a string", field)),
             }
         }
         Ok(map.clone())
@@ -682,7 +690,7 @@ impl<'a> Obj<'a> {
         let id = o.text("id", Rule { min: 1, max: MAX_CHECKLIST_KEY_LEN, multiline: false })?;
         let version = match o.required("version")?.as_i64().map(i32::try_from) {
             Some(Ok(n)) if n >= 1 => n,
-            _ => return Err(o.err("invalid_field", "version", "must be a whole number, 1 or more")),
+            _ => return Err(o.err(Code::InvalidField, "version", "must be a whole number, 1 or more")),
         };
         Ok(Some(TemplateRef { id, version }))
     }
@@ -693,7 +701,7 @@ impl<'a> Obj<'a> {
         let o = Obj::new(v, &path).map_err(|e| FieldError { message: "must be an object {lat, lon}".into(), ..e })?;
         let coordinate = |name: &str, limit: f64| match o.required(name)?.as_f64() {
             Some(x) if (-limit..=limit).contains(&x) => Ok(x),
-            _ => Err(o.err("invalid_field", name, format!("must be a number from -{limit} to {limit}"))),
+            _ => Err(o.err(Code::InvalidField, name, format!("must be a number from -{limit} to {limit}"))),
         };
         Ok(Some(Location { lat: coordinate("lat", 90.0)?, lon: coordinate("lon", 180.0)? }))
     }
@@ -703,7 +711,7 @@ impl<'a> Obj<'a> {
         let elapsed_ms = match self.opt("elapsed_ms").map(Value::as_i64) {
             None => None,
             Some(Some(n)) if n >= 0 => Some(n),
-            Some(_) => return Err(self.err("invalid_field", "elapsed_ms", "must be a whole number, 0 or more")),
+            Some(_) => return Err(self.err(Code::InvalidField, "elapsed_ms", "must be a whole number, 0 or more")),
         };
         Ok(DeviceStamp { boot_id, elapsed_ms })
     }

@@ -133,4 +133,25 @@ mod tests {
         let visit = &schemas["VisitOut"]["properties"];
         assert_eq!(visit["checklist_template"]["oneOf"][1]["$ref"], "#/components/schemas/TemplateRef", "{visit}");
     }
+
+    /// A rejected record's `error.code` is an enum in the spec, derived from `RecordErrorCode`
+    /// itself, so its names are every variant's: this also proves `RecordErrorCode::ALL` complete.
+    #[test]
+    fn record_error_codes_are_an_enum_of_every_variant() {
+        use fieldvisit_sync_protocol::sync::RecordErrorCode;
+        let spec = serde_json::to_value(ApiDoc::openapi()).expect("spec serializes");
+        let schemas = &spec["components"]["schemas"];
+        let code = &schemas["RecordError"]["properties"]["code"];
+        assert_eq!(code["$ref"], "#/components/schemas/RecordErrorCode", "{code}");
+        let mut listed: Vec<&str> = schemas["RecordErrorCode"]["enum"]
+            .as_array()
+            .expect("RecordErrorCode is an enum")
+            .iter()
+            .filter_map(|c| c.as_str())
+            .collect();
+        listed.sort_unstable();
+        let mut names: Vec<&str> = RecordErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(listed, names);
+    }
 }

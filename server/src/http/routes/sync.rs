@@ -59,7 +59,7 @@ pub async fn push(
         )
         .with_field("protocol_version"),
         EnvelopeError::TooManyRecords { count, max } => too_large(format!("{count} records; at most {max} per batch")),
-        EnvelopeError::DeviceTime(f) => ApiError::bad_request(f.code, f.message).with_field(f.field),
+        EnvelopeError::DeviceTime(f) => ApiError::bad_request(f.code.as_str(), f.message).with_field(f.field),
     })?;
     let job = Job::new(request, device_time, received_at, who);
     let answer = state.writer.submit(job).await?;

@@ -7,6 +7,7 @@ use actix_web::{get, post, web, HttpResponse};
 use fieldvisit_sync_protocol::org::Role;
 use fieldvisit_sync_protocol::sync::pull::{sync_delay_s, TicketEventOut};
 use fieldvisit_sync_protocol::sync::push::{PushRequest, RecordStatus};
+use fieldvisit_sync_protocol::sync::RecordErrorCode;
 use fieldvisit_sync_protocol::time::format_utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -220,13 +221,13 @@ pub async fn add_event(
     state.tracker_wake.notify_one();
     let result = answer.results.into_iter().next().ok_or_else(|| ApiError::internal(anyhow::anyhow!("no result")))?;
     let error = |kind: Kind| {
-        let e = result
-            .error
-            .clone()
-            .unwrap_or_else(|| fieldvisit_sync_protocol::sync::push::RecordError::new("invalid", ""));
+        // A rejected or retried result always carries its error; a bare one is the writer's bug.
+        let Some(e) = result.error.clone() else {
+            return ApiError::internal(anyhow::anyhow!("a {:?} push result without an error", result.status));
+        };
         // The body is the event itself: name its field, not `ticket_events[0].…`.
         let field = e.field.map(|f| f.strip_prefix("ticket_events[0].").map_or(f.clone(), str::to_owned));
-        let err = ApiError::new(kind, e.code, e.message);
+        let err = ApiError::new(kind, e.code.as_str(), e.message);
         match field {
             Some(f) => err.with_field(f),
             None => err,
@@ -235,9 +236,12 @@ pub async fn add_event(
     match result.status {
         RecordStatus::Applied | RecordStatus::Duplicate | RecordStatus::Merged => {}
         RecordStatus::Rejected => {
-            let code = result.error.as_ref().map(|e| e.code.as_str());
-            let kind =
-                if matches!(code, Some("forbidden" | "out_of_scope")) { Kind::Forbidden } else { Kind::Unprocessable };
+            let code = result.error.as_ref().map(|e| e.code);
+            let kind = if matches!(code, Some(RecordErrorCode::Forbidden | RecordErrorCode::OutOfScope)) {
+                Kind::Forbidden
+            } else {
+                Kind::Unprocessable
+            };
             return Err(error(kind));
         }
         RecordStatus::Conflict => {
