@@ -90,7 +90,7 @@ fn seed(conn: &mut DbConn, settings: &Settings) {
             .expect("county");
         let grid =
             accounts::create_area(conn, None, &county.id, AreaKind::Grid, "网格", &root.path, now).expect("grid");
-        let place = rows::Place { area_id: &grid.id, area_path: &grid.path };
+        let place = rows::Place { area_id: &grid.id, area_path: &grid.path, county_id: &county.id };
         let homes: Vec<HouseholdRow> =
             (0..HOUSEHOLDS_PER_COUNTY).map(|i| rows::household(&place, format!("{i}号"), now)).collect();
         db::transaction(conn, |c| {

@@ -76,6 +76,8 @@ fn main() -> anyhow::Result<()> {
 struct Grid {
     id: String,
     path: String,
+    /// The county holding `path`, stored with every row.
+    county: String,
     homes: Vec<String>,
     tickets: Vec<(String, i64)>,
     policy: Policy,
@@ -108,8 +110,9 @@ fn prepare(conn: &mut DbConn) -> anyhow::Result<Grid> {
     let tag = &Uuid::new_v4().simple().to_string()[..6];
     let town = accounts::create_area(conn, None, &root.id, AreaKind::Town, &format!("极限镇 {tag}"), &root.path, now)?;
     let grid = accounts::create_area(conn, None, &town.id, AreaKind::Grid, "极限网格", &root.path, now)?;
-    let policy = policies::load(conn)?.latest_for(&grid.path);
-    let place = rows::Place { area_id: &grid.id, area_path: &grid.path };
+    let book = policies::load(conn)?;
+    let (policy, county) = (book.latest_for(&grid.path), book.county_id_of(&grid.path));
+    let place = rows::Place { area_id: &grid.id, area_path: &grid.path, county_id: &county };
     let homes: Vec<HouseholdRow> = (0..16 * 20).map(|i| rows::household(&place, format!("{i}号楼"), now)).collect();
     db::transaction(conn, |c| {
         let mut seq = SeqAlloc::new();
@@ -123,6 +126,7 @@ fn prepare(conn: &mut DbConn) -> anyhow::Result<Grid> {
     Ok(Grid {
         id: grid.id,
         path: grid.path,
+        county,
         homes: homes.into_iter().map(|h| h.id).collect(),
         tickets: Vec::new(),
         policy,
@@ -150,6 +154,7 @@ impl Batch {
                     household_id: home,
                     area_id: grid.id.clone(),
                     area_path: grid.path.clone(),
+                    county_id: grid.county.clone(),
                     visited_at: at,
                     device_visited_at: at,
                     received_at: now,
@@ -169,7 +174,7 @@ impl Batch {
                     checklist_template_version: None,
                 }),
                 80..=89 => {
-                    let place = rows::Place { area_id: &grid.id, area_path: &grid.path };
+                    let place = rows::Place { area_id: &grid.id, area_path: &grid.path, county_id: &grid.county };
                     let mut t = rows::ticket(&place, home, (at - 3_600_000, now, now), false, &grid.policy);
                     t.content_hash = hash;
                     b.tickets.push(t);
@@ -180,6 +185,7 @@ impl Batch {
                         id: Uuid::new_v4().to_string(),
                         ticket_id,
                         area_path: grid.path.clone(),
+                        county_id: grid.county.clone(),
                         event_type: Enum(EventType::Comment),
                         occurred_at: reported + 1000,
                         device_occurred_at: reported + 1000,

@@ -284,9 +284,10 @@ async fn check(settings: Settings, repair: bool) -> anyhow::Result<()> {
         if repair {
             let r = fieldvisit_server::ops::check::repair(&mut conn, now).map_err(failed)?;
             println!(
-                "repaired {} ticket(s), {} household(s); temperature tally {}; checklist tallies {}",
+                "repaired {} ticket(s), {} household(s), {} county id(s); temperature tally {}; checklist tallies {}",
                 r.tickets,
                 r.households,
+                r.county_ids,
                 if r.temperature_tally { "rebuilt" } else { "as it should be" },
                 if r.checklist_tallies { "rebuilt" } else { "as they should be" }
             );

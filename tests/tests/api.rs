@@ -15,6 +15,7 @@ mod checklist_report;
 mod checklists;
 mod counties;
 mod county_policy;
+mod county_shard;
 mod dashboard;
 mod deadlines;
 mod demo;

@@ -110,7 +110,7 @@ async fn damaged_report_data_is_found_and_repaired(app: TestApp) {
     let repaired = repair(&app).await;
     assert_eq!(
         repaired,
-        check::Repaired { tickets: 1, households: 1, temperature_tally: true, checklist_tallies: false }
+        check::Repaired { tickets: 1, households: 1, temperature_tally: true, checklist_tallies: false, county_ids: 0 }
     );
     assert!(ticket_seq(&app, &t).await > seq_before, "the repaired ticket is pulled again");
     let report = check_after(&app, String::new()).await;

@@ -11,10 +11,11 @@ use fieldvisit_sync_protocol::sync::pull::TicketStatus;
 use fieldvisit_sync_protocol::sync::records::Heating;
 use uuid::Uuid;
 
-/// Where seeded rows live: an area's id and materialized path.
+/// Where seeded rows live: an area's id, materialized path and county id.
 pub struct Place<'a> {
     pub area_id: &'a str,
     pub area_path: &'a str,
+    pub county_id: &'a str,
 }
 
 pub fn household(at: &Place<'_>, address: String, now: i64) -> HouseholdRow {
@@ -22,6 +23,7 @@ pub fn household(at: &Place<'_>, address: String, now: i64) -> HouseholdRow {
         id: Uuid::new_v4().to_string(),
         area_id: at.area_id.to_owned(),
         area_path: at.area_path.to_owned(),
+        county_id: at.county_id.to_owned(),
         address,
         head_name: "住户".into(),
         phone: None,
@@ -56,6 +58,7 @@ pub fn ticket(
         visit_id: None,
         area_id: at.area_id.to_owned(),
         area_path: at.area_path.to_owned(),
+        county_id: at.county_id.to_owned(),
         category: "heating".into(),
         severity: Enum(Severity::Normal),
         description: "暖气不热".into(),

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use fieldvisit_sync_protocol::deadline::{AlertKind, AlertOut, DayEnd, ScheduledAlert, Stage};
 use fieldvisit_sync_protocol::time::format_utc;
 
-use super::records::uuid_of;
+use super::records::{uuid_of, TicketRow};
 use super::schema::alerts;
 use super::seq::Horizon;
 use super::typed::{Enum, Json, OptUuidText, UuidText};
@@ -75,13 +75,15 @@ pub struct NewAlert {
     pub area_path: String,
     pub team_id: Option<String>,
     pub payload: Option<Json<DayEnd>>,
+    /// The county of `area_path` (the Citus distribution column).
+    pub county_id: String,
 }
 
 impl NewAlert {
-    /// The row for alert `a` of a ticket in `area_path` (dispatched to `team_id`), fired at `fired_at`.
-    pub fn of(ticket_id: &str, area_path: &str, team_id: Option<&str>, a: &ScheduledAlert, fired_at: i64) -> Self {
+    /// The row for alert `a` of `ticket` (in its area, county and team), fired at `fired_at`.
+    pub fn of(ticket: &TicketRow, a: &ScheduledAlert, fired_at: i64) -> Self {
         NewAlert {
-            ticket_id: ticket_id.to_owned(),
+            ticket_id: ticket.id.clone(),
             kind: Enum(a.kind),
             stage: Enum(a.stage),
             cycle: i32::try_from(a.cycle).unwrap_or(i32::MAX),
@@ -89,15 +91,17 @@ impl NewAlert {
             due_at: a.due_at,
             at: a.at,
             fired_at,
-            area_path: area_path.to_owned(),
-            team_id: team_id.map(str::to_owned),
+            area_path: ticket.area_path.clone(),
+            team_id: ticket.team_id.clone(),
             payload: None,
+            county_id: ticket.county_id.clone(),
         }
     }
 
-    /// The row of a `day_end` alert: `d` for the local day numbered `day`, due at `at`. The area's
-    /// id stands in `ticket_id` and the day in `cycle`, so the unique key holds (see the migration).
-    pub fn day_end(d: &DayEnd, area_path: &str, day: i32, at: i64, fired_at: i64) -> Self {
+    /// The row of a `day_end` alert: `d` for the local day numbered `day`, due at `at`, in the area
+    /// at `area` (its path and county id). The area's id stands in `ticket_id` and the day in
+    /// `cycle`, so the unique key holds (see the migration).
+    pub fn day_end(d: &DayEnd, area: (&str, &str), day: i32, at: i64, fired_at: i64) -> Self {
         NewAlert {
             ticket_id: d.area_id.to_string(),
             kind: Enum(AlertKind::DayEnd),
@@ -107,9 +111,10 @@ impl NewAlert {
             due_at: at,
             at,
             fired_at,
-            area_path: area_path.to_owned(),
+            area_path: area.0.to_owned(),
             team_id: None,
             payload: Some(Json(d.clone())),
+            county_id: area.1.to_owned(),
         }
     }
 }
@@ -141,7 +146,7 @@ crate::unnest_insert!(
     /// Alerts; one already fired (the unique key) is skipped. Ids follow the rows' order.
     AlertsInsert for NewAlert: "alerts", "ON CONFLICT DO NOTHING", {
         ticket_id: text, kind: text, stage: text, cycle: int4, level: int4, due_at: int8, at: int8,
-        fired_at: int8, area_path: text, team_id: opt_text, payload: opt_text,
+        fired_at: int8, area_path: text, team_id: opt_text, payload: opt_text, county_id: text,
     }
 );
 

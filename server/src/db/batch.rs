@@ -23,7 +23,7 @@ crate::unnest_insert!(
         device_visited_at: int8, received_at: int8, clock_verified: bool, indoor_temp_c: opt_float8,
         checklist: text, service_card_given: opt_bool, notes: opt_text, lat: opt_float8, lon: opt_float8,
         photos: text, user_id: text, device_id: text, content_hash: text, seq: int8,
-        checklist_template_id: opt_text, checklist_template_version: opt_int4,
+        checklist_template_id: opt_text, checklist_template_version: opt_int4, county_id: text,
     }
 );
 
@@ -36,7 +36,7 @@ crate::unnest_insert!(
         content_hash: text, policy_version: int4, status: text, stage: text, team_id: opt_text,
         effective_category: text, projection: text, current_due_at: opt_int8, next_deadline_at: opt_int8,
         closed_at: opt_int8, last_event_received_at: opt_int8, version: int8, seq: int8, stage_times: text,
-        latest_satisfaction: opt_text,
+        latest_satisfaction: opt_text, county_id: text,
     }
 );
 
@@ -46,7 +46,7 @@ crate::unnest_insert!(
         id: text, ticket_id: text, area_path: text, event_type: text, occurred_at: int8,
         device_occurred_at: int8, received_at: int8, clock_verified: bool, category: opt_text,
         team_id: opt_text, note: opt_text, satisfaction: opt_text, user_id: text, device_id: text,
-        content_hash: text, seq: int8, author_role: text,
+        content_hash: text, seq: int8, author_role: text, county_id: text,
     }
 );
 

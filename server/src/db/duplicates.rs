@@ -103,6 +103,7 @@ pub fn merge(conn: &mut DbConn, from: &Counted, into: &Counted, now: i64) -> Que
                 visits::household_id.eq(&into.id),
                 visits::area_id.eq(&into.area_id),
                 visits::area_path.eq(&into.area_path),
+                visits::county_id.eq(&into.county_id),
                 visits::seq.eq(seq.next(conn)?),
             ))
             .execute(conn)?;
@@ -115,6 +116,7 @@ pub fn merge(conn: &mut DbConn, from: &Counted, into: &Counted, now: i64) -> Que
                 tickets::household_id.eq(&into.id),
                 tickets::area_id.eq(&into.area_id),
                 tickets::area_path.eq(&into.area_path),
+                tickets::county_id.eq(&into.county_id),
                 tickets::seq.eq(seq.next(conn)?),
             ))
             .execute(conn)?;
@@ -124,11 +126,15 @@ pub fn merge(conn: &mut DbConn, from: &Counted, into: &Counted, now: i64) -> Que
                 ticket_events::table.filter(ticket_events::ticket_id.eq(id)).select(ticket_events::id).load(conn)?;
             for event in events {
                 diesel::update(ticket_events::table.find(&event))
-                    .set((ticket_events::area_path.eq(&into.area_path), ticket_events::seq.eq(seq.next(conn)?)))
+                    .set((
+                        ticket_events::area_path.eq(&into.area_path),
+                        ticket_events::county_id.eq(&into.county_id),
+                        ticket_events::seq.eq(seq.next(conn)?),
+                    ))
                     .execute(conn)?;
             }
             diesel::update(alerts::table.filter(alerts::ticket_id.eq(id)))
-                .set(alerts::area_path.eq(&into.area_path))
+                .set((alerts::area_path.eq(&into.area_path), alerts::county_id.eq(&into.county_id)))
                 .execute(conn)?;
         }
     }

@@ -42,6 +42,12 @@ impl PolicyBook {
         self.counties.iter().find(|c| scope::is_within(area_path, &c.path))
     }
 
+    /// The id of the county holding `area_path`, stored as `county_id` on every busy table
+    /// (the Citus distribution column); empty only before the root exists.
+    pub fn county_id_of(&self, area_path: &str) -> String {
+        self.county_of(area_path).map(|c| c.id.clone()).unwrap_or_default()
+    }
+
     /// Every policy holder: counties, shallowest first, then the root.
     pub fn counties(&self) -> &[County] {
         &self.counties

@@ -31,6 +31,8 @@ pub struct HouseholdRow {
     #[diesel(deserialize_as = UuidText)]
     pub area_id: String,
     pub area_path: String,
+    /// The county holding `area_path` (`PolicyBook::county_id_of`): the Citus distribution column.
+    pub county_id: String,
     pub address: String,
     pub head_name: String,
     pub phone: Option<String>,
@@ -46,10 +48,10 @@ pub struct HouseholdRow {
 }
 
 impl HouseholdRow {
-    /// Version 1 of a household in `area` (its id and path).
+    /// Version 1 of a household in `area` (its id, path and county id).
     pub fn first(
         id: String,
-        area: (&str, &str),
+        area: (&str, &str, &str),
         fields: &HouseholdFields,
         times: (i64, i64),
         by: String,
@@ -60,6 +62,7 @@ impl HouseholdRow {
             id,
             area_id: area.0.to_owned(),
             area_path: area.1.to_owned(),
+            county_id: area.2.to_owned(),
             address: String::new(),
             head_name: String::new(),
             phone: None,
@@ -122,6 +125,8 @@ pub struct VisitRow {
     #[diesel(deserialize_as = UuidText)]
     pub area_id: String,
     pub area_path: String,
+    /// The county holding `area_path` (`PolicyBook::county_id_of`): the Citus distribution column.
+    pub county_id: String,
     pub visited_at: i64,
     pub device_visited_at: i64,
     pub received_at: i64,
@@ -181,6 +186,8 @@ pub struct TicketRow {
     #[diesel(deserialize_as = UuidText)]
     pub area_id: String,
     pub area_path: String,
+    /// The county holding `area_path` (`PolicyBook::county_id_of`): the Citus distribution column.
+    pub county_id: String,
     pub category: String,
     pub severity: Enum<Severity>,
     pub description: String,
@@ -278,6 +285,8 @@ pub struct EventRow {
     #[diesel(deserialize_as = UuidText)]
     pub ticket_id: String,
     pub area_path: String,
+    /// The county holding `area_path` (`PolicyBook::county_id_of`): the Citus distribution column.
+    pub county_id: String,
     pub event_type: Enum<EventType>,
     pub occurred_at: i64,
     pub device_occurred_at: i64,

@@ -131,6 +131,7 @@ diesel::table! {
         dedup_key -> Nullable<Text>,
         last_measured_at -> Nullable<BigInt>,
         last_temp_c -> Nullable<Double>,
+        county_id -> Text,
     }
 }
 
@@ -166,6 +167,7 @@ diesel::table! {
         seq -> BigInt,
         checklist_template_id -> Nullable<Text>,
         checklist_template_version -> Nullable<Integer>,
+        county_id -> Text,
     }
 }
 
@@ -202,6 +204,7 @@ diesel::table! {
         seq -> BigInt,
         stage_times -> Text,
         latest_satisfaction -> Nullable<Text>,
+        county_id -> Text,
     }
 }
 
@@ -233,6 +236,7 @@ diesel::table! {
         content_hash -> Text,
         seq -> BigInt,
         author_role -> Text,
+        county_id -> Text,
     }
 }
 
@@ -291,6 +295,7 @@ diesel::table! {
         area_path -> Text,
         team_id -> Nullable<Text>,
         payload -> Nullable<Text>,
+        county_id -> Text,
     }
 }
 

@@ -142,7 +142,7 @@ pub fn fire(conn: &mut DbConn, now: Millis, done: &[Done], book: &PolicyBook) ->
                 open: u32::try_from(ids.len()).unwrap_or(u32::MAX),
                 ticket_ids: ids.iter().take(DAY_END_MAX_TICKETS).map(|t| uuid_of(t)).collect(),
             };
-            NewAlert::day_end(&payload, &area_path, d.day_number(), d.at, now)
+            NewAlert::day_end(&payload, (&area_path, &book.county_id_of(&area_path)), d.day_number(), d.at, now)
         })
         .collect();
     let fired = alerts::insert_new(conn, &rows)?;

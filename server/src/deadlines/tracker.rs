@@ -147,7 +147,7 @@ pub fn sweep_batch(conn: &mut DbConn, now: Millis, book: &PolicyBook) -> Result<
         let p = row.stored_projection().clone().at(policy, now);
         let schedule = deadline::schedule(policy, &row.facts(), &p);
         let due = deadline::due(&schedule, now, |a| fired.contains(&alerts::key_of(a)));
-        new.extend(due.fire.iter().map(|a| NewAlert::of(id, &row.area_path, row.team_id.as_deref(), a, now)));
+        new.extend(due.fire.iter().map(|a| NewAlert::of(row, a, now)));
         let next = due.next_at;
         diesel::update(tickets::table.find(id)).set(tickets::next_deadline_at.eq(next)).execute(conn)?;
     }

@@ -12,6 +12,7 @@
 //! - what the reports read instead of history (`db::temperature`): each household's latest
 //!   measurement and the temperature tally, against the visits (tickets' `stage_times` and
 //!   `latest_satisfaction` are projection columns, above).
+//! - every busy table's `county_id` against the county of its `area_path` ([`county_ids`]).
 //!
 //! First of all, every record row must load: an id that is not a UUID, an enum name no type knows
 //! or JSON that does not parse is a finding naming the row (`db::typed`), and the checks above,
@@ -33,6 +34,8 @@ use crate::db::store_projection::StoreProjection;
 use crate::db::{self, alerts as fired_alerts, checklist_tallies, policies, seq, temperature, DbConn};
 use crate::error::ApiError;
 use crate::sync::apply::set_projection;
+
+pub mod county_ids;
 
 /// Tickets folded per round trip.
 const PAGE: i64 = 1000;
@@ -77,6 +80,10 @@ pub fn run(conn: &mut DbConn, now: Millis) -> Result<Report, ApiError> {
         check_visit_tallies(c, &mut report)?;
         check_checklist_tallies(c, &mut report)?;
         check_temperatures(c, &mut report)?;
+        let book = policies::load(c)?;
+        for wrong in county_ids::disagreements(c, &book)? {
+            report.find(wrong.to_string());
+        }
         Ok(report)
     })
 }
@@ -92,6 +99,8 @@ pub struct Repaired {
     pub temperature_tally: bool,
     /// Whether the checklist report's tallies were rebuilt.
     pub checklist_tallies: bool,
+    /// Rows whose `county_id` was set again from their area path.
+    pub county_ids: u64,
 }
 
 /// Rebuilds what the server derives and keeps, where it differs from what it is derived from, in
@@ -141,6 +150,8 @@ pub fn repair(conn: &mut DbConn, now: Millis) -> Result<Repaired, ApiError> {
             checklist_pages(c, |c, tallies| Ok(tallies.store(c)?))?;
             repaired.checklist_tallies = true;
         }
+        let wrong = county_ids::disagreements(c, &book)?;
+        repaired.county_ids = county_ids::repair(c, &wrong)?;
         Ok(repaired)
     })
 }

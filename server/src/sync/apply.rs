@@ -211,7 +211,14 @@ impl Run<'_, '_> {
         const T: RecordType = RecordType::Household;
         let seq = self.seq.next(self.conn)?;
         let (times, by) = ((updated_at, self.job.received_at), self.who().user_id.clone());
-        let row = HouseholdRow::first(id.clone(), (&area.id, &area.path), &h.fields, times, by, seq);
+        let row = HouseholdRow::first(
+            id.clone(),
+            (&area.id, &area.path, &self.policies.county_id_of(&area.path)),
+            &h.fields,
+            times,
+            by,
+            seq,
+        );
         let twin = match &row.dedup_key {
             Some(key) => duplicates::match_in_grid(self.conn, &area.id, key, &id)?,
             None => None,
@@ -260,6 +267,7 @@ impl Run<'_, '_> {
         row.set_fields(&fields);
         row.area_id.clone_from(&area.id);
         row.area_path.clone_from(&area.path);
+        row.county_id = self.policies.county_id_of(&area.path);
         row.version += 1;
         row.updated_at = row.updated_at.max(updated_at);
         row.received_at = self.job.received_at;
@@ -512,6 +520,7 @@ impl Run<'_, '_> {
             household_id: home.id.clone(),
             area_id: home.area_id.clone(),
             area_path: home.area_path.clone(),
+            county_id: home.county_id.clone(),
             visited_at,
             device_visited_at: v.visited_at,
             received_at: self.job.received_at,
@@ -633,6 +642,7 @@ impl Run<'_, '_> {
             id: id.to_owned(),
             ticket_id: ticket.id.clone(),
             area_path: ticket.area_path.clone(),
+            county_id: ticket.county_id.clone(),
             event_type: Enum(e.event_type),
             occurred_at,
             device_occurred_at: e.occurred_at,
@@ -767,7 +777,7 @@ impl Run<'_, '_> {
             .filter_map(|(stage, cycle)| {
                 let due_at = p.stages.iter().find(|v| v.name == stage && v.cycle == cycle)?.due_at?;
                 let a = ScheduledAlert { kind: AlertKind::Retracted, level: 0, stage, cycle, due_at, at: now };
-                Some(NewAlert::of(&row.id, &row.area_path, row.team_id.as_deref(), &a, now))
+                Some(NewAlert::of(row, &a, now))
             })
             .collect()
     }
@@ -810,7 +820,7 @@ fn store_projection(
     row.closed_at = if p.closed { p.stages.iter().filter_map(|s| s.completed_at).max() } else { None };
     row.stage_times = crate::reports::StageTimes::encode(&p);
     row.projection = Json(p);
-    due.fire.iter().map(|a| NewAlert::of(&row.id, &row.area_path, row.team_id.as_deref(), a, now)).collect()
+    due.fire.iter().map(|a| NewAlert::of(row, a, now)).collect()
 }
 
 /// A ticket accepted from a push, before it has a row.
@@ -842,6 +852,7 @@ impl NewTicket<'_> {
             visit_id: t.visit_id.map(|v| v.to_string()),
             area_id: home.area_id.clone(),
             area_path: home.area_path.clone(),
+            county_id: home.county_id.clone(),
             category: t.category.clone(),
             severity: Enum(t.severity),
             description: t.description.clone(),

@@ -14,6 +14,7 @@ use super::{area_id, household_id, team_id, AreaIn, HouseholdIn, Line, Outcome, 
 use super::{TeamIn, UserIn};
 use crate::auth::accounts::{self, NewUser};
 use crate::db::areas::{self, AreaRow};
+use crate::db::policies::{self, PolicyBook};
 use crate::db::records::{self, HouseholdRow};
 use crate::db::seq::SeqAlloc;
 use crate::db::{users, DbConn};
@@ -26,7 +27,7 @@ pub const IMPORTER: &str = "import";
 pub fn apply(conn: &mut DbConn, roster: &Roster, now: i64) -> Result<Report, ApiError> {
     let root =
         areas::root(conn)?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("the database has no root area")))?;
-    let mut run = Run { conn, root, now, report: Report::default() };
+    let mut run = Run { conn, root, now, report: Report::default(), book: None };
     run.areas(&roster.areas)?;
     run.teams(&roster.teams)?;
     run.users(&roster.users)?;
@@ -43,6 +44,8 @@ struct Run<'c> {
     root: AreaRow,
     now: i64,
     report: Report,
+    /// The counties, loaded once the roster's areas are in (households name theirs).
+    book: Option<PolicyBook>,
 }
 
 fn error(field: &str, message: impl Into<String>) -> Outcome {
@@ -252,6 +255,7 @@ impl Run<'_> {
         let ids: Vec<String> =
             rows.iter().map(|at| household_id(&at.row.area_code, &at.row.code).to_string()).collect();
         let existing = records::households_by_id(self.conn, &ids)?;
+        self.book = Some(policies::load(self.conn)?);
         let mut seen = HashMap::new();
         let mut seq = SeqAlloc::new();
         for (at, id) in rows.iter().zip(ids) {
@@ -296,7 +300,8 @@ impl Run<'_> {
             });
         }
         let seq = seq.next(self.conn)?;
-        let (area, times) = ((area.id.as_str(), area.path.as_str()), (self.now, self.now));
+        let county = self.book.as_ref().map(|b| b.county_id_of(&area.path)).unwrap_or_default();
+        let (area, times) = ((area.id.as_str(), area.path.as_str(), county.as_str()), (self.now, self.now));
         let household = HouseholdRow::first(id.to_owned(), area, &parsed.fields, times, IMPORTER.into(), seq);
         records::insert_household(self.conn, &household)?;
         Ok(Outcome::Created)
