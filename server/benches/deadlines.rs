@@ -158,14 +158,14 @@ fn bench(c: &mut Criterion) {
     let token: String = rt.block_on(async {
         let res: serde_json::Value = client
             .post(format!("{app_url}/api/v1/auth/login"))
-            .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD, "device_id": "bench"}))
+            .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD, "device_id": "6f1b2c1e-8d5a-4c1e-9a51-0b3e2c9d7a01"}))
             .send()
             .await
             .expect("login")
             .json()
             .await
             .expect("json");
-        res["access_token"].as_str().expect("token").to_owned()
+        res["access_token"].as_str().unwrap_or_else(|| panic!("no token in the login answer: {res}")).to_owned()
     });
     let household: String = {
         let mut conn = state.pool.get().expect("connection");
