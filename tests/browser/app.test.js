@@ -466,7 +466,10 @@ test('the visit form is the checklist template the phone pulled: a new version\'
   await eventually(async () => (await page.locator('#households li').count()) === 1, 'the search to leave one household');
   await page.locator('#households a').first().click();
   await page.getByRole('button', { name: '登记走访' }).click();
-  const labels = await page.locator('fieldset').first().locator('label').allInnerTexts();
+  // The form is drawn after the click returns: wait for its items before reading them.
+  const items = page.locator('fieldset').first().locator('label');
+  await eventually(async () => (await items.count()) === saved.items.length, 'the form to show every item');
+  const labels = await items.allInnerTexts();
   assert.deepEqual(labels.map((l) => l.trim()), saved.items.map((i) => i.label), 'the form asks the pulled version\'s items, in its order, with its labels');
   await page.getByLabel('暖气片热').check();
   await page.getByLabel('本次新装报警器数量').fill('2');
