@@ -14,7 +14,7 @@ import { gunzipSync } from 'node:zlib';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
-import { startServer, launchChromium, Api, makeOrg, at, ADMIN_PASSWORD, PASSWORD } from './server.js';
+import { startServer, launchChromium, Api, makeOrg, at, eventually, ADMIN_PASSWORD, PASSWORD } from './server.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const binary = process.env.FIELDVISIT_BIN ?? join(root, 'target/debug/fieldvisit');
@@ -62,14 +62,6 @@ async function phone() {
 }
 
 const shot = (page, name) => page.screenshot({ path: join(artifacts, `app-${name}.png`), fullPage: true });
-
-async function eventually(check, what, ms = 15_000) {
-  const end = Date.now() + ms;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Logs in at /app/ and waits until the service worker controls the page (offline works from then). */
 async function logIn(page, username) {

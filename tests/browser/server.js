@@ -134,8 +134,9 @@ export async function makeOrg(api) {
   return { town, grid, teams: { heating, pipes } };
 }
 
-/** Polls `check` until it holds (pages re-render, so element handles would go stale). */
-export async function eventually(check, what, ms = 10_000) {
+/** Polls `check` until it holds (pages re-render, so element handles would go stale); 15 s is
+ * what the field app's service worker and sync need on a busy CI machine. */
+export async function eventually(check, what, ms = 15_000) {
   const end = Date.now() + ms;
   while (!(await check().catch(() => false))) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

@@ -27,7 +27,7 @@ use crate::db::checklists;
 use crate::db::duplicates;
 use crate::db::policies::PolicyBook;
 use crate::db::records::{self, EventRow, HouseholdRow, TicketRow, VisitRow};
-use crate::db::schema::{record_photos, removals, sync_batches, ticket_events};
+use crate::db::schema::{record_photos, removals, sync_batches};
 use crate::db::seq::SeqAlloc;
 use crate::db::typed::{Enum, Json};
 use crate::db::{areas, batch, scope, DbConn};
@@ -708,9 +708,13 @@ impl Run<'_, '_> {
         if touched.is_empty() {
             return Ok(());
         }
+        // Every event of the touched tickets, this push's included: folded, and re-sent (by id)
+        // when a ticket changes team.
         let mut events: HashMap<String, Vec<FoldEvent>> = HashMap::new();
+        let mut event_ids: HashMap<String, Vec<String>> = HashMap::new();
         for e in records::events_of(self.conn, touched)? {
             events.entry(e.ticket_id.clone()).or_default().push(e.fold_event());
+            event_ids.entry(e.ticket_id).or_default().push(e.id);
         }
         let mut fired = alerts::fired_keys(self.conn, touched)?;
         // Collected and written after the loop: one statement per table on PostgreSQL
@@ -730,11 +734,7 @@ impl Run<'_, '_> {
             row.last_event_received_at = Some(self.job.received_at);
             if row.team_id.is_some() && row.team_id != old_team {
                 // The new team has never pulled this ticket's history: send its events again.
-                let event_ids: Vec<String> = ticket_events::table
-                    .filter(ticket_events::ticket_id.eq(id))
-                    .select(ticket_events::id)
-                    .load(self.conn)?;
-                for event_id in event_ids {
+                for event_id in event_ids.remove(id).unwrap_or_default() {
                     renumbered.push(batch::Renumbered { id: event_id, seq: self.seq.next(self.conn)? });
                 }
             }
