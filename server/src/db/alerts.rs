@@ -10,7 +10,7 @@ use fieldvisit_sync_protocol::time::format_utc;
 use super::records::{uuid_of, TicketRow};
 use super::schema::alerts;
 use super::seq::Horizon;
-use super::typed::{Enum, Json, OptUuidText, UuidText};
+use super::typed::{Enum, Json, OptStoredUuid, StoredUuid};
 use super::{scope, DbConn};
 
 /// An alert with the scope it belongs to, as broadcast to the stream's subscribers.
@@ -25,7 +25,7 @@ pub struct FiredAlert {
 #[diesel(table_name = alerts)]
 pub struct AlertRow {
     pub id: i64,
-    #[diesel(deserialize_as = UuidText)]
+    #[diesel(deserialize_as = StoredUuid)]
     pub ticket_id: String,
     pub kind: Enum<AlertKind>,
     pub stage: Enum<Stage>,
@@ -35,7 +35,7 @@ pub struct AlertRow {
     pub at: i64,
     pub fired_at: i64,
     pub area_path: String,
-    #[diesel(deserialize_as = OptUuidText)]
+    #[diesel(deserialize_as = OptStoredUuid)]
     pub team_id: Option<String>,
     /// JSON detail of a `day_end` alert ([`DayEnd`]); NULL on ticket alerts.
     pub payload: Option<Json<DayEnd>>,

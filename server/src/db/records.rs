@@ -11,11 +11,11 @@ use fieldvisit_sync_protocol::time::format_utc;
 use uuid::Uuid;
 
 use super::schema::{household_versions, households, ticket_events, tickets, visits};
-use super::typed::{Enum, Json, OptUuidText, UuidText};
+use super::typed::{Enum, Json, OptStoredUuid, StoredUuid};
 use super::DbConn;
 
 /// Ids are stored as the hyphenated lower-case UUIDs the parsers produced, and a loaded row's ids
-/// were checked by [`UuidText`]: the nil UUID here is unreachable for them.
+/// were checked by [`StoredUuid`]: the nil UUID here is unreachable for them.
 pub fn uuid_of(s: &str) -> Uuid {
     Uuid::parse_str(s).unwrap_or_default()
 }
@@ -26,9 +26,9 @@ pub fn uuid_of(s: &str) -> Uuid {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = households, treat_none_as_default_value = false)]
 pub struct HouseholdRow {
-    #[diesel(deserialize_as = UuidText)]
+    #[diesel(deserialize_as = StoredUuid)]
     pub id: String,
-    #[diesel(deserialize_as = UuidText)]
+    #[diesel(deserialize_as = StoredUuid)]
     pub area_id: String,
     pub area_path: String,
     /// The county holding `area_path` (`PolicyBook::county_id_of`): the Citus distribution column.
@@ -108,7 +108,7 @@ impl From<&HouseholdRow> for HouseholdOut {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = household_versions, treat_none_as_default_value = false)]
 pub struct HouseholdVersionRow {
-    #[diesel(deserialize_as = UuidText)]
+    #[diesel(deserialize_as = StoredUuid)]
     pub household_id: String,
     pub version: i64,
     pub fields: Json<HouseholdFields>,
@@ -118,11 +118,11 @@ pub struct HouseholdVersionRow {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = visits, treat_none_as_default_value = false)]
 pub struct VisitRow {
-    #[diesel(deserialize_as = UuidText)]
+    #[diesel(deserialize_as = StoredUuid)]
     pub id: String,
-    #[diesel(deserialize_as = UuidText)]
+    #[diesel(deserialize_as = StoredUuid)]
     pub household_id: String,
-    #[diesel(deserialize_as = UuidText)]
+    #[diesel(deserialize_as = StoredUuid)]
     pub area_id: String,
     pub area_path: String,
     /// The county holding `area_path` (`PolicyBook::county_id_of`): the Citus distribution column.
@@ -177,13 +177,13 @@ impl From<&VisitRow> for VisitOut {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = tickets, treat_none_as_default_value = false)]
 pub struct TicketRow {
-    #[diesel(deserialize_as = UuidText)]
+    #[diesel(deserialize_as = StoredUuid)]
     pub id: String,
-    #[diesel(deserialize_as = UuidText)]
+    #[diesel(deserialize_as = StoredUuid)]
     pub household_id: String,
-    #[diesel(deserialize_as = OptUuidText)]
+    #[diesel(deserialize_as = OptStoredUuid)]
     pub visit_id: Option<String>,
-    #[diesel(deserialize_as = UuidText)]
+    #[diesel(deserialize_as = StoredUuid)]
     pub area_id: String,
     pub area_path: String,
     /// The county holding `area_path` (`PolicyBook::county_id_of`): the Citus distribution column.
@@ -203,7 +203,7 @@ pub struct TicketRow {
     pub policy_version: i32,
     pub status: Enum<TicketStatus>,
     pub stage: String,
-    #[diesel(deserialize_as = OptUuidText)]
+    #[diesel(deserialize_as = OptStoredUuid)]
     pub team_id: Option<String>,
     pub effective_category: String,
     pub projection: Json<Projection>,
@@ -280,9 +280,9 @@ impl TicketRow {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = ticket_events, treat_none_as_default_value = false)]
 pub struct EventRow {
-    #[diesel(deserialize_as = UuidText)]
+    #[diesel(deserialize_as = StoredUuid)]
     pub id: String,
-    #[diesel(deserialize_as = UuidText)]
+    #[diesel(deserialize_as = StoredUuid)]
     pub ticket_id: String,
     pub area_path: String,
     /// The county holding `area_path` (`PolicyBook::county_id_of`): the Citus distribution column.
@@ -293,7 +293,7 @@ pub struct EventRow {
     pub received_at: i64,
     pub clock_verified: bool,
     pub category: Option<String>,
-    #[diesel(deserialize_as = OptUuidText)]
+    #[diesel(deserialize_as = OptStoredUuid)]
     pub team_id: Option<String>,
     pub note: Option<String>,
     pub satisfaction: Option<Enum<Satisfaction>>,

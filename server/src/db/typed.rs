@@ -20,48 +20,48 @@ use serde::Serialize;
 use super::MultiBackend;
 
 /// An id column: loads only a UUID's text (rows keep ids as the parsers' hyphenated strings).
-/// Used as `#[diesel(deserialize_as = UuidText)]` on a `String` field.
+/// Used as `#[diesel(deserialize_as = StoredUuid)]` on a `String` field.
 #[derive(Debug, FromSqlRow)]
-pub struct UuidText(String);
+pub struct StoredUuid(String);
 
-impl<DB: Backend> FromSql<Text, DB> for UuidText
+impl<DB: Backend> FromSql<Text, DB> for StoredUuid
 where
     String: FromSql<Text, DB>,
 {
     fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
         let s = String::from_sql(bytes)?;
         match uuid::Uuid::parse_str(&s) {
-            Ok(_) => Ok(UuidText(s)),
+            Ok(_) => Ok(StoredUuid(s)),
             Err(_) => Err(format!("stored id {s:?} is not a UUID").into()),
         }
     }
 }
 
-impl From<UuidText> for String {
-    fn from(id: UuidText) -> Self {
+impl From<StoredUuid> for String {
+    fn from(id: StoredUuid) -> Self {
         id.0
     }
 }
 
-/// A nullable id column (`#[diesel(deserialize_as = OptUuidText)]` on an `Option<String>`).
+/// A nullable id column (`#[diesel(deserialize_as = OptStoredUuid)]` on an `Option<String>`).
 #[derive(Debug, FromSqlRow)]
-pub struct OptUuidText(Option<String>);
+pub struct OptStoredUuid(Option<String>);
 
-impl<DB: Backend> FromSql<Nullable<Text>, DB> for OptUuidText
+impl<DB: Backend> FromSql<Nullable<Text>, DB> for OptStoredUuid
 where
     String: FromSql<Text, DB>,
 {
     fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
-        Ok(OptUuidText(Some(UuidText::from_sql(bytes)?.0)))
+        Ok(OptStoredUuid(Some(StoredUuid::from_sql(bytes)?.0)))
     }
 
     fn from_nullable_sql(bytes: Option<DB::RawValue<'_>>) -> deserialize::Result<Self> {
-        bytes.map_or(Ok(OptUuidText(None)), Self::from_sql)
+        bytes.map_or(Ok(OptStoredUuid(None)), Self::from_sql)
     }
 }
 
-impl From<OptUuidText> for Option<String> {
-    fn from(id: OptUuidText) -> Self {
+impl From<OptStoredUuid> for Option<String> {
+    fn from(id: OptStoredUuid) -> Self {
         id.0
     }
 }
