@@ -79,6 +79,7 @@ impl Application {
             channels,
             // A subscriber that falls this far behind skips ahead (it is told, see routes/alerts.rs).
             alerts: tokio::sync::broadcast::channel(1024).0,
+            ticket_index: Arc::default(),
         };
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));

@@ -34,4 +34,6 @@ pub struct AppState {
     pub channels: Arc<crate::deadlines::channels::Delivery>,
     /// Alerts as the tracker sees them committed, for the SSE stream (`routes/alerts.rs`).
     pub alerts: broadcast::Sender<Arc<FiredAlert>>,
+    /// Every ticket's report facts, brought up to date before each compliance report.
+    pub ticket_index: Arc<crate::reports::ticket_index::TicketIndex>,
 }

@@ -211,7 +211,86 @@ async fn carried_overnight_and_satisfaction_are_counted(app: TestApp) {
     assert_eq!(carried, 1, "{daily}");
 }
 
+/// Compliance is counted from facts each instance keeps in memory, brought up to date from the
+/// change numbers before each report. After changes of every kind (stages completed late, a
+/// dispatch to a team, a satisfaction, a merge moving a ticket into another town, on PostgreSQL a
+/// ticket pushed through another instance), the warm instance's reports are those of an instance
+/// that reads every ticket afresh.
+async fn compliance_kept_in_memory_matches_a_fresh_read(app: TestApp) {
+    let org = app.org().await;
+    let volunteer = app.token("volunteer_a", PASSWORD, "phone").await;
+    let (h1, h2, t1, t2, t3) = (new_id(), new_id(), new_id(), new_id(), new_id());
+    app.push_ok(
+        &volunteer,
+        json!({"households": [household(&h1, &org.grid_a, "1号楼"), household(&h2, &org.grid_a, "2号楼")],
+            "tickets": [ticket(&t1, &h1, -300), ticket(&t2, &h2, -200)]}),
+    )
+    .await;
+    let volunteer_b = app.token("volunteer_b", PASSWORD, "phone-b").await;
+    let h3 = new_id();
+    app.push_ok(
+        &volunteer_b,
+        json!({"households": [household(&h3, &org.grid_b, "红城1号")], "tickets": [ticket(&t3, &h3, -250)]}),
+    )
+    .await;
+
+    let (supervisor, admin) = (app.token("supervisor_a", PASSWORD, "tablet").await, app.admin_token().await);
+    let reports: Vec<(&str, String)> = ["area", "team", "category"]
+        .iter()
+        .flat_map(|by| {
+            [&supervisor, &admin]
+                .map(|who| (who.as_str(), format!("/api/v1/reports/compliance?from=2020-01-01&group_by={by}")))
+        })
+        .chain([(supervisor.as_str(), "/api/v1/reports/compliance".to_owned())])
+        .collect();
+    for (who, path) in &reports {
+        assert_eq!(app.get_as(who, path).await.0, 200, "{path}");
+    }
+    let (_, before) = app.get_as(&supervisor, &reports[0].1).await;
+    assert_eq!(before["groups"][0]["tickets"], 2, "{before}");
+
+    let dispatcher = app.token("dispatcher_a", PASSWORD, "desk").await;
+    let mut dispatched = event(&new_id(), &t1, "dispatched", -200);
+    dispatched["team_id"] = json!(org.team_a);
+    let mut feedback = event(&new_id(), &t1, "feedback", -20);
+    feedback["satisfaction"] = json!("satisfied");
+    let events = json!([
+        event(&new_id(), &t1, "classified", -290),
+        dispatched,
+        event(&new_id(), &t1, "on_site", -100),
+        event(&new_id(), &t1, "resolved", -60),
+        feedback
+    ]);
+    app.push_ok(&dispatcher, json!({ "ticket_events": events })).await;
+    // A late-synced classification of t2, stamped before the arrival of the others.
+    app.push_ok(&dispatcher, json!({"ticket_events": [event(&new_id(), &t2, "classified", -190)]})).await;
+    let (status, merged) = app.post_as(&admin, &format!("/api/v1/households/{h3}/merge"), &json!({"into": h2})).await;
+    assert_eq!(status, 200, "{merged}");
+    if app.db == Db::Postgres {
+        let other = TestApp::spawn_on(Db::Postgres, app.settings.database_url.clone()).await;
+        let phone = other.token("volunteer_a", PASSWORD, "phone-2").await;
+        other.push_ok(&phone, json!({"tickets": [ticket(&new_id(), &h1, -30)]})).await;
+    }
+
+    let fresh = TestApp::spawn_on(app.db, app.settings.database_url.clone()).await;
+    for (who, path) in &reports {
+        let (warm, cold) = (app.get_as(who, path).await, fresh.get_as(who, path).await);
+        assert_eq!(warm, cold, "{path}");
+    }
+    let (_, after) = app.get_as(&supervisor, &reports[0].1).await;
+    let g = &after["groups"][0];
+    let tickets = if app.db == Db::Postgres { 4 } else { 3 };
+    assert_eq!(g["tickets"], tickets, "t3 moved into town A with its household: {after}");
+    assert_eq!((g["closed"].as_u64(), g["satisfied_share"].as_f64()), (Some(1), Some(1.0)), "{g}");
+    assert_eq!((&g["stages"]["classify"]["met"], &g["stages"]["classify"]["overdue"]), (&json!(2), &json!(1)), "{g}");
+    assert_eq!(g["stages"]["dispatch"]["late"], 1, "t1 dispatched 90 min after its classification: {g}");
+    let (_, by_team) = app.get_as(&supervisor, &reports[2].1).await;
+    let team = by_team["groups"].as_array().and_then(|g| g.iter().find(|g| g["key"] == json!(org.team_a))).cloned();
+    assert_eq!(team.map(|t| t["tickets"].clone()), Some(json!(1)), "{by_team}");
+}
+
 backend_tests!(
+    compliance_kept_in_memory_matches_a_fresh_read,
     carried_overnight_and_satisfaction_are_counted,
     reports_count_what_happened,
     a_visit_stamped_ahead_of_its_arrival_counts_as_visited_since_then,

@@ -1,8 +1,11 @@
 //! The light rows reports aggregate: only the columns they need, only within scope and period.
 
 use diesel::prelude::*;
+use fieldvisit_sync_protocol::sync::pull::TicketStatus;
+use fieldvisit_sync_protocol::sync::records::Satisfaction;
 
 use super::schema::{households, tickets};
+use super::typed::{Enum, StoredUuid};
 use super::{scope, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -14,29 +17,37 @@ pub struct TicketFact {
     pub category: String,
     pub reported_at: i64,
     pub received_at: i64,
-    pub status: String,
+    pub status: Enum<TicketStatus>,
     pub closed_at: Option<i64>,
     pub stage_times: String,
     pub resolved_on_the_spot: bool,
     /// Kept with the projection (`reports::latest_satisfaction`), not read from the events.
-    pub latest_satisfaction: Option<String>,
+    pub latest_satisfaction: Option<Enum<Satisfaction>>,
 }
 
-/// Each ticket in scope reported in `[from, to)`, handed to `each` as it is read (a season's
-/// tickets are never held at once).
-pub fn each_ticket_reported(
+/// A ticket's report facts with its id and change number, as the compliance index reads them.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = tickets)]
+pub struct ChangedTicket {
+    #[diesel(deserialize_as = StoredUuid)]
+    pub id: String,
+    #[diesel(embed)]
+    pub fact: TicketFact,
+}
+
+/// Every ticket whose change number is in `(after, upto]`, handed to `each` as it is read (a
+/// season's tickets are never held as rows at once). Found through `tickets_seq`.
+pub fn each_ticket_changed(
     conn: &mut DbConn,
-    scope_path: &str,
-    (from, to): (i64, i64),
-    mut each: impl FnMut(&TicketFact),
+    (after, upto): (i64, i64),
+    mut each: impl FnMut(ChangedTicket) -> QueryResult<()>,
 ) -> QueryResult<()> {
     let rows = tickets::table
-        .filter(scope::within(tickets::area_path, scope_path))
-        .filter(tickets::reported_at.ge(from).and(tickets::reported_at.lt(to)))
-        .select(TicketFact::as_select())
-        .load_iter::<TicketFact, diesel::connection::DefaultLoadingMode>(conn)?;
+        .filter(tickets::seq.gt(after).and(tickets::seq.le(upto)))
+        .select(ChangedTicket::as_select())
+        .load_iter::<ChangedTicket, diesel::connection::DefaultLoadingMode>(conn)?;
     for row in rows {
-        each(&row?);
+        each(row?)?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! does the same for the checklist report.
 
 pub mod checklist;
+pub mod ticket_index;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -12,6 +13,7 @@ use fieldvisit_sync_protocol::time::Millis;
 use serde::Serialize;
 
 use crate::db::reports::TicketFact;
+use ticket_index::Fact;
 
 /// Nearest-rank percentile of `values` (sorted here); None when empty.
 pub fn percentile(values: &mut [i64], p: f64) -> Option<i64> {
@@ -137,45 +139,24 @@ pub struct ComplianceContext<'a> {
     pub day_end_after: &'a dyn Fn(Millis) -> Millis,
 }
 
-/// Compliance of tickets grouped by `by`, as of `now`, counted one ticket at a time, so a season's tickets are never held at once: the
-/// season-wide report read 100,000 rows into one vector, and growing it (fresh pages the kernel
-/// zeroes, copies) took a fifth of its time.
-pub struct ComplianceTally<'a> {
-    by: GroupBy,
-    scope_path: &'a str,
-    now: i64,
-    cx: &'a ComplianceContext<'a>,
-    groups: BTreeMap<String, ComplianceGroup>,
-}
-
-impl<'a> ComplianceTally<'a> {
-    pub fn new(by: GroupBy, scope_path: &'a str, now: i64, cx: &'a ComplianceContext<'a>) -> Self {
-        ComplianceTally { by, scope_path, now, cx, groups: BTreeMap::new() }
-    }
-
-    pub fn add(&mut self, t: &TicketFact) {
-        let (now, cx) = (self.now, self.cx);
-        let key = match self.by {
-            GroupBy::Area => area_key(&t.area_path, self.scope_path),
-            GroupBy::Team => t.team_id.clone().unwrap_or_else(|| "unassigned".into()),
-            GroupBy::Category => t.category.clone(),
-        };
-        let g = self.groups.entry(key).or_insert_with_key(|k| ComplianceGroup { key: k.clone(), ..Default::default() });
-        g.tickets += 1;
-        g.closed += u32::from(t.status == "closed");
-        g.sync_delays.push((t.received_at - t.reported_at).max(0) / 1000);
-        g.closed_on_the_spot += u32::from(t.resolved_on_the_spot);
+impl ComplianceGroup {
+    /// Counts one ticket in this group, as of `now`.
+    fn add(&mut self, t: &Fact, now: i64, cx: &ComplianceContext<'_>) {
+        self.tickets += 1;
+        self.closed += u32::from(t.closed);
+        self.sync_delays.push((t.received_at - t.reported_at).max(0) / 1000);
+        self.closed_on_the_spot += u32::from(t.on_the_spot);
         let day_end = (cx.day_end_after)(t.reported_at);
-        g.carried_overnight += u32::from(day_end <= now && t.closed_at.is_none_or(|c| c > day_end));
-        if let Some(s) = &t.latest_satisfaction {
-            g.satisfaction_answers += 1;
-            g.satisfied += u32::from(s == "satisfied");
+        self.carried_overnight += u32::from(day_end <= now && t.closed_at.is_none_or(|c| c > day_end));
+        if let Some(s) = t.satisfaction {
+            self.satisfaction_answers += 1;
+            self.satisfied += u32::from(s == Satisfaction::Satisfied);
         }
         // Stages come cycle by cycle and the first cycle has all four: an on-the-spot ticket's
         // first cycle is its first `Stage::ALL.len()`; a reopened one's later cycles count as any.
-        let skip = if t.resolved_on_the_spot { Stage::ALL.len() } else { 0 };
-        for s in StageTimes::decode(&t.stage_times).skip(skip) {
-            let stats = g.stages.entry(s.name.as_str()).or_default();
+        let skip = if t.on_the_spot { Stage::ALL.len() } else { 0 };
+        for s in t.stages.iter().skip(skip) {
+            let stats = self.stages.entry(s.name.as_str()).or_default();
             match (s.started_at, s.due_at, s.completed_at) {
                 (Some(start), Some(due), Some(done)) => {
                     if done <= due {
@@ -190,14 +171,10 @@ impl<'a> ComplianceTally<'a> {
             }
         }
     }
-
-    pub fn finish(self) -> Vec<ComplianceGroup> {
-        finish_groups(self.groups)
-    }
 }
 
-fn finish_groups(groups: BTreeMap<String, ComplianceGroup>) -> Vec<ComplianceGroup> {
-    let mut out: Vec<ComplianceGroup> = groups.into_values().collect();
+/// Fills in each group's rates and percentiles.
+fn finish_groups(mut out: Vec<ComplianceGroup>) -> Vec<ComplianceGroup> {
     for g in &mut out {
         for stage in Stage::ALL {
             g.stages.entry(stage.as_str()).or_default();

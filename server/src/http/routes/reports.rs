@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{Action, Principal};
 use crate::db::{self, areas, policies, reports as rows, temperature as tally};
 use crate::error::ApiError;
+use crate::reports::ticket_index::ComplianceScope;
 use crate::reports::{self, ComplianceGroup, DailyRow, GroupBy, Readings};
 use crate::state::AppState;
 
@@ -51,6 +52,41 @@ fn day_end_after(at: i64, tz: chrono_tz::Tz, minutes: u32) -> i64 {
             .map(|t| t.timestamp_millis())
     };
     [Some(local), local.succ_opt()].into_iter().flatten().filter_map(at_day_end).find(|&t| t >= at).unwrap_or(at)
+}
+
+/// The policy's day ends around a period, found once per report: a season-wide compliance asks
+/// for one per ticket, and each asks the timezone database twice.
+struct DayEnds {
+    tz: chrono_tz::Tz,
+    minutes: u32,
+    sorted: Vec<i64>,
+}
+
+impl DayEnds {
+    fn new(tz: chrono_tz::Tz, minutes: u32, (from, to): (i64, i64)) -> Self {
+        // One a day from the day before `from` to the day after `to` (at most a year's worth;
+        // later instants are answered one by one).
+        let (first, last) = (from.saturating_sub(DAY_MS), to.min(from.saturating_add(366 * DAY_MS)));
+        let mut sorted = Vec::new();
+        let mut at = first;
+        while at <= last.saturating_add(DAY_MS) {
+            let end = day_end_after(at, tz, minutes);
+            if sorted.last() != Some(&end) {
+                sorted.push(end);
+            }
+            at = end.max(at).saturating_add(1);
+        }
+        DayEnds { tz, minutes, sorted }
+    }
+
+    /// As [`day_end_after`]: the first day end at or after `at`.
+    fn after(&self, at: i64) -> i64 {
+        let i = self.sorted.partition_point(|&end| end < at);
+        match self.sorted.get(i) {
+            Some(&end) if i > 0 => end,
+            _ => day_end_after(at, self.tz, self.minutes),
+        }
+    }
 }
 
 /// Area names in scope, for labelling groups.
@@ -103,17 +139,17 @@ pub async fn compliance(
     let csv = wants_csv(q.format.as_deref())?;
     let now = state.clock.now();
     let q = q.into_inner();
+    let (index, horizon) = (state.ticket_index.clone(), state.writer.horizon().clone());
     let groups = db::run(&state.pool, move |conn| {
         let policy = policies::load(conn)?.latest_for(&who.area_path);
         let tz = timezone(&policy.timezone);
         let to = q.to.as_deref().map(|v| parse_time("to", v, tz)).transpose()?.unwrap_or(now);
         let from = q.from.as_deref().map(|v| parse_time("from", v, tz)).transpose()?.unwrap_or(to - 7 * DAY_MS);
-        let day_end_minutes = policy.day_end_minutes();
-        let day_end_after = |at: i64| day_end_after(at, tz, day_end_minutes);
+        let ends = DayEnds::new(tz, policy.day_end_minutes(), (from, to));
+        let day_end_after = |at: i64| ends.after(at);
         let cx = reports::ComplianceContext { day_end_after: &day_end_after };
-        let mut tally = reports::ComplianceTally::new(by, &who.area_path, now, &cx);
-        rows::each_ticket_reported(conn, &who.area_path, (from, to), |t| tally.add(t))?;
-        let mut groups = tally.finish();
+        let period = ComplianceScope { by, scope_path: &who.area_path, period: (from, to), now };
+        let mut groups = index.compliance(conn, &horizon, &period, &cx)?;
         let names: HashMap<String, String> = match by {
             GroupBy::Area => area_names(conn, &who.area_path)?,
             GroupBy::Team => areas::teams_serving(conn, &who.area_path)?.into_iter().map(|t| (t.id, t.name)).collect(),
@@ -405,4 +441,30 @@ pub async fn temperature(
         Ok(web::Json(TemperatureReport { standard_c: STANDARD_C, areas }))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The day ends found once per report answer as asking the timezone database each time,
+        /// also across daylight-saving changes and outside the period.
+        #[test]
+        fn day_ends_found_once_answer_as_each_lookup(
+            tz in prop::sample::select(vec![chrono_tz::Asia::Shanghai, chrono_tz::America::New_York, chrono_tz::Europe::Berlin]),
+            minutes in 0u32..1440,
+            from in 1_600_000_000_000i64..1_900_000_000_000,
+            days in 0i64..400,
+            at in prop::collection::vec(-3 * DAY_MS..403 * DAY_MS, 1..50),
+        ) {
+            let to = from + days * DAY_MS;
+            let ends = DayEnds::new(tz, minutes, (from, to));
+            for offset in at {
+                let at = from + offset;
+                prop_assert_eq!(ends.after(at), day_end_after(at, tz, minutes), "at {}", at);
+            }
+        }
+    }
 }
