@@ -31,6 +31,9 @@ const { values: opt } = parseArgs({
     // A shell command run once the season is loaded, before the full-history figures: what an
     // operator (or autovacuum, given time) does after a bulk load; its time is recorded.
     settle: { type: 'string' },
+    // The server's pid on this machine: its resident memory is read before and after the reports
+    // (the compliance report's in-memory ticket index is built by its first request).
+    pid: { type: 'string' },
   },
 });
 const base = opt.url.replace(/\/$/, '');
@@ -285,6 +288,8 @@ async function main() {
     checklist: `/api/v1/reports/checklist?template_id=${TEMPLATE}`,
     checklist_season: `/api/v1/reports/checklist?template_id=${TEMPLATE}&since=${season}`,
   };
+  const rss = () => (opt.pid ? Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${opt.pid}/status`, 'utf8'))[1]) : null);
+  out.rss_before_reports_kib = rss();
   out.reports = {};
   for (const [name, path] of Object.entries(reports)) {
     const times = [];
@@ -298,10 +303,11 @@ async function main() {
       bytes = r.plain;
       last = r.body;
     }
-    out.reports[name] = { path, p50_ms: p50(times), json_bytes: bytes };
+    out.reports[name] = { path, p50_ms: p50(times), first_ms: times[0], json_bytes: bytes };
     if (name === 'checklist_season') out.checklist_season_visits = last.areas.reduce((n, a) => n + a.visits, 0);
     log(`${name}: p50 ${p50(times).toFixed(1)} ms`);
   }
+  out.rss_after_reports_kib = rss();
   out.visits = visitsDone + 18 * BATCH;
   out.tickets = ticketsDone;
   const text = JSON.stringify(out);

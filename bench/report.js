@@ -158,6 +158,12 @@ function historySection() {
   for (const n of names) {
     row(`\`${runs[0][1].reports[n].path.replace('/api/v1', '')}\` p50 of 15, county scope`, (h) => `${ms(h.reports[n].p50_ms)} (${mark(h.reports[n].p50_ms < 200)})`, '< 200 ms');
   }
+  if (runs[0][1].reports.compliance.first_ms !== undefined) {
+    row('`/reports/compliance`: the first request after the server started (builds the ticket index)', (h) => ms(h.reports.compliance.first_ms));
+  }
+  if (runs[0][1].rss_before_reports_kib) {
+    row('server resident memory before / after the reports', (h) => `${int(h.rss_before_reports_kib / 1024)} / ${int(h.rss_after_reports_kib / 1024)} MiB`);
+  }
   row('checklist report over the season: visits counted / visits pushed', (h) => (h.checklist_season_visits === undefined ? '—'
     : `${int(h.checklist_season_visits)} / ${int(h.visits)}`));
   row('`fieldvisit check` over it all', (h, c) => (c ? `${c.clean ? 'clean' : '**findings**'}, ${(c.ms / 1000).toFixed(0)} s` : '—'));
