@@ -25,7 +25,6 @@ pub struct TokenPair {
     pub token_type: &'static str,
     pub expires_in: i64,
     pub refresh_token: String,
-    #[schema(value_type = Object)]
     pub user: User,
 }
 
