@@ -209,6 +209,50 @@ async fn an_unknown_severity_fails_the_check_and_the_reads(app: TestApp) {
     corrupted(&app, "UPDATE tickets SET severity = 'apocalyptic' WHERE id = '{t}'", "tickets", "apocalyptic").await;
 }
 
+/// A stored household version no type accepts: the check names the table, the row (household and
+/// version) and the value, and a stale edit that would merge against that version fails rather
+/// than merge against a default.
+async fn household_version_corrupted(app: &TestApp, damage: &str, value: &str) {
+    let org = app.org().await;
+    let token = app.token("volunteer_a", PASSWORD, "phone-a").await;
+    let h = new_id();
+    app.push_ok(&token, json!({"households": [household(&h, &org.grid_a, "4号")]})).await;
+    let mut edit = household(&h, &org.grid_a, "4号");
+    edit["base_version"] = json!(1);
+    edit["phone"] = json!("13911111111");
+    edit["updated_at"] = json!(at_minutes(-20));
+    app.push_ok(&token, json!({"households": [edit]})).await;
+
+    let damage = damage.replace("{h}", &h);
+    let report = check_after(app, damage.clone()).await;
+    assert_eq!(report.problems, 1, "{damage}: {:?}", report.findings);
+    let finding = &report.findings[0];
+    assert!(
+        finding.starts_with(&format!("household_versions row {h} version 1 ")) && finding.contains(value),
+        "{damage}: {finding}"
+    );
+
+    // Another phone's edit, still based on version 1: a three-way merge needs that version.
+    let mut stale = household(&h, &org.grid_a, "4号");
+    stale["base_version"] = json!(1);
+    stale["heating"] = json!("gas");
+    stale["updated_at"] = json!(at_minutes(-10));
+    let other = app.token("supervisor_a", PASSWORD, "tablet").await;
+    let (status, res) = app.push(&other, &batch(&at_minutes(0), json!({"households": [stale]}))).await;
+    assert_eq!((status, res["error"]["code"].as_str()), (500, Some("internal_error")), "{damage}: {res}");
+}
+
+async fn an_unknown_heating_in_a_household_version_fails_the_check(app: TestApp) {
+    let damage = "UPDATE household_versions SET fields = REPLACE(fields, '\"coal\"', '\"nuclear\"') \
+        WHERE household_id = '{h}' AND version = 1";
+    household_version_corrupted(&app, damage, "nuclear").await;
+}
+
+async fn household_version_json_that_does_not_parse_fails_the_check(app: TestApp) {
+    let damage = "UPDATE household_versions SET fields = '{\"address\": ' WHERE household_id = '{h}' AND version = 1";
+    household_version_corrupted(&app, damage, "fields").await;
+}
+
 async fn repair(app: &TestApp) -> check::Repaired {
     db::run(&app.state.pool, |c| check::repair(c, chrono::Utc::now().timestamp_millis())).await.expect("repair runs")
 }
@@ -236,4 +280,6 @@ backend_tests!(
     a_ticket_naming_no_uuid_fails_the_check_and_the_reads,
     json_that_does_not_parse_fails_the_check_and_the_reads,
     an_unknown_severity_fails_the_check_and_the_reads,
+    an_unknown_heating_in_a_household_version_fails_the_check,
+    household_version_json_that_does_not_parse_fails_the_check,
 );
