@@ -253,6 +253,65 @@ async fn household_version_json_that_does_not_parse_fails_the_check(app: TestApp
     household_version_corrupted(&app, damage, "fields").await;
 }
 
+/// A team's categories or a channel's team filter that does not parse: read as an empty list it
+/// would make a team serve nothing, or widen a channel to every team's alerts. The check names
+/// the row and the value, and the lists that read the row answer 500.
+async fn lists_that_do_not_parse_fail_the_check_and_the_reads(app: TestApp) {
+    let org = app.org().await;
+    let admin = app.token("admin_a", PASSWORD, "laptop").await;
+    let channel = new_id();
+    let row = fieldvisit_server::db::channels::ChannelRow {
+        id: channel.clone(),
+        name: "城关镇群".into(),
+        kind: "wecom".into(),
+        area_id: org.town_a.clone(),
+        area_path: String::new(),
+        url: "http://127.0.0.1:9/wecom?key=abc".into(),
+        secret: None,
+        teams: db::typed::Json(vec![org.team_a.clone()]),
+        alert_types: db::typed::Json(Vec::new()),
+        min_level: 0,
+        enabled: false,
+        enqueued_to: 0,
+        created_at: 0,
+        updated_at: 0,
+    };
+    db::run(&app.state.pool, move |c| {
+        use diesel::prelude::*;
+        use fieldvisit_server::db::schema::areas;
+        let path: String = areas::table.find(&row.area_id).select(areas::path).first(c)?;
+        Ok(db::channels::insert(c, &fieldvisit_server::db::channels::ChannelRow { area_path: path, ..row })?)
+    })
+    .await
+    .expect("a channel");
+    for (damage, table, id, value, read) in [
+        (
+            "UPDATE teams SET categories = '[\"heating\"' WHERE id = '{id}'",
+            "teams",
+            &org.team_a,
+            "heating",
+            "/api/v1/teams",
+        ),
+        ("UPDATE channels SET teams = 'team-a' WHERE id = '{id}'", "channels", &channel, "team-a", "/api/v1/channels"),
+    ] {
+        let (_, res) = app.get_as(&admin, read).await;
+        assert!(res.get("error").is_none(), "{read} before the damage: {res}");
+        let damage = damage.replace("{id}", id);
+        let report = check_after(&app, damage.clone()).await;
+        assert_eq!(report.problems, 1, "{damage}: {:?}", report.findings);
+        let finding = &report.findings[0];
+        assert!(finding.starts_with(&format!("{table} row {id} ")) && finding.contains(value), "{damage}: {finding}");
+        let (status, res) = app.get_as(&admin, read).await;
+        assert_eq!((status, res["error"]["code"].as_str()), (500, Some("internal_error")), "{damage}: {res}");
+        // Put it right again, so the next damage is the only finding.
+        let undo = match table {
+            "teams" => format!("UPDATE teams SET categories = '[\"heating\"]' WHERE id = '{id}'"),
+            _ => format!("UPDATE channels SET teams = '[]' WHERE id = '{id}'"),
+        };
+        assert!(check_after(&app, undo).await.is_clean());
+    }
+}
+
 async fn repair(app: &TestApp) -> check::Repaired {
     db::run(&app.state.pool, |c| check::repair(c, chrono::Utc::now().timestamp_millis())).await.expect("repair runs")
 }
@@ -282,4 +341,5 @@ backend_tests!(
     an_unknown_severity_fails_the_check_and_the_reads,
     an_unknown_heating_in_a_household_version_fails_the_check,
     household_version_json_that_does_not_parse_fails_the_check,
+    lists_that_do_not_parse_fail_the_check_and_the_reads,
 );

@@ -354,7 +354,7 @@ pub fn create_team(
         name: name.to_owned(),
         area_id: area.id,
         area_path: area.path,
-        categories: serde_json::to_string(categories).map_err(|e| ApiError::internal(e.into()))?,
+        categories: crate::db::typed::Json(categories.to_vec()),
         created_at: now,
         seq: seq::allocate(conn, 1)?,
     };
