@@ -253,10 +253,11 @@ async fn household_version_json_that_does_not_parse_fails_the_check(app: TestApp
     household_version_corrupted(&app, damage, "fields").await;
 }
 
-/// A team's categories or a channel's team filter that does not parse: read as an empty list it
-/// would make a team serve nothing, or widen a channel to every team's alerts. The check names
-/// the row and the value, and the lists that read the row answer 500.
-async fn lists_that_do_not_parse_fail_the_check_and_the_reads(app: TestApp) {
+/// A team's categories or a channel's team filter that does not parse, or a user's unknown role:
+/// read as an empty list or a default they would make a team serve nothing, widen a channel to
+/// every team's alerts or list the user as a volunteer. The check names the row and the value,
+/// and the lists that read the row answer 500.
+async fn org_rows_that_do_not_load_fail_the_check_and_the_reads(app: TestApp) {
     let org = app.org().await;
     let admin = app.token("admin_a", PASSWORD, "laptop").await;
     let channel = new_id();
@@ -284,15 +285,32 @@ async fn lists_that_do_not_parse_fail_the_check_and_the_reads(app: TestApp) {
     })
     .await
     .expect("a channel");
-    for (damage, table, id, value, read) in [
+    let volunteer = org.user("volunteer_a").to_owned();
+    for (damage, table, id, value, read, undo) in [
         (
             "UPDATE teams SET categories = '[\"heating\"' WHERE id = '{id}'",
             "teams",
             &org.team_a,
             "heating",
             "/api/v1/teams",
+            "UPDATE teams SET categories = '[\"heating\"]' WHERE id = '{id}'",
         ),
-        ("UPDATE channels SET teams = 'team-a' WHERE id = '{id}'", "channels", &channel, "team-a", "/api/v1/channels"),
+        (
+            "UPDATE channels SET teams = 'team-a' WHERE id = '{id}'",
+            "channels",
+            &channel,
+            "team-a",
+            "/api/v1/channels",
+            "UPDATE channels SET teams = '[]' WHERE id = '{id}'",
+        ),
+        (
+            "UPDATE users SET role = 'overlord' WHERE id = '{id}'",
+            "users",
+            &volunteer,
+            "overlord",
+            "/api/v1/users",
+            "UPDATE users SET role = 'volunteer' WHERE id = '{id}'",
+        ),
     ] {
         let (_, res) = app.get_as(&admin, read).await;
         assert!(res.get("error").is_none(), "{read} before the damage: {res}");
@@ -304,11 +322,7 @@ async fn lists_that_do_not_parse_fail_the_check_and_the_reads(app: TestApp) {
         let (status, res) = app.get_as(&admin, read).await;
         assert_eq!((status, res["error"]["code"].as_str()), (500, Some("internal_error")), "{damage}: {res}");
         // Put it right again, so the next damage is the only finding.
-        let undo = match table {
-            "teams" => format!("UPDATE teams SET categories = '[\"heating\"]' WHERE id = '{id}'"),
-            _ => format!("UPDATE channels SET teams = '[]' WHERE id = '{id}'"),
-        };
-        assert!(check_after(&app, undo).await.is_clean());
+        assert!(check_after(&app, undo.replace("{id}", id)).await.is_clean());
     }
 }
 
@@ -341,5 +355,5 @@ backend_tests!(
     an_unknown_severity_fails_the_check_and_the_reads,
     an_unknown_heating_in_a_household_version_fails_the_check,
     household_version_json_that_does_not_parse_fails_the_check,
-    lists_that_do_not_parse_fail_the_check_and_the_reads,
+    org_rows_that_do_not_load_fail_the_check_and_the_reads,
 );

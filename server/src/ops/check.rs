@@ -14,7 +14,7 @@
 //!   `latest_satisfaction` are projection columns, above).
 //! - every busy table's `county_id` against the county of its `area_path` ([`county_ids`]).
 //!
-//! First of all, every record row (and every stored household version, team and channel) must load: an id that is not a UUID, an enum name no type knows
+//! First of all, every record row (and every stored household version, team, channel and user) must load: an id that is not a UUID, an enum name no type knows
 //! or JSON that does not parse is a finding naming the row (`db::typed`), and the checks above,
 //! which fold or count those rows, are left until it is fixed (a repair refuses it too).
 //!
@@ -30,7 +30,7 @@ use fieldvisit_sync_protocol::time::Millis;
 
 use crate::db::records::{self, TicketRow};
 use crate::db::schema::{
-    alerts, areas, channels, household_versions, households, removals, teams, ticket_events, tickets, visits,
+    alerts, areas, channels, household_versions, households, removals, teams, ticket_events, tickets, users, visits,
 };
 use crate::db::store_projection::StoreProjection;
 use crate::db::{self, alerts as fired_alerts, checklist_tallies, policies, seq, temperature, DbConn};
@@ -202,6 +202,7 @@ fn check_readable(conn: &mut DbConn, report: &mut Report) -> Result<u64, ApiErro
     scan!(alerts, fired_alerts::AlertRow, 0_i64);
     scan!(teams, crate::db::areas::TeamRow, String::new());
     scan!(channels, crate::db::channels::ChannelRow, String::new());
+    scan!(users, crate::db::users::UserRow, String::new());
     Ok(unreadable + household_versions_readable(conn, report)?)
 }
 

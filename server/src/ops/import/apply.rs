@@ -219,7 +219,7 @@ impl Run<'_> {
             }
         }
         if let Some(e) = users::find_by_username(self.conn, row.username.trim())? {
-            let same = e.role == role.as_str() && e.area_id == area.id && e.team_id == team;
+            let same = e.role.0 == role && e.area_id == area.id && e.team_id == team;
             return Ok(if same {
                 Outcome::Unchanged
             } else {
