@@ -95,6 +95,7 @@ export async function login(username, password) {
   return data.user;
 }
 
+/** @param {import('fieldvisit-api').Schema<'TokenPair'>} data */
 async function storeSession(data) {
   const previous = await getKv('session');
   session = { access_token: data.access_token, refresh_token: data.refresh_token, user: data.user ?? previous?.user };

@@ -88,6 +88,7 @@ export function deviceId() {
   return id;
 }
 
+/** Logs in; the session goes into cookies. Returns the user. */
 export async function login(username, password) {
   const res = await fetch('/api/v1/auth/browser-login', {
     method: 'POST',
@@ -97,7 +98,9 @@ export async function login(username, password) {
   });
   const data = await res.json().catch(() => null);
   if (!res.ok) throw new ApiError(res.status, data);
-  return data.user;
+  /** @type {import('fieldvisit-api').Answer<'POST', '/api/v1/auth/browser-login'>} */
+  const session = data;
+  return session.user;
 }
 
 export async function logout() {

@@ -14,12 +14,18 @@ const FRESH_MS = 60_000;
 const fresh = new Map();
 const recentAlerts = [];
 
-/** The stage a ticket is in now (its latest started, uncompleted stage), if any. */
+/** @typedef {import('fieldvisit-api').Schema<'TicketOut'>} Ticket */
+
+/**
+ * The stage a ticket is in now (its latest started, uncompleted stage), if any.
+ * @param {Ticket} ticket
+ */
 function currentStage(ticket) {
   const open = ticket.stages.filter((s) => s.started_at && !s.completed_at);
   return open[open.length - 1] ?? null;
 }
 
+/** @param {import('fieldvisit-api').Schema<'StageOut'> | null} stage */
 function countdown(stage) {
   if (!stage?.due_at) return h('span', { class: 'countdown' }, t('not_due'));
   return h('span', { class: 'countdown', dataset: { due: stage.due_at } });
@@ -38,6 +44,7 @@ function tick(root) {
   }
 }
 
+/** @param {Ticket} ticket */
 function stageStrip(ticket) {
   const latest = new Map();
   for (const s of ticket.stages) latest.set(s.name, s); // the latest cycle of each stage
@@ -48,6 +55,7 @@ function stageStrip(ticket) {
     }));
 }
 
+/** @param {Ticket} ticket */
 function card(ticket) {
   const stage = currentStage(ticket);
   const state = stage?.state ?? (ticket.status === 'closed' ? 'met' : 'not_started');

@@ -12,6 +12,8 @@ const DESK = ['dispatcher', 'supervisor', 'admin'];
 const WRITERS = { on_site: DESK, resolved: DESK, feedback: DESK, callback: DESK, reopened: DESK };
 const SATISFACTION = ['satisfied', 'neutral', 'unsatisfied'];
 
+/** @typedef {import('fieldvisit-api').Schema<'TicketOut'>} Ticket */
+
 export const mayWrite = (type) => (WRITERS[type] ?? []).includes(session.user?.role);
 
 /** A form that posts one event of `type`; `fields` are [name, label, control] and `extra`
@@ -44,7 +46,8 @@ const noteInput = (id) => h('input', { id, name: 'note', maxlength: 4000, placeh
 const withNote = (v) => (v.note ? { note: v.note } : {});
 
 /** The finishing forms the caller may use on this ticket: on site, resolved and feedback while it
- *  is open; callback and reopen once it is closed. */
+ *  is open; callback and reopen once it is closed.
+ *  @param {Ticket} ticket */
 export function finishForms(ticket, done) {
   const id = ticket.id;
   const forms = ticket.status === 'open'
@@ -73,7 +76,8 @@ function serves(team, areaId) {
 }
 
 /** The dispatch form's options: the teams that handle the ticket's category and serve its area
- *  first, then the others. */
+ *  first, then the others.
+ *  @param {Ticket} ticket */
 export function teamOptions(ticket, selected) {
   const teams = [...session.teams.values()];
   const fits = (x) => (x.categories ?? []).includes(ticket.category) && serves(x, ticket.area_id);
@@ -86,12 +90,14 @@ export function teamOptions(ticket, selected) {
   ].filter(Boolean);
 }
 
-/** The first suggested team, the likely choice. */
+/** The first suggested team, the likely choice.
+ *  @param {Ticket} ticket */
 export function suggestedTeam(ticket) {
   return [...session.teams.values()].find((x) => (x.categories ?? []).includes(ticket.category) && serves(x, ticket.area_id))?.id;
 }
 
-/** The ticket's photos, fetched with the session cookie like any API call. */
+/** The ticket's photos, fetched with the session cookie like any API call.
+ *  @param {Ticket} ticket */
 export function photos(ticket) {
   const list = ticket.photos ?? [];
   if (!list.length) return h('p', {}, t('no_photos'));

@@ -7,6 +7,9 @@ import { t, tr, duration, when } from './i18n.js';
 import { announce, areaName, teamName, userName, categories } from './state.js';
 import { finishForms, teamOptions, suggestedTeam, photos } from './finish.js';
 
+/** @typedef {import('fieldvisit-api').Schema<'TicketDetail'>} Ticket */
+
+/** @param {Ticket} ticket */
 function facts(ticket) {
   const rows = [
     ['status', tr('status', ticket.status)],
@@ -24,12 +27,14 @@ function facts(ticket) {
     rows.map(([key, v]) => [h('dt', {}, t(key)), h('dd', { dataset: { fact: key } }, v)]));
 }
 
+/** @param {Ticket} ticket */
 function stagesTable(ticket) {
   return table(t('stages'), [t('stage'), t('cycle'), t('started_at'), t('due_at'), t('completed_at'), t('state')],
     ticket.stages.map((s) => [tr('stage', s.name), s.cycle, when(s.started_at), when(s.due_at), when(s.completed_at),
       h('span', { class: `chip state-${s.state}` }, tr('state', s.state))]));
 }
 
+/** @param {Ticket['events']} events */
 function timeline(events) {
   if (!events?.length) return h('p', {}, t('empty'));
   return h('ol', { class: 'timeline', id: 'timeline' }, events.map((e) => {

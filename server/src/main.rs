@@ -225,7 +225,7 @@ async fn user_command(command: UserCommand) -> anyhow::Result<()> {
                 accounts::create_user(conn, new, None, now)
             })
             .await?;
-            println!("created user {} ({}) with id {}", user.username, user.role, user.id);
+            println!("created user {} ({}) with id {}", user.username, user.role.0.as_str(), user.id);
         }
         UserCommand::Password { username, settings } => {
             let password = new_password()?;

@@ -209,6 +209,123 @@ async fn an_unknown_severity_fails_the_check_and_the_reads(app: TestApp) {
     corrupted(&app, "UPDATE tickets SET severity = 'apocalyptic' WHERE id = '{t}'", "tickets", "apocalyptic").await;
 }
 
+/// A stored household version no type accepts: the check names the table, the row (household and
+/// version) and the value, and a stale edit that would merge against that version fails rather
+/// than merge against a default.
+async fn household_version_corrupted(app: &TestApp, damage: &str, value: &str) {
+    let org = app.org().await;
+    let token = app.token("volunteer_a", PASSWORD, "phone-a").await;
+    let h = new_id();
+    app.push_ok(&token, json!({"households": [household(&h, &org.grid_a, "4号")]})).await;
+    let mut edit = household(&h, &org.grid_a, "4号");
+    edit["base_version"] = json!(1);
+    edit["phone"] = json!("13911111111");
+    edit["updated_at"] = json!(at_minutes(-20));
+    app.push_ok(&token, json!({"households": [edit]})).await;
+
+    let damage = damage.replace("{h}", &h);
+    let report = check_after(app, damage.clone()).await;
+    assert_eq!(report.problems, 1, "{damage}: {:?}", report.findings);
+    let finding = &report.findings[0];
+    assert!(
+        finding.starts_with(&format!("household_versions row {h} version 1 ")) && finding.contains(value),
+        "{damage}: {finding}"
+    );
+
+    // Another phone's edit, still based on version 1: a three-way merge needs that version.
+    let mut stale = household(&h, &org.grid_a, "4号");
+    stale["base_version"] = json!(1);
+    stale["heating"] = json!("gas");
+    stale["updated_at"] = json!(at_minutes(-10));
+    let other = app.token("supervisor_a", PASSWORD, "tablet").await;
+    let (status, res) = app.push(&other, &batch(&at_minutes(0), json!({"households": [stale]}))).await;
+    assert_eq!((status, res["error"]["code"].as_str()), (500, Some("internal_error")), "{damage}: {res}");
+}
+
+async fn an_unknown_heating_in_a_household_version_fails_the_check(app: TestApp) {
+    let damage = "UPDATE household_versions SET fields = REPLACE(fields, '\"coal\"', '\"nuclear\"') \
+        WHERE household_id = '{h}' AND version = 1";
+    household_version_corrupted(&app, damage, "nuclear").await;
+}
+
+async fn household_version_json_that_does_not_parse_fails_the_check(app: TestApp) {
+    let damage = "UPDATE household_versions SET fields = '{\"address\": ' WHERE household_id = '{h}' AND version = 1";
+    household_version_corrupted(&app, damage, "fields").await;
+}
+
+/// A team's categories or a channel's team filter that does not parse, or a user's unknown role:
+/// read as an empty list or a default they would make a team serve nothing, widen a channel to
+/// every team's alerts or list the user as a volunteer. The check names the row and the value,
+/// and the lists that read the row answer 500.
+async fn org_rows_that_do_not_load_fail_the_check_and_the_reads(app: TestApp) {
+    let org = app.org().await;
+    let admin = app.token("admin_a", PASSWORD, "laptop").await;
+    let channel = new_id();
+    let row = fieldvisit_server::db::channels::ChannelRow {
+        id: channel.clone(),
+        name: "城关镇群".into(),
+        kind: "wecom".into(),
+        area_id: org.town_a.clone(),
+        area_path: String::new(),
+        url: "http://127.0.0.1:9/wecom?key=abc".into(),
+        secret: None,
+        teams: db::typed::Json(vec![org.team_a.clone()]),
+        alert_types: db::typed::Json(Vec::new()),
+        min_level: 0,
+        enabled: false,
+        enqueued_to: 0,
+        created_at: 0,
+        updated_at: 0,
+    };
+    db::run(&app.state.pool, move |c| {
+        use diesel::prelude::*;
+        use fieldvisit_server::db::schema::areas;
+        let path: String = areas::table.find(&row.area_id).select(areas::path).first(c)?;
+        Ok(db::channels::insert(c, &fieldvisit_server::db::channels::ChannelRow { area_path: path, ..row })?)
+    })
+    .await
+    .expect("a channel");
+    let volunteer = org.user("volunteer_a").to_owned();
+    for (damage, table, id, value, read, undo) in [
+        (
+            "UPDATE teams SET categories = '[\"heating\"' WHERE id = '{id}'",
+            "teams",
+            &org.team_a,
+            "heating",
+            "/api/v1/teams",
+            "UPDATE teams SET categories = '[\"heating\"]' WHERE id = '{id}'",
+        ),
+        (
+            "UPDATE channels SET teams = 'team-a' WHERE id = '{id}'",
+            "channels",
+            &channel,
+            "team-a",
+            "/api/v1/channels",
+            "UPDATE channels SET teams = '[]' WHERE id = '{id}'",
+        ),
+        (
+            "UPDATE users SET role = 'overlord' WHERE id = '{id}'",
+            "users",
+            &volunteer,
+            "overlord",
+            "/api/v1/users",
+            "UPDATE users SET role = 'volunteer' WHERE id = '{id}'",
+        ),
+    ] {
+        let (_, res) = app.get_as(&admin, read).await;
+        assert!(res.get("error").is_none(), "{read} before the damage: {res}");
+        let damage = damage.replace("{id}", id);
+        let report = check_after(&app, damage.clone()).await;
+        assert_eq!(report.problems, 1, "{damage}: {:?}", report.findings);
+        let finding = &report.findings[0];
+        assert!(finding.starts_with(&format!("{table} row {id} ")) && finding.contains(value), "{damage}: {finding}");
+        let (status, res) = app.get_as(&admin, read).await;
+        assert_eq!((status, res["error"]["code"].as_str()), (500, Some("internal_error")), "{damage}: {res}");
+        // Put it right again, so the next damage is the only finding.
+        assert!(check_after(&app, undo.replace("{id}", id)).await.is_clean());
+    }
+}
+
 async fn repair(app: &TestApp) -> check::Repaired {
     db::run(&app.state.pool, |c| check::repair(c, chrono::Utc::now().timestamp_millis())).await.expect("repair runs")
 }
@@ -236,4 +353,7 @@ backend_tests!(
     a_ticket_naming_no_uuid_fails_the_check_and_the_reads,
     json_that_does_not_parse_fails_the_check_and_the_reads,
     an_unknown_severity_fails_the_check_and_the_reads,
+    an_unknown_heating_in_a_household_version_fails_the_check,
+    household_version_json_that_does_not_parse_fails_the_check,
+    org_rows_that_do_not_load_fail_the_check_and_the_reads,
 );

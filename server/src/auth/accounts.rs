@@ -14,6 +14,7 @@ use crate::db::areas::{self, AreaRow, TeamRow};
 use crate::db::audit::{self, NewAudit};
 use crate::db::devices::{self, RefreshRow, SessionRow};
 use crate::db::scope::is_within;
+use crate::db::typed::Enum;
 use crate::db::users::{self, UserRow};
 use crate::db::{policies, seq, DbConn};
 use crate::error::ApiError;
@@ -25,7 +26,6 @@ pub struct TokenPair {
     pub token_type: &'static str,
     pub expires_in: i64,
     pub refresh_token: String,
-    #[schema(value_type = Object)]
     pub user: User,
 }
 
@@ -67,7 +67,7 @@ pub fn bootstrap(conn: &mut DbConn, settings: &Settings, now: i64) -> anyhow::Re
         username: "admin".into(),
         password_hash: password::hash(&password)?,
         display_name: "Administrator".into(),
-        role: Role::Admin.as_str().into(),
+        role: Enum(Role::Admin),
         area_id: root.id.clone(),
         area_path: root.path.clone(),
         team_id: None,
@@ -142,7 +142,7 @@ pub fn issue(
     let now_s = now / 1000;
     let claims = Claims {
         sub: user.id.clone(),
-        role: user.role.clone(),
+        role: user.role.0.as_str().into(),
         area: user.area_id.clone(),
         dev: device_id.to_owned(),
         sid: session_id.to_owned(),
@@ -262,7 +262,7 @@ pub fn create_user(conn: &mut DbConn, new: NewUser, scope: Option<&str>, now: i6
         username: username.to_owned(),
         password_hash: password::hash(&new.password).map_err(ApiError::internal)?,
         display_name: new.display_name,
-        role: new.role.as_str().into(),
+        role: Enum(new.role),
         area_id: area.id,
         area_path: area.path,
         team_id: new.team_id,
@@ -355,7 +355,7 @@ pub fn create_team(
         name: name.to_owned(),
         area_id: area.id,
         area_path: area.path,
-        categories: serde_json::to_string(categories).map_err(|e| ApiError::internal(e.into()))?,
+        categories: crate::db::typed::Json(categories.to_vec()),
         created_at: now,
         seq: seq::allocate(conn, 1)?,
     };

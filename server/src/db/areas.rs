@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use fieldvisit_sync_protocol::org::{Area, Team};
 
 use super::schema::{areas, teams};
+use super::typed::Json;
 use super::{scope, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -32,19 +33,15 @@ pub struct TeamRow {
     pub name: String,
     pub area_id: String,
     pub area_path: String,
-    pub categories: String,
+    /// A stored list that does not parse fails the load (it would read as a team serving nothing).
+    pub categories: Json<Vec<String>>,
     pub created_at: i64,
     pub seq: i64,
 }
 
 impl From<TeamRow> for Team {
     fn from(r: TeamRow) -> Self {
-        Team {
-            id: r.id,
-            name: r.name,
-            area_id: r.area_id,
-            categories: serde_json::from_str(&r.categories).unwrap_or_default(),
-        }
+        Team { id: r.id, name: r.name, area_id: r.area_id, categories: r.categories.0 }
     }
 }
 

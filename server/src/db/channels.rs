@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 
 use super::schema::channels;
+use super::typed::Json;
 use super::{scope, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -20,10 +21,11 @@ pub struct ChannelRow {
     /// May carry the robot's token: never logged, returned masked.
     pub url: String,
     pub secret: Option<String>,
-    /// JSON array of team ids; empty: any team (and tickets not dispatched yet).
-    pub teams: String,
-    /// JSON array of alert types; empty: any.
-    pub alert_types: String,
+    /// Team ids; empty: any team (and tickets not dispatched yet). A stored list that does not
+    /// parse fails the load: read as empty it would widen the channel to every team.
+    pub teams: Json<Vec<String>>,
+    /// Alert types; empty: any.
+    pub alert_types: Json<Vec<String>>,
     /// Lowest escalation level delivered: 0 takes every alert, 2 only escalations of level 2 and up.
     pub min_level: i32,
     pub enabled: bool,
@@ -33,12 +35,12 @@ pub struct ChannelRow {
 }
 
 impl ChannelRow {
-    pub fn team_ids(&self) -> Vec<String> {
-        serde_json::from_str(&self.teams).unwrap_or_default()
+    pub fn team_ids(&self) -> &[String] {
+        &self.teams.0
     }
 
-    pub fn types(&self) -> Vec<String> {
-        serde_json::from_str(&self.alert_types).unwrap_or_default()
+    pub fn types(&self) -> &[String] {
+        &self.alert_types.0
     }
 }
 

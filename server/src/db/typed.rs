@@ -12,6 +12,7 @@ use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::{Nullable, Text};
 use diesel::sqlite::Sqlite;
 use fieldvisit_sync_protocol::deadline::{AlertKind, EventType, Severity, Stage};
+use fieldvisit_sync_protocol::org::Role;
 use fieldvisit_sync_protocol::sync::pull::TicketStatus;
 use fieldvisit_sync_protocol::sync::records::{Heating, Satisfaction};
 use serde::de::DeserializeOwned;
@@ -89,7 +90,7 @@ macro_rules! named {
         }
     )*};
 }
-named!(AlertKind, EventType, Heating, Satisfaction, Severity, Stage, TicketStatus);
+named!(AlertKind, EventType, Heating, Role, Satisfaction, Severity, Stage, TicketStatus);
 
 /// A column holding a [`Named`] enum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, AsExpression, FromSqlRow)]

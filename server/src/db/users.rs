@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use fieldvisit_sync_protocol::org::{Role, User};
 
 use super::schema::users;
+use super::typed::Enum;
 use super::{scope, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -13,7 +14,7 @@ pub struct UserRow {
     pub username: String,
     pub password_hash: String,
     pub display_name: String,
-    pub role: String,
+    pub role: Enum<Role>,
     pub area_id: String,
     pub area_path: String,
     pub team_id: Option<String>,
@@ -29,7 +30,7 @@ impl From<UserRow> for User {
             id: r.id,
             username: r.username,
             display_name: r.display_name,
-            role: Role::parse(&r.role).unwrap_or(Role::Volunteer),
+            role: r.role.0,
             area_id: r.area_id,
             team_id: r.team_id,
         }

@@ -14,7 +14,7 @@
 //!   `latest_satisfaction` are projection columns, above).
 //! - every busy table's `county_id` against the county of its `area_path` ([`county_ids`]).
 //!
-//! First of all, every record row must load: an id that is not a UUID, an enum name no type knows
+//! First of all, every record row (and every stored household version, team, channel and user) must load: an id that is not a UUID, an enum name no type knows
 //! or JSON that does not parse is a finding naming the row (`db::typed`), and the checks above,
 //! which fold or count those rows, are left until it is fixed (a repair refuses it too).
 //!
@@ -29,7 +29,9 @@ use fieldvisit_sync_protocol::deadline::{self, FoldEvent};
 use fieldvisit_sync_protocol::time::Millis;
 
 use crate::db::records::{self, TicketRow};
-use crate::db::schema::{alerts, areas, households, removals, teams, ticket_events, tickets, visits};
+use crate::db::schema::{
+    alerts, areas, channels, household_versions, households, removals, teams, ticket_events, tickets, users, visits,
+};
 use crate::db::store_projection::StoreProjection;
 use crate::db::{self, alerts as fired_alerts, checklist_tallies, policies, seq, temperature, DbConn};
 use crate::error::ApiError;
@@ -183,9 +185,7 @@ fn check_readable(conn: &mut DbConn, report: &mut Report) -> Result<u64, ApiErro
                             let row = $table::table.find(&id).select(<$row>::as_select()).first::<$row>(conn);
                             if let Err(DeserializationError(e)) = row {
                                 unreadable += 1;
-                                // diesel names the column; the cause names the value.
-                                let cause = e.source().map(|c| format!(": {c}")).unwrap_or_default();
-                                report.find(format!("{} row {id} does not load: {e}{cause}", stringify!($table)));
+                                report.find(does_not_load(stringify!($table), id, &*e));
                             }
                         }
                     }
@@ -200,7 +200,55 @@ fn check_readable(conn: &mut DbConn, report: &mut Report) -> Result<u64, ApiErro
     scan!(tickets, TicketRow, String::new());
     scan!(ticket_events, records::EventRow, String::new());
     scan!(alerts, fired_alerts::AlertRow, 0_i64);
-    Ok(unreadable)
+    scan!(teams, crate::db::areas::TeamRow, String::new());
+    scan!(channels, crate::db::channels::ChannelRow, String::new());
+    scan!(users, crate::db::users::UserRow, String::new());
+    Ok(unreadable + household_versions_readable(conn, report)?)
+}
+
+/// `scan!` for `household_versions`, whose key is (household, version): the versions of a page of
+/// households at a time, and a page that does not load read again version by version.
+fn household_versions_readable(conn: &mut DbConn, report: &mut Report) -> Result<u64, ApiError> {
+    use diesel::result::Error::DeserializationError;
+    use household_versions as hv;
+    let mut unreadable = 0;
+    let mut after = String::new();
+    loop {
+        let homes: Vec<String> = hv::table
+            .filter(hv::household_id.gt(&after))
+            .select(hv::household_id)
+            .distinct()
+            .order(hv::household_id)
+            .limit(PAGE)
+            .load(conn)?;
+        let Some(last) = homes.last().cloned() else { return Ok(unreadable) };
+        let in_page = hv::household_id.gt(after).and(hv::household_id.le(last.clone()));
+        match hv::table.filter(in_page.clone()).select(records::HouseholdVersionRow::as_select()).load(conn) {
+            Ok(_) => {}
+            Err(DeserializationError(_)) => {
+                let keys: Vec<(String, i64)> =
+                    hv::table.filter(in_page).select((hv::household_id, hv::version)).load(conn)?;
+                for (id, version) in keys {
+                    let row = hv::table
+                        .find((&id, version))
+                        .select(records::HouseholdVersionRow::as_select())
+                        .first::<records::HouseholdVersionRow>(conn);
+                    if let Err(DeserializationError(e)) = row {
+                        unreadable += 1;
+                        report.find(does_not_load("household_versions", format_args!("{id} version {version}"), &*e));
+                    }
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+        after = last;
+    }
+}
+
+/// The finding for a row that does not load: diesel's error names the column, its cause the value.
+fn does_not_load(table: &str, row: impl std::fmt::Display, e: &(dyn std::error::Error + Send + Sync)) -> String {
+    let cause = e.source().map(|c| format!(": {c}")).unwrap_or_default();
+    format!("{table} row {row} does not load: {e}{cause}")
 }
 
 fn check_tickets(conn: &mut DbConn, now: Millis, report: &mut Report) -> Result<(), ApiError> {

@@ -22,10 +22,12 @@ pub struct HouseholdOut {
     pub area_id: Uuid,
     pub address: String,
     pub head_name: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub phone: Option<String>,
     pub heating: Heating,
     pub tags: Vec<String>,
     pub version: i64,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub updated_at: String,
     /// **[1.1]** In pulls: the latest visit's corrected time (null if never visited) and the
     /// number of visits, as of the page that carries the household; later visits arrive as visits.
@@ -73,16 +75,23 @@ pub struct VisitOut {
     pub household_id: Uuid,
     pub area_id: Uuid,
     /// Corrected time.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub visited_at: String,
     /// The phone's raw clock reading.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub device_visited_at: String,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub received_at: String,
     pub clock_verified: bool,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub indoor_temp_c: Option<f64>,
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub checklist: Map<String, Value>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub service_card_given: Option<bool>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub notes: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub location: Option<Location>,
     pub photos: Vec<String>,
     pub volunteer_id: String,
@@ -101,13 +110,20 @@ pub struct TicketEventOut {
     #[serde(rename = "type")]
     pub event_type: EventType,
     /// Corrected time.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub occurred_at: String,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub device_occurred_at: String,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub received_at: String,
     pub clock_verified: bool,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub category: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub team_id: Option<Uuid>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub note: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub satisfaction: Option<Satisfaction>,
     pub user_id: String,
     pub device_id: String,
@@ -119,8 +135,11 @@ pub struct TicketEventOut {
 pub struct StageOut {
     pub name: Stage,
     pub cycle: u32,
+    #[cfg_attr(feature = "openapi", schema(required = true, format = DateTime))]
     pub started_at: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true, format = DateTime))]
     pub due_at: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true, format = DateTime))]
     pub completed_at: Option<String>,
     pub state: StageState,
 }
@@ -143,31 +162,51 @@ impl TicketStatus {
     }
 }
 
+/// A ticket's current stage, or `done` once it is closed: the schema of `TicketOut::stage`
+/// (`Projection::stage_label`).
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum CurrentStage {
+    Classify,
+    Dispatch,
+    OnSite,
+    Close,
+    Done,
+}
+
 /// A ticket with its derived deadline state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketOut {
     pub id: Uuid,
     pub household_id: Uuid,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub visit_id: Option<Uuid>,
     pub area_id: Uuid,
     pub category: String,
     pub severity: Severity,
     pub description: String,
     /// Corrected time.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub reported_at: String,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub device_reported_at: String,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub received_at: String,
     pub status: TicketStatus,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub team_id: Option<Uuid>,
-    /// `classify|dispatch|on_site|close|done`.
+    #[cfg_attr(feature = "openapi", schema(value_type = CurrentStage))]
     pub stage: String,
     pub policy_version: i32,
     pub stages: Vec<StageOut>,
     pub overdue: bool,
     /// How long past due the current stage is; 0 when not overdue.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub overdue_by_s: i64,
     /// Receipt time − corrected report time, in seconds (0 if received "before" it).
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub sync_delay_s: i64,
     pub version: i64,
     pub photos: Vec<String>,
@@ -201,6 +240,41 @@ pub fn ticket_out_stages(projection: &Projection) -> Vec<StageOut> {
             state: s.state,
         })
         .collect()
+}
+
+/// One ticket with its timeline: `GET /api/v1/tickets/{id}`, and the answer to adding an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TicketDetail {
+    #[serde(flatten)]
+    pub ticket: TicketOut,
+    /// In the order they happened.
+    pub events: Vec<TimelineEvent>,
+}
+
+/// An event on a ticket's timeline: the stored event, when the server heard of it and who wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TimelineEvent {
+    #[serde(flatten)]
+    pub event: TicketEventOut,
+    /// Receipt time − corrected time, in whole seconds, never negative.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
+    pub sync_delay_s: i64,
+    /// The display name of `user_id`; null if no such user is stored.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub user_name: Option<String>,
+}
+
+/// One household with its visits and tickets: `GET /api/v1/households/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HouseholdDetail {
+    #[serde(flatten)]
+    pub household: HouseholdOut,
+    /// Empty for a handler who sees the household only through their team's tickets.
+    pub visits: Vec<VisitOut>,
+    pub tickets: Vec<TicketOut>,
 }
 
 /// The ticket's `sync_delay_s`: how long after it happened (corrected time) the server heard of

@@ -27,12 +27,7 @@ export type KnownPath<M extends Method, S extends string> = [Route<M, S>] extend
 /** The JSON body the operation takes (`never` when it takes none). */
 export type Body<M extends Method, S extends string> = Op<M, S> extends { requestBody?: { content: { 'application/json': infer B } } } ? B : never;
 
-/**
- * A response schema the spec leaves as a bare `object` (openapi-typescript: `Record<string, never>`)
- * says nothing: it is `any` here until the server describes it.
- */
-type Described<B> = string extends keyof B ? ([B[string & keyof B]] extends [never] ? any : B) : B;
-type Json<R> = R extends { content: { 'application/json': infer B } } ? Described<B> : null;
+type Json<R> = R extends { content: { 'application/json': infer B } } ? B : null;
 
 /** The success answer's JSON: 200, else 201, else null (204). */
 export type Answer<M extends Method, S extends string> = Op<M, S> extends { responses: infer R }

@@ -76,7 +76,7 @@ pub fn update_user(conn: &mut DbConn, actor: Actor, id: &str, patch: UserPatch, 
         if !actor.may_grant(role) {
             return Err(ApiError::forbidden("no one grants a role above their own").with_field("role"));
         }
-        detail.insert("role".into(), json!({"from": user.role, "to": role.as_str()}));
+        detail.insert("role".into(), json!({"from": user.role.0.as_str(), "to": role.as_str()}));
         change.role = Some(role.as_str().into());
     }
     let mut area_path = user.area_path.clone();

@@ -131,8 +131,8 @@ fn enqueue_channels(conn: &mut DbConn, now: i64) -> QueryResult<bool> {
     let notify: Vec<Option<Notify>> =
         rows.iter().map(|a| notify_of(&book, a, tickets.get(&a.ticket_id).map(|t| t.1))).collect();
     for ch in chans.iter().filter(|ch| ch.enqueued_to < upto) {
-        let (teams, types) = (ch.team_ids(), ch.types());
-        let filter = Filter { area_path: &ch.area_path, teams: &teams, types: &types, min_level: ch.min_level };
+        let filter =
+            Filter { area_path: &ch.area_path, teams: ch.team_ids(), types: ch.types(), min_level: ch.min_level };
         let ids: Vec<i64> = rows
             .iter()
             .zip(&notify)

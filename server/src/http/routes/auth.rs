@@ -2,7 +2,7 @@
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use fieldvisit_sync_protocol::org::User;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::auth::accounts::{self, AuditActor, TokenPair};
@@ -38,6 +38,14 @@ pub struct RefreshRequest {
     refresh_token: String,
 }
 
+/// What the dashboard's login and refresh answer: the tokens themselves are in cookies.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BrowserSession {
+    user: User,
+    /// Seconds until the access token (its cookie) expires; refresh before then.
+    expires_in: i64,
+}
+
 fn short(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
     match v {
         Some(s) if s.chars().count() > max => Err(ApiError::invalid(field, format!("at most {max} characters"))),
@@ -64,7 +72,7 @@ pub async fn login(
 /// The dashboard's login: the same body as login, but the tokens go into HttpOnly cookies (plus a
 /// readable CSRF cookie) and the answer carries only the user and the access token's lifetime.
 #[utoipa::path(tag = "auth", request_body = LoginRequest, responses(
-    (status = 200, body = Object), (status = 400, body = crate::error::ErrorBody),
+    (status = 200, body = BrowserSession), (status = 400, body = crate::error::ErrorBody),
     (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
     (status = 409, body = crate::error::ErrorBody), (status = 422, description = "`device_name` or `app_version` too long", body = crate::error::ErrorBody),
     (status = 429, body = crate::error::ErrorBody)))]
@@ -79,7 +87,7 @@ pub async fn browser_login(
 }
 
 /// The dashboard's refresh: the refresh token comes from its cookie; the CSRF header is required.
-#[utoipa::path(tag = "auth", responses((status = 200, body = Object), (status = 401, body = crate::error::ErrorBody),
+#[utoipa::path(tag = "auth", responses((status = 200, body = BrowserSession), (status = 401, body = crate::error::ErrorBody),
     (status = 403, body = crate::error::ErrorBody)))]
 #[post("/api/v1/auth/browser-refresh")]
 pub async fn browser_refresh(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -117,7 +125,7 @@ async fn end_session(state: &AppState, who: Principal) -> Result<(), ApiError> {
 fn with_cookies(state: &AppState, req: &HttpRequest, pair: &TokenPair) -> HttpResponse {
     let mut res = HttpResponse::Ok();
     cookie::set(&mut res, req, pair, state.settings.refresh_token_ttl_days);
-    res.json(serde_json::json!({"user": pair.user, "expires_in": pair.expires_in}))
+    res.json(BrowserSession { user: pair.user.clone(), expires_in: pair.expires_in })
 }
 
 /// Checks the credentials and opens a session bound to the body's device.

@@ -13,6 +13,7 @@ use crate::auth::accounts;
 use crate::auth::{Action, Principal};
 use crate::config::Settings;
 use crate::db::channels::ChannelRow;
+use crate::db::typed::Json as JsonColumn;
 use crate::db::{self, areas, DbConn};
 use crate::deadlines::channels::message::Notice;
 use crate::deadlines::channels::{self, rate, Kind, Target};
@@ -50,8 +51,8 @@ impl From<&ChannelRow> for ChannelOut {
             area_id: r.area_id.clone(),
             url: channels::mask_url(&r.url),
             has_secret: r.secret.is_some(),
-            teams: r.team_ids(),
-            alert_types: r.types(),
+            teams: r.team_ids().to_vec(),
+            alert_types: r.types().to_vec(),
             min_level: r.min_level,
             enabled: r.enabled,
             created_at: format_utc(r.created_at),
@@ -142,7 +143,7 @@ fn validate(conn: &mut DbConn, who: &Principal, settings: &Settings, row: &mut C
     if teams.len() > 100 {
         return Err(ApiError::invalid("teams", "at most 100 teams"));
     }
-    let found = areas::teams_by_ids(conn, &teams)?;
+    let found = areas::teams_by_ids(conn, teams)?;
     for (i, id) in teams.iter().enumerate() {
         let team = found.get(id).ok_or_else(|| ApiError::invalid(format!("teams[{i}]"), "no such team"))?;
         if !who.sees(&team.area_path) {
@@ -159,10 +160,6 @@ fn validate(conn: &mut DbConn, who: &Principal, settings: &Settings, row: &mut C
         return Err(ApiError::invalid("min_level", format!("0 (every alert) to {MAX_LEVEL}")));
     }
     Ok(())
-}
-
-fn to_json(list: &[String]) -> String {
-    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
 }
 
 /// The channel, if it exists within the caller's area (404 otherwise, as for any record read).
@@ -205,8 +202,8 @@ pub async fn create_channel(
         area_path: String::new(),
         url: b.url,
         secret: b.secret,
-        teams: to_json(&b.teams),
-        alert_types: to_json(&b.alert_types),
+        teams: JsonColumn(b.teams),
+        alert_types: JsonColumn(b.alert_types),
         min_level: b.min_level,
         enabled: b.enabled,
         enqueued_to: 0,
@@ -266,8 +263,8 @@ pub async fn update_channel(
             set!(area_id, b.area_id, "area_id");
             set!(url, b.url, "url");
             set!(secret, b.secret, "secret");
-            set!(teams, b.teams.as_deref().map(to_json), "teams");
-            set!(alert_types, b.alert_types.as_deref().map(to_json), "alert_types");
+            set!(teams, b.teams.map(JsonColumn), "teams");
+            set!(alert_types, b.alert_types.map(JsonColumn), "alert_types");
             set!(min_level, b.min_level, "min_level");
             set!(enabled, b.enabled, "enabled");
             validate(c, &who, &settings, &mut row)?;

@@ -33,7 +33,7 @@ pub struct MergeBody {
 /// `into`, it is deleted and reaches phones in pull's `removed`; audited. Answers the survivor.
 #[utoipa::path(tag = "tickets", security(("bearer" = [])), params(("id" = String, Path, description = "The household merged away")),
     request_body = MergeBody,
-    responses((status = 200, body = Object), (status = 403, body = crate::error::ErrorBody),
+    responses((status = 200, body = HouseholdOut), (status = 403, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 #[post("/api/v1/households/{id}/merge")]
 pub async fn merge_household(

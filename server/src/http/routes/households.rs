@@ -1,8 +1,7 @@
 //! One household with its visits and tickets, for the desk and for a handler sent there.
 
 use actix_web::{get, web};
-use fieldvisit_sync_protocol::sync::pull::{HouseholdOut, VisitOut};
-use serde_json::{json, Value};
+use fieldvisit_sync_protocol::sync::pull::{HouseholdDetail, HouseholdOut, VisitOut};
 
 use crate::auth::{Action, Principal};
 use crate::db::{self, policies, tickets as queries};
@@ -13,13 +12,13 @@ use crate::state::AppState;
 /// The household plus its `visits` and `tickets`. Within the caller's area everything; a handler
 /// outside it sees the household only through their team's tickets, and only those.
 #[utoipa::path(tag = "tickets", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = HouseholdDetail), (status = 404, body = crate::error::ErrorBody)))]
 #[get("/api/v1/households/{id}")]
 pub async fn get_household(
     state: web::Data<AppState>,
     who: Principal,
     id: web::Path<String>,
-) -> Result<web::Json<Value>, ApiError> {
+) -> Result<web::Json<HouseholdDetail>, ApiError> {
     who.authorize(Action::ReadTickets)?;
     let id = id.into_inner();
     let now = state.clock.now();
@@ -35,10 +34,7 @@ pub async fn get_household(
             if in_area { queries::visits_of(conn, &id)?.iter().map(VisitOut::from).collect() } else { Vec::new() };
         let book = policies::load(conn)?;
         let tickets: Vec<_> = tickets.iter().map(|t| t.to_out(book.version(t.policy_version), now)).collect();
-        let mut out = serde_json::to_value(HouseholdOut::from(&home)).map_err(|e| ApiError::internal(e.into()))?;
-        out["visits"] = json!(visits);
-        out["tickets"] = json!(tickets);
-        Ok(web::Json(out))
+        Ok(web::Json(HouseholdDetail { household: HouseholdOut::from(&home), visits, tickets }))
     })
     .await
 }

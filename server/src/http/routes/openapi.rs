@@ -98,6 +98,8 @@ pub async fn openapi_json() -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fieldvisit_sync_protocol::deadline::Stage;
+    use serde_json::json;
 
     /// The push and policy schemas come from the `sync-protocol` types, with their constraints:
     /// what a client generator reads is what the server parses.
@@ -132,6 +134,51 @@ mod tests {
         assert_eq!(pull["$ref"], "#/components/schemas/PullResponse", "{pull}");
         let visit = &schemas["VisitOut"]["properties"];
         assert_eq!(visit["checklist_template"]["oneOf"][1]["$ref"], "#/components/schemas/TemplateRef", "{visit}");
+    }
+
+    /// Every JSON success answer names its type: a bare `object` would be `any` to the client type
+    /// check. The desk's ticket and household answers carry their nested lists and enums.
+    #[test]
+    fn every_json_answer_is_described() {
+        let spec = serde_json::to_value(ApiDoc::openapi()).expect("spec serializes");
+        let mut bare = Vec::new();
+        for (path, item) in spec["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("operations") {
+                for code in ["200", "201"] {
+                    let schema = &op["responses"][code]["content"]["application/json"]["schema"];
+                    if schema["type"] == "object" && schema.get("properties").is_none() {
+                        bare.push(format!("{method} {path} {code}"));
+                    }
+                }
+            }
+        }
+        assert!(bare.is_empty(), "answers without a schema: {bare:?}");
+        let schemas = &spec["components"]["schemas"];
+        let answer = |path: &str, method: &str, code: &str| {
+            spec["paths"][path][method]["responses"][code]["content"]["application/json"]["schema"]["$ref"].clone()
+        };
+        assert_eq!(answer("/api/v1/tickets/{id}", "get", "200"), "#/components/schemas/TicketDetail");
+        assert_eq!(answer("/api/v1/tickets/{id}/events", "post", "201"), "#/components/schemas/TicketDetail");
+        assert_eq!(answer("/api/v1/households/{id}", "get", "200"), "#/components/schemas/HouseholdDetail");
+        assert_eq!(answer("/api/v1/households/{id}/merge", "post", "200"), "#/components/schemas/HouseholdOut");
+        assert_eq!(answer("/api/v1/policy", "get", "200"), "#/components/schemas/Policy");
+        assert_eq!(answer("/api/v1/auth/browser-login", "post", "200"), "#/components/schemas/BrowserSession");
+        assert_eq!(answer("/api/v1/auth/browser-refresh", "post", "200"), "#/components/schemas/BrowserSession");
+        let detail = &schemas["TicketDetail"]["allOf"];
+        assert_eq!(detail[0]["$ref"], "#/components/schemas/TicketOut", "{detail}");
+        assert_eq!(
+            detail[1]["properties"]["events"]["items"]["$ref"], "#/components/schemas/TimelineEvent",
+            "{detail}"
+        );
+        assert_eq!(schemas["TimelineEvent"]["allOf"][1]["required"], json!(["sync_delay_s", "user_name"]));
+        let ticket = &schemas["TicketOut"];
+        assert_eq!(ticket["properties"]["stage"]["$ref"], "#/components/schemas/CurrentStage", "{ticket}");
+        assert_eq!(ticket["properties"]["reported_at"]["format"], "date-time", "{ticket}");
+        // Sent as null when absent, so present in every ticket.
+        assert!(ticket["required"].as_array().is_some_and(|r| r.contains(&json!("team_id"))), "{ticket}");
+        // What `Projection::stage_label` can say: every stage, or `done`.
+        let labels: Vec<&str> = Stage::ALL.iter().map(|s| s.as_str()).chain(["done"]).collect();
+        assert_eq!(schemas["CurrentStage"]["enum"], json!(labels));
     }
 
     /// A rejected record's `error.code` is an enum in the spec, derived from `RecordErrorCode`

@@ -237,7 +237,7 @@ pub async fn create_user(
     let row = db::run(&state.pool, move |conn| {
         db::transaction(conn, |conn| {
             let row = accounts::create_user(conn, new, Some(&who.area_path), now)?;
-            let detail = json!({"username": row.username, "role": row.role});
+            let detail = json!({"username": row.username, "role": row.role.0.as_str()});
             accounts::audit_by(conn, &who, "user_created", ("user", &row.id), &row.area_path, detail, now)?;
             Ok(row)
         })

@@ -6,23 +6,8 @@
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::RefOr;
 
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "snake_case")]
-pub enum TicketStatus {
-    Open,
-    Closed,
-}
-
-/// A ticket's current stage, or `done` once closed.
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "snake_case")]
-pub enum CurrentStage {
-    Classify,
-    Dispatch,
-    OnSite,
-    Close,
-    Done,
-}
+/// The list's `status` and `stage` filters take what a ticket's answer shows.
+pub use fieldvisit_sync_protocol::sync::pull::{CurrentStage, TicketStatus};
 
 #[derive(utoipa::ToSchema)]
 #[schema(rename_all = "snake_case")]

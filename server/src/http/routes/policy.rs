@@ -71,7 +71,7 @@ pub(crate) fn parse_versioned<T: serde::de::DeserializeOwned>(
 
 /// The deadline policy in force now in a county.
 #[utoipa::path(tag = "deadlines", security(("bearer" = [])), params(PolicyQuery),
-    responses((status = 200, body = Object), (status = 401, body = crate::error::ErrorBody),
+    responses((status = 200, body = Policy), (status = 401, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
 #[get("/api/v1/policy")]
 pub async fn get_policy(

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use actix_web::{get, post, web, HttpResponse};
 use fieldvisit_sync_protocol::org::Role;
-use fieldvisit_sync_protocol::sync::pull::{sync_delay_s, TicketEventOut};
+use fieldvisit_sync_protocol::sync::pull::{sync_delay_s, TicketDetail, TicketEventOut, TicketOut, TimelineEvent};
 use fieldvisit_sync_protocol::sync::push::{PushRequest, RecordStatus};
 use fieldvisit_sync_protocol::sync::RecordErrorCode;
 use fieldvisit_sync_protocol::time::format_utc;
@@ -45,8 +45,7 @@ pub struct TicketQuery {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct TicketPage {
-    #[schema(value_type = Vec<Object>)]
-    tickets: Vec<Value>,
+    tickets: Vec<TicketOut>,
     cursor: Option<String>,
     has_more: bool,
 }
@@ -118,7 +117,7 @@ pub async fn list_tickets(
         let key = if overdue { r.current_due_at.unwrap_or_default() } else { r.reported_at };
         keyset::encode(key, &r.id)
     });
-    let tickets = rows.iter().map(|r| to_json(&r.to_out(book.version(r.policy_version), now))).collect();
+    let tickets = rows.iter().map(|r| r.to_out(book.version(r.policy_version), now)).collect();
     Ok(web::Json(TicketPage { tickets, cursor, has_more }))
 }
 
@@ -130,21 +129,16 @@ pub fn area_filter(conn: &mut db::DbConn, who: &Principal, id: &str) -> Result<S
     Ok(area.path)
 }
 
-fn to_json<T: Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
-}
-
-/// An event with `sync_delay_s` (how long after it happened the server heard of it) and
-/// `user_name`, the display name of who recorded it.
-fn event_json(e: &EventRow, names: &HashMap<String, String>) -> Value {
-    let mut v = to_json(&TicketEventOut::from(e));
-    v["sync_delay_s"] = json!(sync_delay_s(e.occurred_at, e.received_at));
-    v["user_name"] = json!(names.get(&e.user_id));
-    v
+fn timeline_event(e: &EventRow, names: &HashMap<String, String>) -> TimelineEvent {
+    TimelineEvent {
+        event: TicketEventOut::from(e),
+        sync_delay_s: sync_delay_s(e.occurred_at, e.received_at),
+        user_name: names.get(&e.user_id).cloned(),
+    }
 }
 
 /// The ticket as the caller may see it, with its events in time order; `None` if not visible.
-async fn ticket_with_events(state: &AppState, who: Principal, id: String) -> Result<Option<Value>, ApiError> {
+async fn ticket_with_events(state: &AppState, who: Principal, id: String) -> Result<Option<TicketDetail>, ApiError> {
     let now = state.clock.now();
     db::run(&state.pool, move |conn| {
         let ids = [id.clone()];
@@ -156,22 +150,21 @@ async fn ticket_with_events(state: &AppState, who: Principal, id: String) -> Res
         let who_ids: Vec<String> = events.iter().map(|e| e.user_id.clone()).collect();
         let names = users::display_names(conn, &who_ids)?;
         let book = policies::load(conn)?;
-        let mut out = to_json(&row.to_out(book.version(row.policy_version), now));
-        out["events"] = Value::Array(events.iter().map(|e| event_json(e, &names)).collect());
-        Ok(Some(out))
+        let ticket = row.to_out(book.version(row.policy_version), now);
+        Ok(Some(TicketDetail { ticket, events: events.iter().map(|e| timeline_event(e, &names)).collect() }))
     })
     .await
 }
 
 /// One ticket with its timeline: raw and corrected times, who, which device, when received.
 #[utoipa::path(tag = "tickets", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = TicketDetail), (status = 404, body = crate::error::ErrorBody)))]
 #[get("/api/v1/tickets/{id}")]
 pub async fn get_ticket(
     state: web::Data<AppState>,
     who: Principal,
     id: web::Path<String>,
-) -> Result<web::Json<Value>, ApiError> {
+) -> Result<web::Json<TicketDetail>, ApiError> {
     who.authorize(Action::ReadTickets)?;
     ticket_with_events(&state, who, id.into_inner()).await?.map(web::Json).ok_or_else(|| ApiError::not_found("ticket"))
 }
@@ -179,7 +172,7 @@ pub async fn get_ticket(
 /// Add one event (the shape of a push's `ticket_events[]`; `ticket_id` may be left out). Same
 /// rules as a push: it goes through the push writer as a one-event batch.
 #[utoipa::path(tag = "tickets", security(("bearer" = [])), params(("id" = String, Path)), request_body(content = Object, content_type = "application/json"),
-    responses((status = 201, body = Object), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
+    responses((status = 201, description = "the event is stored; the ticket as it is now", body = TicketDetail), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody),
         (status = 422, description = "the event is invalid, e.g. `team_out_of_scope`: a `dispatched` team that does not serve the ticket", body = crate::error::ErrorBody)))]
 #[post("/api/v1/tickets/{id}/events")]

@@ -171,8 +171,7 @@ impl Run<'_> {
     fn team_row(&mut self, row: &TeamIn, area: &AreaRow) -> Result<Outcome, ApiError> {
         let id = team_id(&row.code);
         if let Some(e) = areas::find_team(self.conn, &id.to_string())? {
-            let categories: Vec<String> = serde_json::from_str(&e.categories).unwrap_or_default();
-            let same = e.area_id == area.id && e.name == row.name && categories == row.categories;
+            let same = e.area_id == area.id && e.name == row.name && e.categories.0 == row.categories;
             return Ok(if same {
                 Outcome::Unchanged
             } else {
@@ -220,7 +219,7 @@ impl Run<'_> {
             }
         }
         if let Some(e) = users::find_by_username(self.conn, row.username.trim())? {
-            let same = e.role == role.as_str() && e.area_id == area.id && e.team_id == team;
+            let same = e.role.0 == role && e.area_id == area.id && e.team_id == team;
             return Ok(if same {
                 Outcome::Unchanged
             } else {
