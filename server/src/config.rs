@@ -42,7 +42,8 @@ pub struct Settings {
     #[arg(long, env = "FIELDVISIT_BIND", default_value = DEFAULT_BIND)]
     pub bind: String,
 
-    /// `sqlite://PATH` (embedded, the default) or `postgres://USER@HOST/DB`.
+    /// `sqlite://PATH` (embedded, the default) or `postgres://USER@HOST/DB` (`sslmode=disable`
+    /// when every host is this machine and neither the URL nor `PGSSLMODE` names one).
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
     pub database_url: String,
 

@@ -55,6 +55,11 @@ impl Api {
         Ok(Self { client, base: base.trim_end_matches('/').to_owned(), give_up, counters: Arc::default() })
     }
 
+    /// The same client and counters, talking to another instance of the service at `base`.
+    pub fn at(&self, base: &str) -> Self {
+        Self { base: base.trim_end_matches('/').to_owned(), ..self.clone() }
+    }
+
     /// One request; `timeout` overrides the client's 30 s.
     pub async fn send(
         &self,

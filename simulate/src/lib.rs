@@ -40,9 +40,11 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimArgs {
-    /// The server to drive.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    pub url: String,
+    /// The server to drive. Several instances of one service, comma-separated: phone i pushes to
+    /// the (i mod n)-th, as a client-address hash behind a proxy would keep it; the county is set
+    /// up and the end check pulls through the first.
+    #[arg(long = "url", value_delimiter = ',', default_value = "http://127.0.0.1:8080")]
+    pub urls: Vec<String>,
     /// Simulated phones pushing at once.
     #[arg(long, default_value_t = 16)]
     pub devices: usize,
@@ -100,7 +102,7 @@ impl SimArgs {
             args: SimArgs,
         }
         let mut args = <Cli as clap::Parser>::parse_from(["simulate", "--admin-password", admin_password]).args;
-        args.url = url.to_owned();
+        args.urls = vec![url.to_owned()];
         args
     }
 }
@@ -225,7 +227,8 @@ fn progress_bar(args: &SimArgs) -> indicatif::ProgressBar {
 /// Drives the phones; errors only when the server misbehaves, stays away longer than `give_up`,
 /// or loses a record.
 pub async fn run(args: SimArgs) -> anyhow::Result<Summary> {
-    let api = Api::new(&args.url, args.devices * 2, args.give_up)?;
+    let first = args.urls.first().context("no --url")?;
+    let api = Api::new(first, args.devices * 2, args.give_up)?;
     let admin = api.login("admin", &args.admin_password, "simulator-admin").await?;
     let areas = api.call(Method::GET, "/api/v1/areas", Some(&admin), None).await?;
     let root = areas.body["areas"][0]["id"].as_str().context("no root area")?.to_owned();
@@ -263,7 +266,8 @@ pub async fn run(args: SimArgs) -> anyhow::Result<Summary> {
     let mut phones = Vec::new();
     let fleet = Fleet { api: api.clone(), grid: grid.clone(), args: args.clone(), shifts, shared: shared.clone() };
     for (i, account) in accounts.into_iter().enumerate() {
-        let phone = Phone::new(i as u64, fleet.clone(), account);
+        let fleet = Fleet { api: api.at(&args.urls[i % args.urls.len()]), ..fleet.clone() };
+        let phone = Phone::new(i as u64, fleet, account);
         phones.push(tokio::spawn(phone.run(deadline)));
     }
     // The phones hold the only other handles on `shared`: it is unwrapped once they are done.

@@ -132,7 +132,53 @@ async fn one_push_retracts_the_overdue_alerts_of_several_tickets(app: TestApp) {
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "listed in id order, each once: {ids:?}");
 }
 
+/// One push naming households and tickets both new in it and stored by an earlier push: its
+/// visits and tickets find their homes, its events their tickets, whichever push stored them (the
+/// writer reads each once per push and keeps what it stores); counters and tallies end as if
+/// written one by one (the drop's `fieldvisit check` compares them with the visits).
+async fn one_push_finds_what_it_stores_and_what_was_stored_before(app: TestApp) {
+    let org = app.org().await;
+    let volunteer = app.token("volunteer_a", PASSWORD, "phone-v").await;
+    let (old_home, old_ticket) = (new_id(), new_id());
+    let stored = ticket(&old_ticket, &old_home, -50);
+    let earlier = json!({"households": [household(&old_home, &org.grid_a, "1号")], "tickets": [stored.clone()]});
+    app.push_ok(&volunteer, earlier).await;
+
+    let (home, t, repeat) = (new_id(), new_id(), new_id());
+    let mut cold = visit(&new_id(), &home, -20);
+    cold["indoor_temp_c"] = json!(14.0);
+    let (status, res) = app
+        .push(
+            &volunteer,
+            &batch(
+                &at_minutes(0),
+                json!({
+                    "households": [household(&home, &org.grid_a, "2号")],
+                    "visits": [visit(&new_id(), &old_home, -30), cold, visit(&repeat, &home, -25), visit(&repeat, &home, -25)],
+                    "tickets": [ticket(&t, &home, -19), stored],
+                    "ticket_events": [event(&new_id(), &t, "comment", -18), event(&new_id(), &old_ticket, "comment", -10)],
+                }),
+            ),
+        )
+        .await;
+    assert_eq!((status, res["summary"]["applied"].as_i64()), (200, Some(7)), "{res}");
+    assert_eq!(res["summary"]["duplicate"].as_i64(), Some(2), "the visit twice, the ticket again: {res}");
+
+    let phone = app.token("volunteer_a", PASSWORD, "phone-new").await;
+    let (pages, _) = app.pull_all(&phone, None, 100).await;
+    let all = |key: &str| pages.iter().flat_map(|p| p[key].as_array().cloned().unwrap_or_default()).collect::<Vec<_>>();
+    let (households, tickets) = (all("households"), all("tickets"));
+    let find =
+        |rows: &[Value], id: &str| rows.iter().find(|r| r["id"] == id).cloned().unwrap_or_else(|| panic!("{id}"));
+    assert_eq!(find(&households, &home)["visit_count"], 2);
+    assert_eq!(find(&households, &old_home)["visit_count"], 1);
+    assert_eq!(find(&tickets, &t)["version"], 2, "reported, then commented in the same push");
+    assert_eq!(find(&tickets, &old_ticket)["version"], 2, "reported earlier, commented now");
+    assert_eq!(all("ticket_events").len(), 2);
+}
+
 backend_tests!(
+    one_push_finds_what_it_stores_and_what_was_stored_before,
     one_push_dispatching_several_tickets_sends_each_history_to_the_team,
     one_push_of_visits_counts_each_household,
     one_push_retracts_the_overdue_alerts_of_several_tickets,

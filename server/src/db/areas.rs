@@ -50,11 +50,18 @@ pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<AreaRow>> {
 }
 
 pub fn by_ids(conn: &mut DbConn, ids: &[String]) -> QueryResult<std::collections::HashMap<String, AreaRow>> {
+    // A push without households names no area: no round trip for nothing.
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
     let rows: Vec<AreaRow> = crate::load_any_of!(conn, areas::table.select(AreaRow::as_select()), areas::id, ids)?;
     Ok(rows.into_iter().map(|r| (r.id.clone(), r)).collect())
 }
 
 pub fn teams_by_ids(conn: &mut DbConn, ids: &[String]) -> QueryResult<std::collections::HashMap<String, TeamRow>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
     let rows: Vec<TeamRow> = crate::load_any_of!(conn, teams::table.select(TeamRow::as_select()), teams::id, ids)?;
     Ok(rows.into_iter().map(|r| (r.id.clone(), r)).collect())
 }

@@ -14,6 +14,7 @@ use diesel::prelude::*;
 use super::records::{self, EventRow, TicketRow, VisitRow};
 use super::schema::{ticket_events, tickets, visits};
 use super::store_projection::StoreProjection;
+use super::temperature::{self, TemperatureTallyAdd};
 use super::DbConn;
 
 crate::unnest_insert!(
@@ -103,23 +104,8 @@ crate::unnest_statement!(
     { id: text, n: int8, latest: int8, at: opt_int8, temp: opt_float8 }
 );
 
-/// One `temperature_tally` row's increment.
-pub struct TallyRow {
-    pub area_path: String,
-    pub day: i64,
-    pub tenths: i32,
-    pub visits: i64,
-}
-
-crate::unnest_insert!(
-    /// Adds to the temperature tallies (`db::temperature`); each key once per statement.
-    TemperatureTallyAdd for TallyRow: "temperature_tally",
-    "ON CONFLICT (area_path, day, tenths) DO UPDATE SET visits = temperature_tally.visits + excluded.visits",
-    { area_path: text, day: int8, tenths: int4, visits: int8 }
-);
-
 /// Inserts a push's new visits: on PostgreSQL one prepared statement ([`VisitsInsert`]).
-pub fn insert_visits(conn: &mut DbConn, rows: &[VisitRow]) -> QueryResult<()> {
+fn insert_visits(conn: &mut DbConn, rows: &[VisitRow]) -> QueryResult<()> {
     match conn {
         DbConn::Pg(c) if !rows.is_empty() => VisitsInsert::new(rows)?.execute(c).map(drop),
         _ => {
@@ -179,24 +165,62 @@ pub fn renumber_events(conn: &mut DbConn, numbers: &[Renumbered]) -> QueryResult
     }
 }
 
-/// Adds newly stored visits to their households' counters (see [`records::count_visits`]); on
-/// PostgreSQL one statement for all the households of a push.
-pub fn count_visits(conn: &mut DbConn, new_visits: &[VisitRow]) -> QueryResult<()> {
+/// Stores a push's new visits, adds them to their households' counters (see
+/// [`records::count_visits`]) and to the temperature tally (`temperature::add`). On PostgreSQL
+/// that is ONE statement over the three tables ([`Together`]): none of its parts reads what
+/// another writes, and each household and tally key comes once.
+pub fn store_visits(conn: &mut DbConn, rows: &[VisitRow]) -> QueryResult<()> {
     match conn {
-        DbConn::Pg(c) => count_visits_pg(c, new_visits),
-        DbConn::Sqlite(_) => records::count_visits(conn, new_visits),
+        DbConn::Pg(c) if !rows.is_empty() => {
+            let (homes, tally) = (home_visits(rows), temperature::tally_rows(rows, 1));
+            let counts = (VisitCounts::new(&homes)?, TemperatureTallyAdd::new(&tally)?);
+            Together(VisitsInsert::new(rows)?, counts.0, counts.1).execute(c).map(drop)
+        }
+        DbConn::Pg(_) => Ok(()),
+        DbConn::Sqlite(_) => {
+            insert_visits(conn, rows)?;
+            records::count_visits(conn, rows)?;
+            temperature::add(conn, rows)
+        }
     }
 }
 
-fn count_visits_pg(c: &mut diesel::pg::PgConnection, new_visits: &[VisitRow]) -> QueryResult<()> {
+/// `WITH a AS (A), b AS (B) C`: three statements in one round trip. PostgreSQL runs each
+/// data-modifying part exactly once, all on one snapshot, so the parts must write different
+/// tables and read nothing another part writes. The text is the parts' (fixed) texts: prepared
+/// once per connection like them.
+pub struct Together<A, B, C>(pub A, pub B, pub C);
+
+impl<A: 'static, B: 'static, C: 'static> diesel::query_builder::QueryId for Together<A, B, C> {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<A, B, C> diesel::query_builder::QueryFragment<diesel::pg::Pg> for Together<A, B, C>
+where
+    A: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+    B: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+    C: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+{
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        out.push_sql("WITH a AS (");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql("), b AS (");
+        self.1.walk_ast(out.reborrow())?;
+        out.push_sql(") ");
+        self.2.walk_ast(out.reborrow())
+    }
+}
+
+impl<A, B, C> RunQueryDsl<diesel::pg::PgConnection> for Together<A, B, C> {}
+
+/// Each household's share of `new_visits`, for [`VisitCounts`].
+fn home_visits(new_visits: &[VisitRow]) -> Vec<HomeVisits> {
     let mut per_home: BTreeMap<&str, Vec<&VisitRow>> = BTreeMap::new();
     for v in new_visits {
         per_home.entry(&v.household_id).or_default().push(v);
     }
-    if per_home.is_empty() {
-        return Ok(());
-    }
-    let homes: Vec<HomeVisits> = per_home
+    per_home
         .into_iter()
         .map(|(home, visits)| {
             let reading = records::latest_of(visits.iter().copied());
@@ -208,6 +232,5 @@ fn count_visits_pg(c: &mut diesel::pg::PgConnection, new_visits: &[VisitRow]) ->
                 temp: reading.map(|(_, t)| t),
             }
         })
-        .collect();
-    VisitCounts::new(&homes)?.execute(c).map(drop)
+        .collect()
 }

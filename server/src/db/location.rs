@@ -30,7 +30,8 @@ impl DbLocation {
     pub fn parse(url: &str) -> Result<Self, String> {
         let url = url.trim();
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(DbLocation::Postgres(url.to_owned()));
+            let no_tls = std::env::var_os("PGSSLMODE").is_none() && on_this_machine(url) && !names_sslmode(url);
+            return Ok(DbLocation::Postgres(if no_tls { with_param(url, "sslmode=disable") } else { url.to_owned() }));
         }
         if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.strip_prefix("//").unwrap_or(rest);
@@ -67,6 +68,43 @@ impl DbLocation {
     }
 }
 
+/// Whether every host a libpq URL names is this machine (a loopback address, `localhost`, or a
+/// Unix socket: no host, or a `host=/dir` parameter). libpq's default `sslmode=prefer` negotiates
+/// TLS even on 127.0.0.1 when the server has it on: every statement then costs an encryption on
+/// both sides for nothing (a push runs about twenty), so such URLs get `sslmode=disable` unless
+/// they (or `PGSSLMODE`) say otherwise.
+fn on_this_machine(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else { return false };
+    let (authority, query) = match rest.split_once('?') {
+        Some((before, query)) => (before.split('/').next().unwrap_or(""), query),
+        None => (rest.split('/').next().unwrap_or(""), ""),
+    };
+    let hosts = authority.rsplit_once('@').map_or(authority, |(_, hosts)| hosts);
+    let param_hosts: Vec<&str> =
+        query.split('&').filter_map(|kv| kv.strip_prefix("host=").or_else(|| kv.strip_prefix("hostaddr="))).collect();
+    let local = |host: &str| {
+        let host = match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => host.split(':').next().unwrap_or(""),
+        };
+        matches!(host, "" | "localhost" | "::1")
+            || host.starts_with("127.")
+            || host.starts_with('/')
+            || host.starts_with("%2F")
+            || host.starts_with("%2f")
+    };
+    hosts.split(',').all(local) && param_hosts.iter().flat_map(|h| h.split(',')).all(local)
+}
+
+fn names_sslmode(url: &str) -> bool {
+    url.split_once('?').is_some_and(|(_, query)| query.split('&').any(|kv| kv.starts_with("sslmode=")))
+}
+
+fn with_param(url: &str, param: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{param}")
+}
+
 fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
     let Some((userinfo, host)) = rest.split_once('@') else { return url.to_owned() };
@@ -93,6 +131,35 @@ mod tests {
         let err = DbLocation::parse("mysql://root@localhost/x").expect_err("refused");
         assert!(err.contains("\"mysql\""), "{err}");
         assert!(DbLocation::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn connects_to_this_machine_without_tls_unless_told() {
+        if std::env::var_os("PGSSLMODE").is_some() {
+            return;
+        }
+        let url = |u: &str| match DbLocation::parse(u) {
+            Ok(DbLocation::Postgres(url)) => url,
+            other => panic!("{u}: {other:?}"),
+        };
+        assert_eq!(
+            url("postgres://postgres@127.0.0.1:5432/fv"),
+            "postgres://postgres@127.0.0.1:5432/fv?sslmode=disable"
+        );
+        assert_eq!(
+            url("postgres://u:p@localhost/fv?application_name=x"),
+            "postgres://u:p@localhost/fv?application_name=x&sslmode=disable"
+        );
+        assert_eq!(url("postgresql://[::1]:5433/fv"), "postgresql://[::1]:5433/fv?sslmode=disable");
+        assert_eq!(
+            url("postgres:///fv?host=/var/run/postgresql"),
+            "postgres:///fv?host=/var/run/postgresql&sslmode=disable"
+        );
+        // Another machine, or a URL that chose: as written.
+        assert_eq!(url("postgres://u@db.example:5432/fv"), "postgres://u@db.example:5432/fv");
+        assert_eq!(url("postgres://u@127.0.0.1,10.0.0.2/fv"), "postgres://u@127.0.0.1,10.0.0.2/fv");
+        assert_eq!(url("postgres://u@127.0.0.1/fv?sslmode=require"), "postgres://u@127.0.0.1/fv?sslmode=require");
+        assert_eq!(url("postgres://u@127.0.0.1/fv?host=db.example"), "postgres://u@127.0.0.1/fv?host=db.example");
     }
 
     #[test]

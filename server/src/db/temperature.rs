@@ -43,27 +43,52 @@ pub fn remove(conn: &mut DbConn, visits: &[VisitRow]) -> QueryResult<()> {
 }
 
 fn shift(conn: &mut DbConn, visits: &[VisitRow], by: i64) -> QueryResult<()> {
+    add_counts(conn, tally_of(visits, by))
+}
+
+fn tally_of(visits: &[VisitRow], by: i64) -> Tally {
     let mut tally = Tally::new();
     for v in visits {
         if let Some(t) = v.indoor_temp_c {
             *tally.entry((v.area_path.clone(), day_of(v.visited_at), tenths(t))).or_default() += by;
         }
     }
-    add_counts(conn, tally)
+    tally
 }
 
-/// Adds `tally`'s counts to the stored ones: one prepared statement on PostgreSQL (`db::batch`),
-/// upserts in chunks on SQLite.
+/// What `visits` add to the tally (`by` = 1) or take off it (-1), as [`TemperatureTallyAdd`]'s
+/// rows: each key once.
+pub fn tally_rows(visits: &[VisitRow], by: i64) -> Vec<TallyRow> {
+    rows_of(tally_of(visits, by))
+}
+
+fn rows_of(tally: Tally) -> Vec<TallyRow> {
+    tally.into_iter().map(|((area_path, day, tenths), visits)| TallyRow { area_path, day, tenths, visits }).collect()
+}
+
+/// One `temperature_tally` row's increment.
+pub struct TallyRow {
+    pub area_path: String,
+    pub day: i64,
+    pub tenths: i32,
+    pub visits: i64,
+}
+
+crate::unnest_insert!(
+    /// Adds to the temperature tallies on PostgreSQL (`db::unnest`); each key once per statement.
+    TemperatureTallyAdd for TallyRow: "temperature_tally",
+    "ON CONFLICT (area_path, day, tenths) DO UPDATE SET visits = temperature_tally.visits + excluded.visits",
+    { area_path: text, day: int8, tenths: int4, visits: int8 }
+);
+
+/// Adds `tally`'s counts to the stored ones: one prepared statement on PostgreSQL
+/// ([`TemperatureTallyAdd`]), upserts in chunks on SQLite.
 fn add_counts(conn: &mut DbConn, tally: Tally) -> QueryResult<()> {
     if let DbConn::Pg(c) = conn {
         if tally.is_empty() {
             return Ok(());
         }
-        let rows: Vec<super::batch::TallyRow> = tally
-            .into_iter()
-            .map(|((area_path, day, tenths), visits)| super::batch::TallyRow { area_path, day, tenths, visits })
-            .collect();
-        return super::batch::TemperatureTallyAdd::new(&rows)?.execute(c).map(drop);
+        return TemperatureTallyAdd::new(&rows_of(tally))?.execute(c).map(drop);
     }
     let rows: Vec<_> = tally.into_iter().map(|((area_path, day, tenths), n)| row(area_path, day, tenths, n)).collect();
     for chunk in rows.chunks(500) {

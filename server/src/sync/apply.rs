@@ -80,7 +80,26 @@ pub fn apply(
     let tolerance_ms = policies.latest_for(&job.who.area_path).clock_tolerance_s.saturating_mul(1000);
     let clock = ClockCheck::measure(job.received_at, job.device_time, tolerance_ms, job.request.batch_boot());
     let offset_ms = clock.offset_ms();
-    let mut run = Run { conn, job, policies, seq, clock, results: Vec::with_capacity(job.record_count()), at: 0 };
+    // Every household the batch names (its own, and the homes of its visits and tickets), read
+    // once: the push keeps this map as the households are stored.
+    let parsed = &job.parsed;
+    let mut home_ids: Vec<String> = parsed.households.iter().map(|(_, h)| h.id.to_string()).collect();
+    home_ids.extend(ids_of(&parsed.visits, |v| v.household_id));
+    home_ids.extend(ids_of(&parsed.tickets, |t| t.household_id));
+    home_ids.sort_unstable();
+    home_ids.dedup();
+    let homes = records::households_by_id(conn, &home_ids)?;
+    let mut run = Run {
+        conn,
+        job,
+        policies,
+        seq,
+        clock,
+        results: Vec::with_capacity(job.record_count()),
+        at: 0,
+        homes,
+        tickets: HashMap::new(),
+    };
     for (at, refused) in &job.parsed.refused {
         run.at = *at;
         run.record(refused.clone());
@@ -132,6 +151,10 @@ struct Run<'a, 'c> {
     results: Vec<((u8, usize), RecordResult)>,
     /// The index of the record being applied.
     at: usize,
+    /// The households the batch names, as stored so far (see `apply`).
+    homes: HashMap<String, HouseholdRow>,
+    /// The tickets the batch's tickets and events name, as stored so far (see `tickets`).
+    tickets: HashMap<String, TicketRow>,
 }
 
 impl Run<'_, '_> {
@@ -157,8 +180,7 @@ impl Run<'_, '_> {
         const T: RecordType = RecordType::Household;
         let job = self.job;
         let parsed = &job.parsed.households;
-        let ids: Vec<String> = parsed.iter().map(|(_, h)| h.id.to_string()).collect();
-        let mut existing = records::households_by_id(self.conn, &ids)?;
+        let mut existing = std::mem::take(&mut self.homes);
         let area_ids: Vec<String> = parsed.iter().map(|(_, h)| h.area_id.to_string()).collect();
         let areas = areas::by_ids(self.conn, &area_ids)?;
         for &(i, ref h) in parsed {
@@ -196,6 +218,7 @@ impl Run<'_, '_> {
                 existing.insert(id, row);
             }
         }
+        self.homes = existing;
         Ok(())
     }
 
@@ -440,7 +463,7 @@ impl Run<'_, '_> {
         let job = self.job;
         let parsed = &job.parsed.visits;
         let stored = records::visit_hashes(self.conn, &ids_of(parsed, |v| v.id))?;
-        let homes = records::households_by_id(self.conn, &ids_of(parsed, |v| v.household_id))?;
+        let homes = std::mem::take(&mut self.homes);
         // The template versions the batch names, loaded once for all its visits.
         let mut refs: Vec<(String, i32)> = parsed
             .iter()
@@ -474,10 +497,9 @@ impl Run<'_, '_> {
                 Ok(Some(run.visit_row(p, id, home, (visited_at, verified), seq)))
             },
         )?;
-        batch::insert_visits(self.conn, &rows)?;
-        batch::count_visits(self.conn, &rows)?;
+        self.homes = homes;
+        batch::store_visits(self.conn, &rows)?;
         tallies.store(self.conn)?;
-        crate::db::temperature::add(self.conn, &rows)?;
         self.insert_photos(photos)
     }
 
@@ -545,11 +567,16 @@ impl Run<'_, '_> {
         const T: RecordType = RecordType::Ticket;
         let job = self.job;
         let parsed = &job.parsed.tickets;
-        let stored: HashMap<String, String> = records::tickets_by_id(self.conn, &ids_of(parsed, |t| t.id))?
-            .into_iter()
-            .map(|(k, v)| (k, v.content_hash))
-            .collect();
-        let homes = records::households_by_id(self.conn, &ids_of(parsed, |t| t.household_id))?;
+        // The batch's tickets and the tickets its events name, read once; the events see this
+        // batch's new tickets through the same map.
+        let mut ticket_ids = ids_of(parsed, |t| t.id);
+        ticket_ids.extend(ids_of(&job.parsed.events, |e| e.ticket_id));
+        ticket_ids.sort_unstable();
+        ticket_ids.dedup();
+        let mut tickets = records::tickets_by_id(self.conn, &ticket_ids)?;
+        let stored: HashMap<String, String> =
+            tickets.iter().map(|(id, t)| (id.clone(), t.content_hash.clone())).collect();
+        let homes = std::mem::take(&mut self.homes);
         let visit_ids: Vec<String> = parsed.iter().filter_map(|p| p.record.visit_id.map(|v| v.to_string())).collect();
         let known_visits: HashSet<String> = records::visit_hashes(self.conn, &visit_ids)?.into_keys().collect();
         let (mut photos, mut alerts_due) = (Vec::new(), Vec::new());
@@ -579,7 +606,10 @@ impl Run<'_, '_> {
                 Ok(Some(row))
             },
         )?;
+        self.homes = homes;
         batch::insert_tickets(self.conn, &rows)?;
+        tickets.extend(rows.into_iter().map(|r| (r.id.clone(), r)));
+        self.tickets = tickets;
         alerts::insert_new(self.conn, &alerts_due)?;
         self.insert_photos(photos)
     }
@@ -589,7 +619,7 @@ impl Run<'_, '_> {
         let job = self.job;
         let parsed = &job.parsed.events;
         let stored = records::event_hashes(self.conn, &ids_of(parsed, |e| e.id))?;
-        let tickets_by_id = records::tickets_by_id(self.conn, &ids_of(parsed, |e| e.ticket_id))?;
+        let tickets_by_id = std::mem::take(&mut self.tickets);
         let team_ids: Vec<String> = parsed.iter().filter_map(|p| p.record.team_id.map(|t| t.to_string())).collect();
         let teams = areas::teams_by_ids(self.conn, &team_ids)?;
         let mut touched: Vec<String> = Vec::new();
