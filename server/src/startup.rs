@@ -251,6 +251,15 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                 }
             }))
     })
+    // Answers go out as they are written: with Nagle's algorithm a response written in parts (a
+    // gzip stream, a header then a body) waited for the client's delayed ACK, ~40 ms a request.
+    .on_connect(|conn, _| {
+        if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        }
+    })
     .listen(listener)?;
     let server = match metrics_listener {
         Some(l) => server.listen(l)?,
