@@ -75,15 +75,6 @@ impl TicketIndex {
         pool::read_snapshot(conn, |c| ledger.refresh(c, horizon))?;
         Ok(ledger.compliance(q, cx))
     }
-
-    /// How many tickets the index holds (for tests and the benchmark's memory figure).
-    pub fn len(&self) -> usize {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).facts.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 impl Ledger {
