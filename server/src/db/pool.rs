@@ -31,7 +31,7 @@ pub const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous 
 /// sequential scan of a table that was nearly empty then and holds thousands of rows now, for
 /// every lookup by `id = ANY($1)`; that was half of PostgreSQL's time under the ingest load.
 /// Custom plans see each table's current size, for a few microseconds of planning per statement.
-const PG_SETTINGS: &str = "SET plan_cache_mode = force_custom_plan";
+pub const PG_SETTINGS: &str = "SET plan_cache_mode = force_custom_plan";
 
 impl Manager {
     pub fn new(location: DbLocation) -> Self {

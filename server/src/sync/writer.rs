@@ -243,6 +243,16 @@ struct WriterConn(r2d2::PooledConnection<crate::db::pool::Manager>);
 /// relies on no frame being written before the COMMIT (`restart_wal`).
 const WRITER_PRAGMAS: &str = "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -32768; PRAGMA cache_spill = OFF;";
 
+/// PostgreSQL: the pool's custom plans (`db::pool::PG_SETTINGS`) also apply to the foreign-key
+/// checks, one saved SPI query per inserted row, so each row's check was planned anew: 12 % of
+/// the writer's backend time, and every other statement planned at each call (plans = calls in
+/// `pg_stat_statements`). The writer goes back to PostgreSQL's default, a generic plan after five
+/// runs. What custom plans were for, a young table's sequential scan cached for good, cannot
+/// happen here: every statement the writer runs finds its rows by key, so it may not scan. A scan
+/// it cannot avoid (a three-row table without an index) then costs 10^10 in the planner's units,
+/// far above `jit_above_cost`: without `jit = off` each one was compiled, 55 ms a group.
+const WRITER_PG_SETTINGS: &str = "SET plan_cache_mode = auto; SET enable_seqscan = off; SET jit = off";
+
 /// SQLite's defaults for what [`WRITER_PRAGMAS`] and `synchronous = NORMAL` change; the pool's own
 /// settings (`db::pool::SQLITE_PRAGMAS`) are applied again after them.
 const SQLITE_DEFAULTS: &str = "PRAGMA wal_autocheckpoint = 1000; PRAGMA cache_size = -2000; \
@@ -264,12 +274,26 @@ impl WriterConn {
                 c.batch_execute("PRAGMA synchronous = NORMAL")?;
             }
         }
+        if let DbConn::Pg(c) = &mut *conn {
+            use diesel::connection::SimpleConnection;
+            c.batch_execute(WRITER_PG_SETTINGS)?;
+        }
         Ok(conn)
     }
 }
 
 impl Drop for WriterConn {
     fn drop(&mut self) {
+        if let DbConn::Pg(c) = &mut *self.0 {
+            use diesel::connection::SimpleConnection;
+            // Outside a transaction a SET takes effect for the session: the pool's settings again.
+            let reset = c
+                .batch_execute("RESET enable_seqscan; RESET jit")
+                .and_then(|()| c.batch_execute(crate::db::pool::PG_SETTINGS));
+            if let Err(e) = reset {
+                tracing::warn!(error = %e, "the writer's connection could not be reset");
+            }
+        }
         if let DbConn::Sqlite(c) = &mut *self.0 {
             use diesel::connection::SimpleConnection;
             // This fails only inside a transaction, and the pool discards a connection left in one.
