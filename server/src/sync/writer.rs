@@ -284,24 +284,19 @@ impl WriterConn {
 
 impl Drop for WriterConn {
     fn drop(&mut self) {
-        if let DbConn::Pg(c) = &mut *self.0 {
-            use diesel::connection::SimpleConnection;
-            // Outside a transaction a SET takes effect for the session: the pool's settings again.
-            let reset = c
+        use diesel::connection::SimpleConnection;
+        // Outside a transaction these take effect for the session, and they fail only inside
+        // one, where the pool discards the connection anyway.
+        let reset = match &mut *self.0 {
+            DbConn::Pg(c) => c
                 .batch_execute("RESET enable_seqscan; RESET jit")
-                .and_then(|()| c.batch_execute(crate::db::pool::PG_SETTINGS));
-            if let Err(e) = reset {
-                tracing::warn!(error = %e, "the writer's connection could not be reset");
+                .and_then(|()| c.batch_execute(crate::db::pool::PG_SETTINGS)),
+            DbConn::Sqlite(c) => {
+                c.batch_execute(SQLITE_DEFAULTS).and_then(|()| c.batch_execute(crate::db::pool::SQLITE_PRAGMAS))
             }
-        }
-        if let DbConn::Sqlite(c) = &mut *self.0 {
-            use diesel::connection::SimpleConnection;
-            // This fails only inside a transaction, and the pool discards a connection left in one.
-            let reset =
-                c.batch_execute(SQLITE_DEFAULTS).and_then(|()| c.batch_execute(crate::db::pool::SQLITE_PRAGMAS));
-            if let Err(e) = reset {
-                tracing::warn!(error = %e, "the writer's connection could not be reset");
-            }
+        };
+        if let Err(e) = reset {
+            tracing::warn!(error = %e, "the writer's connection could not be reset");
         }
     }
 }
