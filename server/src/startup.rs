@@ -260,6 +260,11 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             }
         }
     })
+    // A client that closes its end is gone: end its response at once. The default (half-closed
+    // connections allowed) kept a closed alert stream, and its slot of five, until a keep-alive
+    // write failed up to 30 s later, so a desk that reloaded a few times got 429s. No phone or
+    // browser half-closes a request it still wants the answer to.
+    .h1_allow_half_closed(false)
     .listen(listener)?;
     let server = match metrics_listener {
         Some(l) => server.listen(l)?,

@@ -345,6 +345,18 @@ async fn a_user_holds_at_most_five_streams(app: TestApp) {
     // Another user is not held back by this one's streams.
     let other = app.token("dispatcher_a", PASSWORD, "desk").await;
     open.push(open_stream(&app, &other).await);
+    // A desk that reloads closes its old stream: the slot is free again at once, not after the
+    // next keep-alive write finds the connection gone (up to 30 s of 429s and a board "offline").
+    drop(open);
+    let closed = Instant::now();
+    loop {
+        let res = app.client.get(app.url("/api/v1/alerts/stream")).bearer_auth(&token).send().await.expect("sent");
+        if res.status().as_u16() == 200 {
+            break;
+        }
+        assert!(closed.elapsed() < Duration::from_secs(3), "closed streams still hold their slots");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Handlers follow the alerts of their team's tickets, and only those.
