@@ -154,6 +154,7 @@ async fn authenticate(
     let addr = client.map(|ip| ip.to_string());
     let throttle_addr = client.map(forwarded::throttle_key);
 
+    let _slot = password::check_slot().await;
     let st = state.clone();
     db::run(&state.pool, move |conn| {
         let now = st.clock.now();
