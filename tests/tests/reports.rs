@@ -167,7 +167,14 @@ async fn carried_overnight_and_satisfaction_are_counted(app: TestApp) {
     let admin = app.admin_token().await;
     let (_, mut policy) = app.get_as(&admin, "/api/v1/policy").await;
     policy.as_object_mut().expect("object").remove("version");
-    policy["day_end"] = json!("23:59");
+    // The last day end 12 hours ago, whatever the time of day: the ticket of 200 minutes ago is
+    // then never carried (a fixed 23:59 carried it when the suite ran between 00:00 and 03:20 in
+    // the county, UTC+8).
+    let day_end = (chrono::Utc::now() + chrono::Duration::hours(12))
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset"))
+        .format("%H:%M")
+        .to_string();
+    policy["day_end"] = json!(day_end);
     let (status, saved) = app.send(reqwest::Method::PUT, "/api/v1/policy", Some(&admin), Some(&policy)).await;
     assert_eq!(status, 200, "{saved}");
 
@@ -201,10 +208,11 @@ async fn carried_overnight_and_satisfaction_are_counted(app: TestApp) {
     assert_eq!(g["carried_overnight"], 1, "the open ticket of two days ago, not the one fixed on the spot: {g}");
     assert_eq!((g["satisfaction_answers"].as_u64(), g["satisfied_share"].as_f64()), (Some(2), Some(0.5)), "{g}");
 
-    let reported = (chrono::Utc::now() + chrono::Duration::minutes(two_days))
+    // The first day end after the open ticket's report was 36 hours ago: the daily of that date.
+    let carried_on = (chrono::Utc::now() - chrono::Duration::hours(36))
         .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset"))
         .format("%Y-%m-%d");
-    let (status, daily) = app.get_as(&supervisor, &format!("/api/v1/reports/daily?date={reported}")).await;
+    let (status, daily) = app.get_as(&supervisor, &format!("/api/v1/reports/daily?date={carried_on}")).await;
     assert_eq!(status, 200, "{daily}");
     let carried: u64 =
         daily["areas"].as_array().expect("areas").iter().map(|a| a["carried_overnight"].as_u64().unwrap_or(0)).sum();
