@@ -64,7 +64,10 @@ pub fn live_session(
     }
     if let Some(pair) = pair {
         match db::devices::pair_state(conn, pair)? {
-            Some((None, None)) => db::devices::mark_access_used(conn, pair, now)?,
+            Some((None, None)) => {
+                let _turn = matches!(conn, db::DbConn::Sqlite(_)).then(db::write_turns::waiting_writer);
+                db::devices::mark_access_used(conn, pair, now)?
+            }
             Some((None, Some(_))) => {}
             Some((Some(_), _)) | None => return Err(ended()),
         }

@@ -32,6 +32,7 @@ pub mod tickets;
 pub mod typed;
 pub mod unnest;
 pub mod users;
+pub mod write_turns;
 
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;

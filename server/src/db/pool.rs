@@ -140,7 +140,10 @@ where
 /// It first touches the change-sequence row: on SQLite that takes the write lock at once (as
 /// BEGIN IMMEDIATE would), so a transaction never fails half-way upgrading a read snapshot; on
 /// PostgreSQL it orders this transaction's changes after every earlier writer's (see `db::seq`).
+/// On SQLite it counts as a waiting write (`write_turns`) until it ends, so the push writer lets
+/// it in between groups.
 pub fn transaction<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, ApiError>) -> Result<T, ApiError> {
+    let _turn = matches!(conn, DbConn::Sqlite(_)).then(super::write_turns::waiting_writer);
     conn.transaction(|c| {
         c.batch_execute("UPDATE change_seq SET value = value WHERE id = 1")?;
         f(c)

@@ -524,6 +524,10 @@ fn apply_work(
     }
 }
 
+/// The longest the writer waits for pooled writes before a group: a few of their busy-handler
+/// retries (up to 100 ms apart), not a long import's whole transaction.
+const GIVE_WAY_AT_MOST: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// A group's write transaction. With a WAL sync thread, just before the COMMIT it waits for the
 /// previous group's fsync and holds pulls and alert readers below this group (`wal_sync`); `f`
 /// may ask the sync thread whether that fsync is still running.
@@ -532,6 +536,10 @@ fn group_transaction<T>(
     sync: &mut Option<WalSync>,
     f: impl FnOnce(&mut DbConn, &mut Option<WalSync>) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
+    if let DbConn::Sqlite(_) = conn {
+        // Pooled writes wait for SQLite's lock without a queue: let them in first (`write_turns`).
+        db::write_turns::give_way(GIVE_WAY_AT_MOST);
+    }
     db::transaction(conn, |c| {
         let before = match sync {
             Some(_) => Before { seq: seq::current(c)?, alert_id: alerts::last_id(c)? },
