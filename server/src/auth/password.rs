@@ -22,11 +22,14 @@ pub fn verify(password: &str, stored: &str) -> bool {
 /// logging in together held 300 MiB) and holds more database connections while they wait for
 /// a core; a morning's burst of logins queues here instead.
 pub async fn check_slot() -> tokio::sync::SemaphorePermit<'static> {
-    static SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
-        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))
-    });
+    static SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> =
+        std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(cores()));
     // Never closed, so acquiring cannot fail.
     SLOTS.acquire().await.expect("the password-check semaphore is never closed")
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
 }
 
 /// A hash to verify against when the user does not exist, so that a missing user costs as much
@@ -60,9 +63,8 @@ mod tests {
 
     #[tokio::test]
     async fn as_many_checks_at_once_as_cores_and_the_next_waits() {
-        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         let mut held = Vec::new();
-        for _ in 0..cores {
+        for _ in 0..cores() {
             held.push(check_slot().await);
         }
         let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), check_slot()).await;

@@ -65,7 +65,7 @@ pub fn live_session(
     if let Some(pair) = pair {
         match db::devices::pair_state(conn, pair)? {
             Some((None, None)) => {
-                let _turn = matches!(conn, db::DbConn::Sqlite(_)).then(db::write_turns::waiting_writer);
+                let _turn = db::write_turns::waiting_writer(conn);
                 db::devices::mark_access_used(conn, pair, now)?
             }
             Some((None, Some(_))) => {}

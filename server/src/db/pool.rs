@@ -143,7 +143,7 @@ where
 /// On SQLite it counts as a waiting write (`write_turns`) until it ends, so the push writer lets
 /// it in between groups.
 pub fn transaction<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, ApiError>) -> Result<T, ApiError> {
-    let _turn = matches!(conn, DbConn::Sqlite(_)).then(super::write_turns::waiting_writer);
+    let _turn = super::write_turns::waiting_writer(conn);
     conn.transaction(|c| {
         c.batch_execute("UPDATE change_seq SET value = value WHERE id = 1")?;
         f(c)

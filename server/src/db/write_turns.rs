@@ -11,13 +11,20 @@
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::DbConn;
+
 static WAITING: Mutex<usize> = Mutex::new(0);
 static DONE: Condvar = Condvar::new();
 
 /// Counts a pooled write as waiting for (or holding) the lock until it is dropped.
 pub struct WaitingWriter(());
 
-pub fn waiting_writer() -> WaitingWriter {
+/// Counts a write on `conn` as waiting, on SQLite; PostgreSQL queues row locks itself.
+pub fn waiting_writer(conn: &DbConn) -> Option<WaitingWriter> {
+    matches!(conn, DbConn::Sqlite(_)).then(register)
+}
+
+fn register() -> WaitingWriter {
     *WAITING.lock().unwrap_or_else(PoisonError::into_inner) += 1;
     WaitingWriter(())
 }
@@ -51,7 +58,7 @@ mod tests {
 
     #[test]
     fn the_writer_waits_for_a_waiting_write_and_no_longer_than_it_may() {
-        let pooled = waiting_writer();
+        let pooled = register();
         let started = Instant::now();
         let writer = std::thread::spawn(move || (give_way(Duration::from_secs(5)), started.elapsed()));
         std::thread::sleep(Duration::from_millis(100));
@@ -61,7 +68,7 @@ mod tests {
         assert!(took >= Duration::from_millis(100), "went ahead of the waiting write after {took:?}");
         assert!(took < Duration::from_secs(5), "kept waiting after the write was done");
 
-        let _stuck = waiting_writer();
+        let _stuck = register();
         let started = Instant::now();
         assert!(give_way(Duration::from_millis(50)));
         assert!(started.elapsed() < Duration::from_secs(1), "waited past its bound");
