@@ -194,6 +194,17 @@ function instancesSection() {
     const sum = c.servers.reduce((a, b) => a + b, 0);
     lines.push(`| ${n} | ${c.servers.map((v) => v.toFixed(2)).join(' + ')}${n > 1 ? ` = ${sum.toFixed(2)}` : ''} | ${c.backends.toFixed(2)} | ${c.postgres_other.toFixed(2)} | ${c.simulate.toFixed(2)} | ${c.machine_busy.toFixed(2)} of ${c.machine_cores.toFixed(1)} | ${c.active == null ? '—' : `${c.active.toFixed(2)} / ${c.lock_waiting.toFixed(2)} / ${c.seq_waiting == null ? '—' : c.seq_waiting.toFixed(2)} (${c.samples} samples)`} |`);
   }
+  // What the cores alone would allow: the machine's CPU per record at each count of instances,
+  // and the rate at which that would fill every core (nothing waiting for a lock or the disk).
+  const ceilings = runs.filter(([, s, c]) => c && s.records_per_s > 0).map(([n, s, c]) => {
+    const perRecord = c.machine_busy / s.records_per_s;
+    const most = c.machine_cores / perRecord;
+    return `| ${n} | ${(perRecord * 1e6).toFixed(1)} µs | ${int(most)}${one ? ` (${(most / one[1].records_per_s).toFixed(2)}× one instance's measured rate)` : ''} |`;
+  });
+  if (ceilings.length) {
+    lines.push('', 'What the cores allow: the whole machine\'s CPU per record (busy cores ÷ records/s above, load generator included) and the rate that would keep every core busy at that cost:', '');
+    lines.push('| instances | machine CPU per record | records/s with every core busy |', '|---|---|---|', ...ceilings);
+  }
   lines.push('', IEND);
   return lines.join('\n');
 }
