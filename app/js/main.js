@@ -142,6 +142,9 @@ export async function route() {
   const [attention] = await Promise.all([attentionPanel(), draw()]); // both read IndexedDB: at once
   if (seq !== routeSeq) return;
   fill(main, attention, screen);
+  // The screen was built before the await above; what the user typed meanwhile (say, a search
+  // while a sync's redraw was on its way) is applied now, or the redraw would undo it.
+  screen.dispatchEvent(new Event('attached'));
   // For the measurement script (tests/browser/measure-app.js): screen drawn, from data on the phone.
   performance.measure('fv-route', 'fv-route-start');
   if (!performance.getEntriesByName('fv-ready').length) performance.mark('fv-ready');

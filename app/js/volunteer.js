@@ -95,6 +95,12 @@ export async function householdsView(el) {
     more.hidden = shown.length >= found.length;
   }
   search.addEventListener('input', () => { query = search.value; limit = PAGE; draw(); });
+  el.addEventListener('attached', () => {
+    if (search.value !== query) {
+      search.value = query;
+      draw();
+    }
+  });
   draw();
   fill(el, h('h1', {}, t('households')), field(t('search'), search), count,
     rows.length ? list : h('p', {}, t('no_households')), more);
