@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use fieldvisit_server::auth::accounts::lifecycle::{self, Actor, UserPatch};
 use fieldvisit_server::auth::accounts::{self, NewUser};
+use fieldvisit_server::auth::password;
 use fieldvisit_server::config::{self, Settings};
 use fieldvisit_server::error::ApiError;
 use fieldvisit_server::startup::Application;
@@ -217,7 +218,7 @@ async fn user_command(command: UserCommand) -> anyhow::Result<()> {
                     id: None,
                     display_name: display_name.unwrap_or_else(|| username.clone()),
                     username,
-                    password,
+                    password: password::Hashed::new(&password)?,
                     role,
                     area_id,
                     team_id,
@@ -232,7 +233,7 @@ async fn user_command(command: UserCommand) -> anyhow::Result<()> {
             let shown = username.clone();
             in_database(settings, move |conn, now| {
                 let id = user_id(conn, &username)?;
-                lifecycle::set_password(conn, Actor::CommandLine, &id, &password, now)
+                lifecycle::set_password(conn, Actor::CommandLine, &id, password::Hashed::new(&password)?, now)
             })
             .await?;
             println!("password of {shown} set; their sessions have ended");

@@ -4,6 +4,8 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 
+use crate::error::ApiError;
+
 pub fn hash(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
@@ -37,6 +39,32 @@ fn cores() -> usize {
 pub fn decoy_hash() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DECOY.get_or_init(|| hash("decoy-password-never-matches").unwrap_or_default())
+}
+
+/// A new password, checked and hashed, ready to store. Made before the write transaction that
+/// stores it: an argon2 hash takes tens of milliseconds, which on SQLite would hold the one write
+/// lock (and the push writer behind it) for that long.
+#[derive(Clone)]
+pub struct Hashed(String);
+
+impl Hashed {
+    /// Checks `password`'s strength (a 422 naming `password`) and hashes it, on this thread.
+    pub fn new(password: &str) -> Result<Self, ApiError> {
+        check_strength(password).map_err(|m| ApiError::invalid("password", m))?;
+        hash(password).map(Self).map_err(ApiError::internal)
+    }
+
+    /// [`Hashed::new`] on the blocking pool, in one of the password-check slots.
+    pub async fn off_thread(password: String) -> Result<Self, ApiError> {
+        let _slot = check_slot().await;
+        tokio::task::spawn_blocking(move || Self::new(&password))
+            .await
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("password hashing failed: {e}")))?
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
 }
 
 /// Length rules for new passwords; returns what is wrong.

@@ -122,11 +122,15 @@ pub fn update_user(conn: &mut DbConn, actor: Actor, id: &str, patch: UserPatch, 
 }
 
 /// Sets a new password and ends every session of the user.
-pub fn set_password(conn: &mut DbConn, actor: Actor, id: &str, new_password: &str, now: i64) -> Result<(), ApiError> {
+pub fn set_password(
+    conn: &mut DbConn,
+    actor: Actor,
+    id: &str,
+    new: password::Hashed,
+    now: i64,
+) -> Result<(), ApiError> {
     let user = managed_user(conn, actor, id)?;
-    password::check_strength(new_password).map_err(|m| ApiError::invalid("password", m))?;
-    let hash = password::hash(new_password).map_err(ApiError::internal)?;
-    let change = UserChange { password_hash: Some(hash), updated_at: now, ..Default::default() };
+    let change = UserChange { password_hash: Some(new.into_string()), updated_at: now, ..Default::default() };
     users::update(conn, &user.id, &change)?;
     let ended = devices::end_user_sessions(conn, &user.id, now, "password_set")?;
     record(conn, actor, "password_set", &user, json!({"sessions_ended": ended}), now)

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::auth::accounts::lifecycle::{self, Actor, UserPatch};
 use crate::auth::accounts::{self, NewUser};
-use crate::auth::{Action, Principal};
+use crate::auth::{password, Action, Principal};
 use crate::db::{self, areas, users};
 use crate::error::ApiError;
 use crate::http::extract::Json;
@@ -228,7 +228,7 @@ pub async fn create_user(
     let new = NewUser {
         id: b.id,
         username: b.username,
-        password: b.password,
+        password: password::Hashed::off_thread(b.password).await?,
         display_name: b.display_name,
         role,
         area_id: b.area_id,
@@ -299,8 +299,9 @@ pub async fn set_password(
 ) -> Result<HttpResponse, ApiError> {
     who.authorize(Action::ManageOrganisation)?;
     let now = state.clock.now();
+    let new = password::Hashed::off_thread(body.0.password).await?;
     db::run(&state.pool, move |conn| {
-        db::transaction(conn, |conn| lifecycle::set_password(conn, Actor::Admin(&who), &path, &body.0.password, now))
+        db::transaction(conn, |conn| lifecycle::set_password(conn, Actor::Admin(&who), &path, new, now))
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -13,6 +13,7 @@ use serde_json::json;
 use super::{area_id, household_id, team_id, AreaIn, HouseholdIn, Line, Outcome, Report, Roster, RowReport};
 use super::{TeamIn, UserIn};
 use crate::auth::accounts::{self, NewUser};
+use crate::auth::password;
 use crate::db::areas::{self, AreaRow};
 use crate::db::policies::{self, PolicyBook};
 use crate::db::records::{self, HouseholdRow};
@@ -228,10 +229,14 @@ impl Run<'_> {
         }
         let generated = row.password.is_none();
         let password = row.password.clone().unwrap_or_else(|| Alphanumeric.sample_string(&mut rand::thread_rng(), 16));
+        let hashed = match password::Hashed::new(&password) {
+            Ok(hashed) => hashed,
+            Err(e) => return refused(e),
+        };
         let new = NewUser {
             id: None,
             username: row.username.clone(),
-            password: password.clone(),
+            password: hashed,
             display_name: row.display_name.clone(),
             role,
             area_id: area.id,
