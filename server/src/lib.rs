@@ -8,6 +8,7 @@ pub mod db;
 pub mod deadlines;
 pub mod error;
 pub mod http;
+pub mod memory;
 pub mod ops;
 pub mod reports;
 pub mod startup;

@@ -112,6 +112,7 @@ enum UserCommand {
 }
 
 fn main() -> ExitCode {
+    fieldvisit_server::memory::return_freed_memory_sooner();
     let args: Vec<String> = std::env::args().collect();
     if let Err(e) = config::load_config_file(&args) {
         eprintln!("error: {e:#}");
