@@ -44,7 +44,6 @@ pub fn decoy_hash() -> &'static str {
 /// A new password, checked and hashed, ready to store. Made before the write transaction that
 /// stores it: an argon2 hash takes tens of milliseconds, which on SQLite would hold the one write
 /// lock (and the push writer behind it) for that long.
-#[derive(Clone)]
 pub struct Hashed(String);
 
 impl Hashed {

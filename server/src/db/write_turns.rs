@@ -39,9 +39,17 @@ impl Drop for WaitingWriter {
     }
 }
 
-/// Waits until no pooled write is waiting, or `at_most` has passed (a long import must not stop
-/// the pushes; the lock itself then decides). Returns whether it waited.
-pub fn give_way(at_most: Duration) -> bool {
+/// Before a write on `conn` (the push writer's group), waits until no pooled write is waiting, or
+/// `at_most` has passed (a long import must not stop the pushes; the lock itself then decides).
+/// Only on SQLite, as [`waiting_writer`].
+pub fn give_way(conn: &DbConn, at_most: Duration) {
+    if matches!(conn, DbConn::Sqlite(_)) {
+        wait_for_waiting(at_most);
+    }
+}
+
+/// Returns whether there was a write to wait for.
+fn wait_for_waiting(at_most: Duration) -> bool {
     let started = Instant::now();
     let mut n = WAITING.lock().unwrap_or_else(PoisonError::into_inner);
     let waited = *n > 0;
@@ -60,7 +68,7 @@ mod tests {
     fn the_writer_waits_for_a_waiting_write_and_no_longer_than_it_may() {
         let pooled = register();
         let started = Instant::now();
-        let writer = std::thread::spawn(move || (give_way(Duration::from_secs(5)), started.elapsed()));
+        let writer = std::thread::spawn(move || (wait_for_waiting(Duration::from_secs(5)), started.elapsed()));
         std::thread::sleep(Duration::from_millis(100));
         drop(pooled);
         let (waited, took) = writer.join().expect("writer thread");
@@ -70,7 +78,7 @@ mod tests {
 
         let _stuck = register();
         let started = Instant::now();
-        assert!(give_way(Duration::from_millis(50)));
+        assert!(wait_for_waiting(Duration::from_millis(50)));
         assert!(started.elapsed() < Duration::from_secs(1), "waited past its bound");
     }
 }

@@ -536,10 +536,8 @@ fn group_transaction<T>(
     sync: &mut Option<WalSync>,
     f: impl FnOnce(&mut DbConn, &mut Option<WalSync>) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    if let DbConn::Sqlite(_) = conn {
-        // Pooled writes wait for SQLite's lock without a queue: let them in first (`write_turns`).
-        db::write_turns::give_way(GIVE_WAY_AT_MOST);
-    }
+    // Pooled writes wait for SQLite's lock without a queue: let them in first (`write_turns`).
+    db::write_turns::give_way(conn, GIVE_WAY_AT_MOST);
     db::transaction(conn, |c| {
         let before = match sync {
             Some(_) => Before { seq: seq::current(c)?, alert_id: alerts::last_id(c)? },
